@@ -1,0 +1,1 @@
+"""Deskguard application package (deployed with the Lambda bundle)."""

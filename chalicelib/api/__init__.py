@@ -1,0 +1,1 @@
+"""Chalice blueprints: parse the request, ask the policy, call a service, shape the response."""

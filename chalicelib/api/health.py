@@ -1,0 +1,17 @@
+"""`GET /api/health`: liveness, no authentication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.api.routing import ApiCall, api_route
+from chalicelib.core.settings import get_settings
+
+health_bp = Blueprint(__name__)
+
+
+@api_route(health_bp, "/health", methods=["GET"], public=True)
+def health(call: ApiCall) -> dict[str, Any]:
+    return {"status": "ok", "stage": get_settings().stage}

@@ -1,0 +1,56 @@
+"""Identity routes: login, logout, me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.api.routing import ApiCall, api_route
+from chalicelib.authz import users
+from chalicelib.authz.sessions import issue_session
+from chalicelib.core.errors import Unauthenticated
+from chalicelib.core.settings import get_settings
+from chalicelib.security_events import emit
+
+identity_bp = Blueprint(__name__)
+
+SESSION_COOKIE = "deskguard_session"
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+@api_route(identity_bp, "/auth/login", methods=["POST"], public=True)
+def login(call: ApiCall) -> Response:
+    body = call.body(LoginBody)
+    try:
+        user = users.authenticate_password(body.email, body.password)
+    except Unauthenticated:
+        emit("security.failed_login", reason="bad_credentials")
+        raise
+    session = issue_session(user.id, user.organization_id, user.role)
+    cookie = (
+        f"{SESSION_COOKIE}={session.token}; Path=/; Max-Age={get_settings().session_ttl_seconds}; "
+        "Secure; HttpOnly; SameSite=Strict"
+    )
+    payload: dict[str, Any] = {
+        "token": session.token,
+        "expiresAt": session.expires_at,
+        "user": user.public(),
+    }
+    return Response(
+        body=payload,
+        status_code=200,
+        headers={"Content-Type": "application/json", "Set-Cookie": cookie},
+    )
+
+
+@api_route(identity_bp, "/me", methods=["GET"])
+def me(call: ApiCall) -> dict[str, Any]:
+    principal = call.principal
+    return users.get_user(principal.organization_id, principal.user_id).public()

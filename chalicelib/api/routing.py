@@ -1,0 +1,149 @@
+"""The one decorator every API route is declared with: the HTTP error boundary and the RBAC gate.
+
+    @api_route(bp, "/tickets", methods=["POST"], status=201)
+    def create_ticket(call: ApiCall) -> dict: ...
+
+It reads the principal from the authorizer's context, checks the RBAC table for the route, calls
+the handler, and turns typed domain errors (and anything unexpected) into the contract's JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from chalice.app import Blueprint, Request, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.api.authorizer import deskguard_authorizer
+from chalicelib.authz import policy
+from chalicelib.authz.principal import Principal
+from chalicelib.core.errors import (
+    DeskguardError,
+    Forbidden,
+    Internal,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
+from chalicelib.core.http import error_response
+from chalicelib.core.observability import bind_principal, logger
+from chalicelib.security_events import emit
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiCall:
+    """What a handler gets: the request, the verified principal, and parsing helpers."""
+
+    request: Request
+    principal_or_none: Principal | None
+    path_params: Mapping[str, str]
+
+    @property
+    def principal(self) -> Principal:
+        if self.principal_or_none is None:
+            raise Unauthenticated()
+        return self.principal_or_none
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        return self.request.query_params or {}
+
+    def header(self, name: str) -> str | None:
+        value = self.request.headers.get(name.lower())
+        return str(value) if value is not None else None
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object, or a 400 (never Chalice's own parser)."""
+        raw = self.request.raw_body
+        if not raw:
+            raise ValidationFailed("A JSON object body is required.")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationFailed("The body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise ValidationFailed("The body must be a JSON object.")
+        return body
+
+    def body(self, schema: type[SchemaT]) -> SchemaT:
+        """The body validated against a pydantic schema; field errors go in `details`."""
+        try:
+            return schema.model_validate(self.json_object())
+        except ValidationError as error:
+            raise ValidationFailed(details=validation_details(error)) from None
+
+
+def validation_details(error: ValidationError) -> list[dict[str, Any]]:
+    """Field errors for the 400 body; never echoes the rejected value."""
+    return [
+        {
+            "field": ".".join(str(part) for part in item["loc"]) or "body",
+            "message": item["msg"],
+        }
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def _principal(request: Request) -> Principal | None:
+    authorizer_context = (request.context or {}).get("authorizer") or {}
+    try:
+        return Principal.from_authorizer_context(authorizer_context)
+    except (KeyError, ValueError):
+        return None
+
+
+def _record_denial(error: DeskguardError, principal: Principal | None) -> None:
+    if isinstance(error, Unauthenticated | Forbidden):
+        emit("security.authorization_failure", reason=error.code, status=error.status)
+    elif isinstance(error, NotFound) and principal is not None:
+        emit("security.authorization_failure", reason="not_found", status=404)
+
+
+def api_route(
+    bp: Blueprint,
+    path: str,
+    *,
+    methods: list[str],
+    status: int = 200,
+    public: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route on a blueprint behind the error boundary and the RBAC gate."""
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(handler)
+        def view(**path_params: str) -> Response:
+            request = bp.current_request
+            principal = None if public else _principal(request)
+            if principal is not None:
+                bind_principal(principal.user_id, principal.organization_id)
+            try:
+                resource_path = (request.context or {}).get("resourcePath", "")
+                policy.check(principal, request.method, resource_path)
+                result = handler(ApiCall(request, principal, path_params), **path_params)
+            except DeskguardError as error:
+                _record_denial(error, principal)
+                return error_response(error)
+            except Exception:
+                logger.exception("unhandled error")
+                return error_response(Internal())
+            if isinstance(result, Response):
+                return result
+            return Response(
+                body=result, status_code=status, headers={"Content-Type": "application/json"}
+            )
+
+        bp.route(
+            path,
+            methods=methods,
+            authorizer=None if public else deskguard_authorizer,
+            content_types=["application/json"],
+        )(view)
+        return handler
+
+    return decorate

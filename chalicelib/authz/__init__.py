@@ -1,0 +1,1 @@
+"""Identity: passwords, sessions, API tokens, the authorizer, RBAC and organization scope."""

@@ -1,0 +1,48 @@
+"""Password hashing with bcrypt. bcrypt only reads 72 bytes, so longer passwords are refused
+rather than silently truncated; the cost comes from settings (production default 12)."""
+
+from __future__ import annotations
+
+import bcrypt
+
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.settings import get_settings
+
+MIN_PASSWORD_BYTES = 12
+MAX_PASSWORD_BYTES = 72
+
+
+def validate_password(password: str) -> bytes:
+    """The password's UTF-8 bytes, or a 400 naming the rule it breaks."""
+    raw = password.encode("utf-8")
+    if not MIN_PASSWORD_BYTES <= len(raw) <= MAX_PASSWORD_BYTES:
+        raise ValidationFailed(
+            f"Password must be {MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes long.",
+            details=[{"field": "password", "message": "length out of range"}],
+        )
+    return raw
+
+
+def hash_password(password: str) -> str:
+    """A bcrypt hash at the configured cost."""
+    raw = validate_password(password)
+    return bcrypt.hashpw(raw, bcrypt.gensalt(rounds=get_settings().bcrypt_rounds)).decode()
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    """Constant-work check; over-long input is simply wrong (never truncated)."""
+    raw = password.encode("utf-8")
+    if len(raw) > MAX_PASSWORD_BYTES:
+        raw = raw[:0]
+    return bcrypt.checkpw(raw, password_hash.encode())
+
+
+_dummy_hash: str | None = None
+
+
+def burn_dummy_check(password: str) -> None:
+    """Spend one bcrypt check at the configured cost, for logins to unknown accounts."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password("dummy-password-for-timing")
+    verify_password(password, _dummy_hash)

@@ -1,0 +1,90 @@
+"""Session JWTs: issued at login, verified by the authorizer.
+
+EdDSA only; every claim of `REQUIRED_CLAIMS` must be present; issuer, audience and expiry are
+checked with a small explicit leeway. The algorithm list is fixed here, never read from the token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from typing import Any
+
+import jwt
+
+from chalicelib.authz.keys import keyring
+from chalicelib.authz.principal import Principal, Role, TokenType
+from chalicelib.core.errors import Unauthenticated
+from chalicelib.core.settings import get_settings
+
+ALGORITHM = "EdDSA"
+LEEWAY_SECONDS = 30
+REQUIRED_CLAIMS = ("sub", "role", "organizationId", "iat", "exp", "jti", "iss", "aud")
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    jti: str
+    expires_at: int
+
+
+def issue_session(user_id: str, organization_id: str, role: Role) -> IssuedSession:
+    """Sign a session token for a user with the active key."""
+    settings = get_settings()
+    kid, key = keyring().signing_key()
+    now = int(time.time())
+    jti = uuid.uuid4().hex
+    expires_at = now + settings.session_ttl_seconds
+    claims = {
+        "sub": user_id,
+        "role": role.value,
+        "organizationId": organization_id,
+        "iat": now,
+        "nbf": now,
+        "exp": expires_at,
+        "jti": jti,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+    }
+    token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
+    return IssuedSession(token=token, jti=jti, expires_at=expires_at)
+
+
+def decode_session(token: str) -> dict[str, Any]:
+    """Verify signature and claims; any failure is a plain 401 (the reason is not disclosed)."""
+    settings = get_settings()
+    try:
+        header = jwt.get_unverified_header(token)
+        kid = header.get("kid")
+        if header.get("alg") != ALGORITHM or not isinstance(kid, str):
+            raise Unauthenticated()
+        public_key = keyring().public_keys.get(kid)
+        if public_key is None:
+            raise Unauthenticated()
+        return jwt.decode(
+            token,
+            public_key,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": list(REQUIRED_CLAIMS)},
+        )
+    except jwt.PyJWTError as error:
+        raise Unauthenticated() from error
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """The principal a verified session token stands for."""
+    try:
+        return Principal(
+            user_id=str(claims["sub"]),
+            organization_id=str(claims["organizationId"]),
+            role=Role(claims["role"]),
+            token_type=TokenType.SESSION,
+            token_id=str(claims["jti"]),
+        )
+    except (KeyError, ValueError) as error:
+        raise Unauthenticated() from error

@@ -1,0 +1,130 @@
+"""The one settings module: reads the environment once, at import, into a frozen object.
+
+Every table name, bucket name, limit and switch of Deskguard is here. `.env.example` documents each
+variable. Code reads values through `get_settings()` at call time (never a module-level copy), so
+a test can swap values with `override()` instead of touching `os.environ` after import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+_LOCAL_STAGES = frozenset({"local", "test"})
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    return default if raw is None or raw == "" else int(raw)
+
+
+def _csv(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every configurable value of the service, read once from the environment."""
+
+    stage: str
+    region: str
+    # DynamoDB tables. Every table's partition key starts with the organization id.
+    table_prefix: str
+    # S3 buckets.
+    uploads_bucket: str
+    quarantine_bucket: str
+    definitions_bucket: str
+    # HTTP.
+    max_body_bytes: int
+    hsts_enabled: bool
+    # Rate limiting: on unless the stage is local/test (tests switch it on explicitly).
+    rate_limit_enabled: bool
+    # Identity.
+    jwt_issuer: str
+    jwt_audience: str
+    session_ttl_seconds: int
+    bcrypt_rounds: int
+    authorizer_ttl_seconds: int
+    # Attachments.
+    attachment_max_bytes: int
+    attachment_allowed_types: tuple[str, ...]
+
+    @property
+    def is_local(self) -> bool:
+        """True on the `local` and `test` stages (moto, no real AWS)."""
+        return self.stage in _LOCAL_STAGES
+
+    def table_name(self, short_name: str) -> str:
+        """The physical DynamoDB table name for a logical table (e.g. `tickets`)."""
+        return f"{self.table_prefix}-{short_name}"
+
+
+def load(env: Mapping[str, str]) -> Settings:
+    """Build settings from an environment mapping (pure; used once at import and by tests)."""
+    stage = env.get("DESKGUARD_STAGE", "local")
+    local = stage in _LOCAL_STAGES
+    prefix = env.get("DESKGUARD_TABLE_PREFIX", f"deskguard-{stage}")
+    return Settings(
+        stage=stage,
+        region=env.get("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1")),
+        table_prefix=prefix,
+        uploads_bucket=env.get("UPLOADS_BUCKET", f"{prefix}-uploads"),
+        quarantine_bucket=env.get("QUARANTINE_BUCKET", f"{prefix}-quarantine"),
+        definitions_bucket=env.get("DEFINITIONS_BUCKET", f"{prefix}-av-definitions"),
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),
+        hsts_enabled=_bool(env, "HSTS_ENABLED", True),
+        rate_limit_enabled=_bool(env, "RATE_LIMIT_ENABLED", not local),
+        jwt_issuer=env.get("JWT_ISSUER", f"deskguard-{stage}"),
+        jwt_audience=env.get("JWT_AUDIENCE", "deskguard-api"),
+        session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 3600),
+        bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12),
+        authorizer_ttl_seconds=_int(env, "AUTHORIZER_TTL_SECONDS", 60),
+        attachment_max_bytes=_int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+        attachment_allowed_types=_csv(
+            env,
+            "ATTACHMENT_ALLOWED_TYPES",
+            (
+                "image/png",
+                "image/jpeg",
+                "image/gif",
+                "application/pdf",
+                "text/plain",
+                "text/csv",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+        ),
+    )
+
+
+_current: Settings = load(os.environ)
+
+
+def get_settings() -> Settings:
+    """The live settings."""
+    return _current
+
+
+@contextmanager
+def override(**changes: Any) -> Iterator[Settings]:
+    """Temporarily replace fields of the live settings (tests and benchmarks only)."""
+    global _current
+    previous = _current
+    _current = dataclasses.replace(previous, **changes)
+    try:
+        yield _current
+    finally:
+        _current = previous

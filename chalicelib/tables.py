@@ -1,0 +1,21 @@
+"""The registry of every DynamoDB table: models are listed here once, and tests, the local stack
+and the deploy template all create or describe tables from this list, so key schemas cannot drift.
+"""
+
+from __future__ import annotations
+
+from pynamodb.models import Model
+
+from chalicelib.authz.models import IdentityItem
+
+
+def table_models() -> list[type[Model]]:
+    """One model per physical table (the one that defines its keys and indexes)."""
+    return [IdentityItem]
+
+
+def create_tables() -> None:
+    """Create every table that does not exist yet (moto locally, or a sandbox account)."""
+    for model in table_models():
+        if not model.exists():
+            model.create_table(wait=True)

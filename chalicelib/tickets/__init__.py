@@ -1,0 +1,1 @@
+"""Tickets domain: tickets, comments, attachments (services and pynamodb models)."""

@@ -1,0 +1,102 @@
+"""`python -m devstack` (what `make run` starts): moto server + tables + demo data + local API.
+
+Environment: `PORT` (API, default 8000), `MOTO_PORT` (default 5055), `HOST` (default 127.0.0.1),
+`CREDENTIALS_FILE` (default `.local/demo-credentials.json`).
+Ctrl-C (or SIGTERM) stops both servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _configure_environment(host: str, moto_port: int) -> None:
+    # Must happen before chalicelib is imported: settings are read once, at import.
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            "AWS_ENDPOINT_URL": f"http://{host}:{moto_port}",
+            "DESKGUARD_STAGE": "local",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "Deskguard",
+        }
+    )
+    from chalicelib.authz.keys import generate_keyring_json
+
+    os.environ.setdefault("JWT_KEYRING", generate_keyring_json())
+
+
+def main() -> int:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    moto_port = int(os.environ.get("MOTO_PORT", "5055"))
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    _configure_environment(host, moto_port)
+
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
+    moto.start()
+
+    from chalice.config import Config
+
+    import app as app_module
+    from chalicelib.tables import create_tables
+    from devstack.gateway import create_server
+    from devstack.resources import create_buckets
+    from devstack.seed import seed_demo
+
+    create_tables()
+    create_buckets()
+    organizations = seed_demo()
+    api_url = f"http://{host}:{port}"
+    credentials: dict[str, Any] = {"apiUrl": api_url, "organizations": organizations}
+    out = Path(os.environ.get("CREDENTIALS_FILE", ROOT / ".local" / "demo-credentials.json"))
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(credentials, indent=2) + "\n")
+    os.chmod(out, 0o600)
+
+    config = Config.create(
+        chalice_stage="local", app_name="deskguard", lambda_timeout=60, lambda_memory_size=512
+    )
+    server = create_server(app_module.app, config, host, port)
+    stop = threading.Event()
+
+    def _stop(*_: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread.start()
+
+    print(f"Deskguard local stack (moto on http://{host}:{moto_port})")
+    for org in organizations:
+        print(f"  organization {org['id']} ({org['name']})")
+        for user in org["users"]:
+            print(f"    {user['role']:<9} {user['email']:<26} {user['password']}")
+    print(f"Credentials written to {out}")
+    print(f"Deskguard API listening on {api_url}  (try {api_url}/api/health; Ctrl-C stops)")
+    sys.stdout.flush()
+
+    stop.wait()
+    server.server.shutdown()
+    server.server.server_close()
+    moto.stop()
+    print("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,22 @@
+"""S3 buckets for the local stack and the tests (tables come from `chalicelib.tables`)."""
+
+from __future__ import annotations
+
+import boto3
+
+from chalicelib.core.settings import get_settings
+
+
+def bucket_names() -> list[str]:
+    settings = get_settings()
+    return [settings.uploads_bucket, settings.quarantine_bucket, settings.definitions_bucket]
+
+
+def create_buckets() -> None:
+    """Create the private buckets the app uses, if missing."""
+    settings = get_settings()
+    s3 = boto3.client("s3", region_name=settings.region)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for name in bucket_names():
+        if name not in existing:
+            s3.create_bucket(Bucket=name)

@@ -1,0 +1,64 @@
+"""Test environment: fixed before anything imports `chalicelib` (settings are read once).
+
+Every test runs inside its own moto account (`mock_aws`), with fresh tables and buckets.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "DESKGUARD_STAGE": "test",
+        "BCRYPT_ROUNDS": "4",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Deskguard",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "JWT_SIGNING_KEY_SECRET_ID"):
+    os.environ.pop(_name, None)
+
+from collections.abc import Callable, Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from tests.factories import OrgFactory, TestOrg  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def aws() -> Iterator[None]:
+    """A fresh mocked AWS account per test, with every table and bucket created."""
+    with mock_aws():
+        from chalicelib.tables import create_tables
+        from devstack.resources import create_buckets
+
+        create_tables()
+        create_buckets()
+        yield
+
+
+@pytest.fixture
+def app():  # type: ignore[no-untyped-def]
+    import app as app_module
+
+    return app_module.app
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    from devstack.client import ApiClient
+
+    return ApiClient(app)
+
+
+@pytest.fixture
+def make_org(client) -> Callable[..., TestOrg]:  # type: ignore[no-untyped-def]
+    """Build an organization with an ADMIN, an AGENT and a REQUESTER, all logged in."""
+    return OrgFactory(client)

@@ -1,0 +1,77 @@
+"""Factories that build organizations and users through the real services, in one call."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import secrets
+from typing import Any
+
+from chalicelib.authz import users
+from chalicelib.authz.principal import Role
+
+_counter = itertools.count(1)
+
+
+@dataclasses.dataclass
+class TestUser:
+    __test__ = False  # not a pytest test class
+
+    id: str
+    email: str
+    password: str
+    role: Role
+    organization_id: str
+    token: str
+
+    def auth(self) -> dict[str, Any]:
+        """Keyword arguments for ApiClient calls made as this user."""
+        return {"token": self.token}
+
+
+@dataclasses.dataclass
+class TestOrg:
+    __test__ = False
+
+    id: str
+    admin: TestUser
+    agent: TestUser
+    requester: TestUser
+    factory: OrgFactory
+
+    def add_user(self, role: Role) -> TestUser:
+        """Another user of this organization, logged in."""
+        return self.factory.user(self.id, role)
+
+
+class OrgFactory:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __call__(self, org_id: str | None = None) -> TestOrg:
+        org_id = org_id or f"org-{next(_counter)}-{secrets.token_hex(2)}"
+        users.create_organization(org_id, org_id.title())
+        return TestOrg(
+            id=org_id,
+            admin=self.user(org_id, Role.ADMIN),
+            agent=self.user(org_id, Role.AGENT),
+            requester=self.user(org_id, Role.REQUESTER),
+            factory=self,
+        )
+
+    def user(self, org_id: str, role: Role) -> TestUser:
+        email = f"{role.value.lower()}-{next(_counter)}@{org_id}.example"
+        password = f"pw-{secrets.token_hex(8)}"
+        user = users.create_user(
+            org_id, email=email, name=role.value.title(), role=role, password=password
+        )
+        response = self.client.post("/api/auth/login", json={"email": email, "password": password})
+        assert response.status == 200, response.body
+        return TestUser(
+            id=user.id,
+            email=email,
+            password=password,
+            role=role,
+            organization_id=org_id,
+            token=response.json["token"],
+        )
