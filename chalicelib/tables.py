@@ -7,11 +7,12 @@ from __future__ import annotations
 from pynamodb.models import Model
 
 from chalicelib.authz.models import IdentityItem
+from chalicelib.security_events.audit import AuditItem
 
 
 def table_models() -> list[type[Model]]:
     """One model per physical table (the one that defines its keys and indexes)."""
-    return [IdentityItem]
+    return [IdentityItem, AuditItem]
 
 
 def create_tables() -> None:
