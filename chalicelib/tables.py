@@ -8,11 +8,17 @@ from pynamodb.models import Model
 
 from chalicelib.authz.models import IdentityItem
 from chalicelib.security_events.audit import AuditItem
+from chalicelib.tickets.attachments.models import AttachmentModel
 
 
 def table_models() -> list[type[Model]]:
     """One model per physical table (the one that defines its keys and indexes)."""
-    return [IdentityItem, AuditItem]
+    return [
+        IdentityItem,
+        AuditItem,
+        # Attachments
+        AttachmentModel,
+    ]
 
 
 def create_tables() -> None:
