@@ -8,11 +8,16 @@ from pynamodb.models import Model
 
 from chalicelib.authz.models import IdentityItem
 from chalicelib.security_events.audit import AuditItem
+from chalicelib.tickets.models import TicketsItem  # Tickets
 
 
 def table_models() -> list[type[Model]]:
     """One model per physical table (the one that defines its keys and indexes)."""
-    return [IdentityItem, AuditItem]
+    return [
+        IdentityItem,
+        AuditItem,
+        TicketsItem,  # Tickets
+    ]
 
 
 def create_tables() -> None:
