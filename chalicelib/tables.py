@@ -9,6 +9,7 @@ from pynamodb.models import Model
 from chalicelib.authz.models import IdentityItem
 from chalicelib.security_events.audit import AuditItem
 from chalicelib.tickets.attachments.models import AttachmentModel
+from chalicelib.tickets.models import TicketsItem  # Tickets
 
 
 def table_models() -> list[type[Model]]:
@@ -16,6 +17,7 @@ def table_models() -> list[type[Model]]:
     return [
         IdentityItem,
         AuditItem,
+        TicketsItem,  # Tickets
         # Attachments
         AttachmentModel,
     ]
