@@ -38,6 +38,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Identity
     ("POST", "/api/auth/login"): PUBLIC,
     ("GET", "/api/me"): Rule(ALL_ROLES),
+    # Attachments (which tickets a caller sees is decided by get_visible_ticket)
+    ("POST", "/api/tickets/{id}/attachments"): Rule(ALL_ROLES, scope="attachments:write"),
+    ("GET", "/api/tickets/{id}/attachments"): Rule(ALL_ROLES, scope="tickets:read"),
+    ("GET", "/api/tickets/{id}/attachments/{aid}"): Rule(ALL_ROLES, scope="tickets:read"),
+    ("GET", "/api/tickets/{id}/attachments/{aid}/download"): Rule(ALL_ROLES, scope="tickets:read"),
+    ("DELETE", "/api/tickets/{id}/attachments/{aid}"): Rule(ALL_ROLES, scope="attachments:write"),
 }
 
 # Scopes an API token can be given. A token's effective rights are these scopes intersected with
