@@ -11,11 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-EICAR = (
-    b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$"
-    + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!"
-    + b"$H+H*"
-)
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!" + b"$H+H*"
 SIGNATURE_NAME = "Deskguard.Test.EICAR"
 DB_FILENAME = "deskguard-test.hdb"
 

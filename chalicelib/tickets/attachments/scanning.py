@@ -102,15 +102,15 @@ def _record_decision(
         AttachmentModel.scanned_at.set(at),
         AttachmentModel.scan_attempts.add(1),
     ]
-    optional: dict[Any, Any] = {
-        AttachmentModel.version_id: version_id,
-        AttachmentModel.size: size,
-        AttachmentModel.sniffed_type: sniffed_type,
-        AttachmentModel.signature: signature,
-        AttachmentModel.reason: reason,
-        AttachmentModel.quarantine_key: quarantine_key,
-    }
-    actions += [attr.set(value) for attr, value in optional.items() if value is not None]
+    optional: list[tuple[Any, Any]] = [
+        (AttachmentModel.version_id, version_id),
+        (AttachmentModel.size, size),
+        (AttachmentModel.sniffed_type, sniffed_type),
+        (AttachmentModel.signature, signature),
+        (AttachmentModel.reason, reason),
+        (AttachmentModel.quarantine_key, quarantine_key),
+    ]
+    actions += [attr.set(value) for attr, value in optional if value is not None]
     if status is AttachmentStatus.ERROR and int(record.scan_attempts) + 1 < MAX_SCAN_ATTEMPTS:
         delay = _RETRY_DELAYS_MINUTES[
             min(int(record.scan_attempts), len(_RETRY_DELAYS_MINUTES) - 1)
@@ -155,7 +155,8 @@ def process_object(
     ids = storage.parse_key(key)
     record = find_record(*ids) if ids else None
     if record is None or record.s3_key != key:
-        storage.delete_version(bucket, key, version_id)
+        # No attachment owns this key: nothing stored under it is legitimate.
+        storage.delete_all_versions(bucket, key)
         emit(
             "security.suspicious_activity",
             reason="object_without_attachment",
@@ -179,6 +180,14 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
 ) -> Outcome:
     settings = get_settings()
     aid = record.attachment_id
+    meta = storage.head(bucket, key, version_id)
+    if meta is None:
+        return Outcome("gone", record.status, aid)
+    # Events from a versioned bucket carry the version; without one, pin the current version now
+    # so every later step (tags, quarantine, the download link) addresses the bytes scanned.
+    version_id = version_id or meta.get("VersionId")
+    if version_id == "null":  # unversioned bucket
+        version_id = None
     if record.status not in SCANNABLE:
         if version_id and version_id != record.version_id:
             # A second upload over a key whose verdict is final (the presigned POST is still
@@ -192,12 +201,6 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
             )
             return Outcome("deleted_reupload", record.status, aid)
         return Outcome("stale", record.status, aid)
-    meta = storage.head(bucket, key, version_id)
-    if meta is None:
-        return Outcome("gone", record.status, aid)
-    version_id = version_id or meta.get("VersionId")
-    if version_id == "null":
-        version_id = None
     size = int(meta["ContentLength"])
     at = _now()
     if size < 1 or size > settings.attachment_max_bytes or size != int(record.declared_size):
@@ -253,7 +256,13 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
         size=size,
         sniffed_type=sniffed,
     )
-    return Outcome("scanned" if decided else "stale", AttachmentStatus.CLEAN.value, aid)
+    if not decided:
+        # Another upload of the same key was decided first; this version is never served.
+        current = find_record(record.organization_id, record.ticket_id, aid)
+        if current is None or current.version_id != version_id:
+            storage.delete_version(bucket, key, version_id)
+        return Outcome("stale", current.status if current else None, aid)
+    return Outcome("scanned", AttachmentStatus.CLEAN.value, aid)
 
 
 def _reject(
