@@ -8,6 +8,7 @@ from pynamodb.models import Model
 
 from chalicelib.authz.models import IdentityItem
 from chalicelib.security_events.audit import AuditItem
+from chalicelib.tickets.idempotency import IdempotencyRecordModel  # Tickets
 from chalicelib.tickets.models import TicketsItem  # Tickets
 
 
@@ -17,6 +18,7 @@ def table_models() -> list[type[Model]]:
         IdentityItem,
         AuditItem,
         TicketsItem,  # Tickets
+        IdempotencyRecordModel,  # Tickets: Powertools idempotency records
     ]
 
 

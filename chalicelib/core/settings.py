@@ -61,6 +61,11 @@ class Settings:
     # Attachments.
     attachment_max_bytes: int
     attachment_allowed_types: tuple[str, ...]
+    # Tickets: list cursors are HMAC-signed with this key (required outside local/test).
+    cursor_signing_key: str = ""
+    cursor_ttl_seconds: int = 86400
+    # Tickets: how long an Idempotency-Key's first result is replayed.
+    idempotency_ttl_seconds: int = 86400
 
     @property
     def is_local(self) -> bool:
@@ -107,6 +112,9 @@ def load(env: Mapping[str, str]) -> Settings:
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             ),
         ),
+        cursor_signing_key=env.get("CURSOR_SIGNING_KEY", ""),
+        cursor_ttl_seconds=_int(env, "CURSOR_TTL_SECONDS", 86400),
+        idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400),
     )
 
 
