@@ -97,7 +97,7 @@ def create_ticket(call: ApiCall) -> Response:
         key,
         payload,
         lambda: ticket_json(service.create_ticket(call.principal, body)),
-        call.request.lambda_context,
+        lambda_context=call.request.lambda_context,
     )
     return _with_etag(result, status=201)
 
@@ -140,7 +140,7 @@ def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
         key,
         payload,
         lambda: comment_json(service.add_comment(call.principal, ticket_id, body)),
-        call.request.lambda_context,
+        lambda_context=call.request.lambda_context,
     )
 
 

@@ -91,6 +91,7 @@ def run_once(
     key: str | None,
     payload: dict[str, Any],
     produce: Callable[[], dict[str, Any]],
+    *,
     lambda_context: Any = None,
 ) -> dict[str, Any]:
     """`produce()` once per (org, caller, operation, key); later calls return its stored result.
