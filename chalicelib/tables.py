@@ -9,6 +9,7 @@ from pynamodb.models import Model
 from chalicelib.authz.models import IdentityItem
 from chalicelib.security_events.audit import AuditItem
 from chalicelib.tickets.attachments.models import AttachmentModel
+from chalicelib.tickets.idempotency import IdempotencyRecordModel  # Tickets
 from chalicelib.tickets.models import TicketsItem  # Tickets
 
 
@@ -18,8 +19,8 @@ def table_models() -> list[type[Model]]:
         IdentityItem,
         AuditItem,
         TicketsItem,  # Tickets
-        # Attachments
-        AttachmentModel,
+        IdempotencyRecordModel,  # Tickets: Powertools idempotency records
+        AttachmentModel,  # Attachments
     ]
 
 

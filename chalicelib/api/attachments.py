@@ -13,9 +13,8 @@ from chalicelib.tickets.attachments import service
 
 attachments_bp = Blueprint(__name__)
 
-# `{id}` as in the contract's `/api/tickets/{id}`: API Gateway requires one variable name per
-# path level, shared with the tickets routes.
-_BASE = "/tickets/{id}/attachments"
+# `{ticket_id}` as in the tickets routes: API Gateway requires one variable name per path level.
+_BASE = "/tickets/{ticket_id}/attachments"
 
 
 class CreateAttachmentBody(BaseModel):
@@ -34,11 +33,11 @@ def _limit(call: ApiCall) -> int:
 
 
 @api_route(attachments_bp, _BASE, methods=["POST"], status=201)
-def create_attachment(call: ApiCall, id: str) -> dict[str, Any]:
+def create_attachment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     body = call.body(CreateAttachmentBody)
     grant = service.create_upload(
         call.principal,
-        id,
+        ticket_id,
         filename=body.filename,
         content_type=body.contentType,
         size=body.size,
@@ -52,25 +51,25 @@ def create_attachment(call: ApiCall, id: str) -> dict[str, Any]:
 
 
 @api_route(attachments_bp, _BASE, methods=["GET"])
-def list_attachments(call: ApiCall, id: str) -> dict[str, Any]:
+def list_attachments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     items, cursor = service.list_attachments(
-        call.principal, id, limit=_limit(call), cursor=call.query.get("cursor")
+        call.principal, ticket_id, limit=_limit(call), cursor=call.query.get("cursor")
     )
     return {"items": [item.public() for item in items], "nextCursor": cursor}
 
 
-@api_route(attachments_bp, _BASE + "/{aid}", methods=["GET"])
-def get_attachment(call: ApiCall, id: str, aid: str) -> dict[str, Any]:
-    return service.get_attachment(call.principal, id, aid).public()
+@api_route(attachments_bp, _BASE + "/{attachment_id}", methods=["GET"])
+def get_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> dict[str, Any]:
+    return service.get_attachment(call.principal, ticket_id, attachment_id).public()
 
 
-@api_route(attachments_bp, _BASE + "/{aid}/download", methods=["GET"])
-def download_attachment(call: ApiCall, id: str, aid: str) -> Response:
-    url = service.download_url(call.principal, id, aid)
+@api_route(attachments_bp, _BASE + "/{attachment_id}/download", methods=["GET"])
+def download_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> Response:
+    url = service.download_url(call.principal, ticket_id, attachment_id)
     return Response(body="", status_code=302, headers={"Location": url})
 
 
-@api_route(attachments_bp, _BASE + "/{aid}", methods=["DELETE"], status=204)
-def delete_attachment(call: ApiCall, id: str, aid: str) -> Response:
-    service.delete_attachment(call.principal, id, aid)
+@api_route(attachments_bp, _BASE + "/{attachment_id}", methods=["DELETE"], status=204)
+def delete_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> Response:
+    service.delete_attachment(call.principal, ticket_id, attachment_id)
     return Response(body="", status_code=204)

@@ -72,6 +72,11 @@ class Settings:
     scan_timeout_seconds: int
     scan_tmp_dir: str
     freshclam_path: str
+    # Tickets: list cursors are HMAC-signed with this key (required outside local/test).
+    cursor_signing_key: str = ""
+    cursor_ttl_seconds: int = 86400
+    # Tickets: how long an Idempotency-Key's first result is replayed.
+    idempotency_ttl_seconds: int = 86400
 
     @property
     def is_local(self) -> bool:
@@ -128,6 +133,9 @@ def load(env: Mapping[str, str]) -> Settings:
         scan_timeout_seconds=_int(env, "SCAN_TIMEOUT_SECONDS", 120),
         scan_tmp_dir=env.get("SCAN_TMP_DIR", ""),
         freshclam_path=env.get("FRESHCLAM_PATH", "freshclam"),
+        cursor_signing_key=env.get("CURSOR_SIGNING_KEY", ""),
+        cursor_ttl_seconds=_int(env, "CURSOR_TTL_SECONDS", 86400),
+        idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400),
     )
 
 

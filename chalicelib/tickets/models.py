@@ -29,7 +29,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.core.dynamo import table_meta
@@ -136,9 +136,10 @@ class ByAssigneeIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-u
 
 
 class ByTagIndex(GlobalSecondaryIndex["TagModel"]):  # type: ignore[no-untyped-call]
-    """Keys only: a tag query yields ticket keys, fetched with one BatchGetItem."""
+    """Keys (and the item kind pynamodb filters on): a tag query yields ticket keys, fetched
+    with one BatchGetItem."""
 
-    Meta = _index_meta("by_tag", KeysOnlyProjection())
+    Meta = _index_meta("by_tag", IncludeProjection(["kind"]))
     gsi_tag = UnicodeAttribute(hash_key=True)
     list_sk = UnicodeAttribute(range_key=True)
 
@@ -180,7 +181,7 @@ class TicketModel(TicketsItem, discriminator="ticket"):
     priority = UnicodeAttribute()
     requester_id = UnicodeAttribute()
     assignee_id = UnicodeAttribute(null=True)
-    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    tags = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     version = VersionAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()

@@ -188,12 +188,15 @@ def test_api_token_scopes_gate_attachment_routes(
 ) -> None:
     from chalicelib.authz.policy import rule_for
 
-    assert rule_for("POST", "/api/tickets/{id}/attachments").scope == "attachments:write"
-    assert rule_for("DELETE", "/api/tickets/{id}/attachments/{aid}").scope == "attachments:write"
+    assert rule_for("POST", "/api/tickets/{ticket_id}/attachments").scope == "attachments:write"
+    assert (
+        rule_for("DELETE", "/api/tickets/{ticket_id}/attachments/{attachment_id}").scope
+        == "attachments:write"
+    )
     for route in (
-        "/api/tickets/{id}/attachments",
-        "/api/tickets/{id}/attachments/{aid}",
-        "/api/tickets/{id}/attachments/{aid}/download",
+        "/api/tickets/{ticket_id}/attachments",
+        "/api/tickets/{ticket_id}/attachments/{attachment_id}",
+        "/api/tickets/{ticket_id}/attachments/{attachment_id}/download",
     ):
         assert rule_for("GET", route).scope == "tickets:read"
 

@@ -7,8 +7,6 @@ the caller's own organization partition: a foreign attachment id or S3 key canno
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +19,7 @@ from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFail
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.security_events.audit import AuditEntry, transact
+from chalicelib.tickets import cursor as cursor_codec
 from chalicelib.tickets.attachments import storage
 from chalicelib.tickets.attachments.filenames import content_disposition, validate_filename
 from chalicelib.tickets.attachments.models import (
@@ -186,47 +185,25 @@ def create_upload(
     )
 
 
-def _encode_cursor(attachment_id: str) -> str:
-    return base64.urlsafe_b64encode(attachment_id.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise _field_error("cursor", "Invalid cursor.") from None
-    if not is_valid_id(value):
-        raise _field_error("cursor", "Invalid cursor.")
-    return value
-
-
 def list_attachments(
     principal: Principal, ticket_id: str, *, limit: int = 25, cursor: str | None = None
 ) -> tuple[list[Attachment], str | None]:
-    """A page of the ticket's attachments, oldest first.
-
-    The cursor is only a position (an attachment id) inside the caller's own organization and
-    ticket partition: the query is always bound to both, so a cursor cannot reach anything else.
-    """
+    """A page of the ticket's attachments, oldest first (signed cursor bound to the organization,
+    the caller and the ticket)."""
     ticket = get_visible_ticket(principal, ticket_id)
     org = principal.organization_id
-    last_key = None
-    if cursor:
-        last_key = {
-            "pk": {"S": org_pk(org)},
-            "sk": {"S": attachment_sk(ticket.id, _decode_cursor(cursor))},
-        }
+    binding = f"attachments|{principal.user_id}|{ticket.id}"
+    start = cursor_codec.decode(org, binding, cursor) if cursor else None
     query = AttachmentModel.query(
         org_pk(org),
         AttachmentModel.sk.startswith(ticket_prefix(ticket.id)),
         limit=limit,
-        last_evaluated_key=last_key,
+        last_evaluated_key=start,
         consistent_read=True,
     )
     items = [Attachment.from_model(item) for item in query]
-    next_cursor = (
-        _encode_cursor(items[-1].id) if query.last_evaluated_key and len(items) == limit else None
-    )
+    last_key = query.last_evaluated_key
+    next_cursor = cursor_codec.encode(org, binding, last_key) if last_key else None
     return items, next_cursor
 
 
