@@ -53,8 +53,12 @@ def main() -> int:
         os.environ.pop(name, None)
     _configure_environment(host, moto_port)
 
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    # The S3 event poller lists the uploads bucket twice a second: keep moto's access log quiet.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
     moto.start()
 
