@@ -2,9 +2,12 @@
 
 from chalice.app import Chalice
 
+from chalicelib.api.attachment_scanning import attachment_scanning_bp
+from chalicelib.api.attachments import attachments_bp
 from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
+from chalicelib.api.tickets import tickets_bp
 from chalicelib.core.http import http_boundary
 
 app = Chalice(app_name="deskguard")
@@ -12,3 +15,6 @@ app.register_middleware(http_boundary, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(health_bp, url_prefix="/api")
 app.register_blueprint(identity_bp, url_prefix="/api")
+app.register_blueprint(tickets_bp, url_prefix="/api")
+app.register_blueprint(attachments_bp, url_prefix="/api")
+app.register_blueprint(attachment_scanning_bp)

@@ -8,11 +8,20 @@ from pynamodb.models import Model
 
 from chalicelib.authz.models import IdentityItem
 from chalicelib.security_events.audit import AuditItem
+from chalicelib.tickets.attachments.models import AttachmentModel
+from chalicelib.tickets.idempotency import IdempotencyRecordModel  # Tickets
+from chalicelib.tickets.models import TicketsItem  # Tickets
 
 
 def table_models() -> list[type[Model]]:
     """One model per physical table (the one that defines its keys and indexes)."""
-    return [IdentityItem, AuditItem]
+    return [
+        IdentityItem,
+        AuditItem,
+        TicketsItem,  # Tickets
+        IdempotencyRecordModel,  # Tickets: Powertools idempotency records
+        AttachmentModel,  # Attachments
+    ]
 
 
 def create_tables() -> None:

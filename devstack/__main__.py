@@ -1,7 +1,9 @@
 """`python -m devstack` (what `make run` starts): moto server + tables + demo data + local API.
 
 Environment: `PORT` (API, default 8000), `MOTO_PORT` (default 5055), `HOST` (default 127.0.0.1),
-`CREDENTIALS_FILE` (default `.local/demo-credentials.json`).
+`CREDENTIALS_FILE` (default `.local/demo-credentials.json`), `CLAMAV_DEFINITIONS_DIR` (default: a
+tiny EICAR-only signature database written to `.local/clamav-definitions/` at start).
+S3 ObjectCreated events reach the scan function through `devstack.s3_events` (a poller).
 Ctrl-C (or SIGTERM) stops both servers.
 """
 
@@ -31,6 +33,13 @@ def _configure_environment(host: str, moto_port: int) -> None:
             "POWERTOOLS_METRICS_NAMESPACE": "Deskguard",
         }
     )
+    if not os.environ.get("CLAMAV_DEFINITIONS_DIR"):
+        # No real definitions can be downloaded here: scan with one EICAR signature.
+        from devstack.clamav import write_test_definitions
+
+        definitions = ROOT / ".local" / "clamav-definitions"
+        write_test_definitions(definitions)
+        os.environ["CLAMAV_DEFINITIONS_DIR"] = str(definitions)
     from chalicelib.authz.keys import generate_keyring_json
 
     os.environ.setdefault("JWT_KEYRING", generate_keyring_json())
@@ -44,8 +53,12 @@ def main() -> int:
         os.environ.pop(name, None)
     _configure_environment(host, moto_port)
 
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    # The S3 event poller lists the uploads bucket twice a second: keep moto's access log quiet.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
     moto.start()
 
@@ -55,6 +68,7 @@ def main() -> int:
     from chalicelib.tables import create_tables
     from devstack.gateway import create_server
     from devstack.resources import create_buckets
+    from devstack.s3_events import S3EventPump
     from devstack.seed import seed_demo
 
     create_tables()
@@ -80,6 +94,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, _stop)
     thread = threading.Thread(target=server.server.serve_forever, daemon=True)
     thread.start()
+    S3EventPump(app_module.app, stop).start()
 
     print(f"Deskguard local stack (moto on http://{host}:{moto_port})")
     for org in organizations:
@@ -87,6 +102,7 @@ def main() -> int:
         for user in org["users"]:
             print(f"    {user['role']:<9} {user['email']:<26} {user['password']}")
     print(f"Credentials written to {out}")
+    print(f"Attachment scanner definitions: {os.environ['CLAMAV_DEFINITIONS_DIR']}")
     print(f"Deskguard API listening on {api_url}  (try {api_url}/api/health; Ctrl-C stops)")
     sys.stdout.flush()
 

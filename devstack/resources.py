@@ -20,3 +20,21 @@ def create_buckets() -> None:
     for name in bucket_names():
         if name not in existing:
             s3.create_bucket(Bucket=name)
+        # Attachments: private, encrypted, versioned buckets (as infra/ describes for AWS). The
+        # version id is what ties a scan verdict to the exact bytes that were scanned.
+        s3.put_public_access_block(
+            Bucket=name,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})

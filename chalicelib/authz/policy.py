@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from chalicelib.authz.principal import ALL_ROLES, Principal, Role, TokenType
+from chalicelib.authz.principal import ALL_ROLES, STAFF_ROLES, Principal, Role, TokenType
 from chalicelib.core.errors import Forbidden
 
 
@@ -38,6 +38,26 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Identity
     ("POST", "/api/auth/login"): PUBLIC,
     ("GET", "/api/me"): Rule(ALL_ROLES),
+    # Tickets (per-ticket visibility, field and workflow rules live in chalicelib.tickets.service)
+    ("POST", "/api/tickets"): Rule(ALL_ROLES, scope="tickets:write"),
+    ("GET", "/api/tickets"): Rule(ALL_ROLES, scope="tickets:read"),
+    ("POST", "/api/tickets/bulk"): Rule(STAFF_ROLES, scope="tickets:write"),
+    ("GET", "/api/tickets/{ticket_id}"): Rule(ALL_ROLES, scope="tickets:read"),
+    ("PATCH", "/api/tickets/{ticket_id}"): Rule(ALL_ROLES, scope="tickets:write"),
+    ("POST", "/api/tickets/{ticket_id}/comments"): Rule(ALL_ROLES, scope="comments:write"),
+    ("GET", "/api/tickets/{ticket_id}/comments"): Rule(ALL_ROLES, scope="tickets:read"),
+    # Attachments (which tickets a caller sees is decided by get_visible_ticket)
+    ("POST", "/api/tickets/{ticket_id}/attachments"): Rule(ALL_ROLES, scope="attachments:write"),
+    ("GET", "/api/tickets/{ticket_id}/attachments"): Rule(ALL_ROLES, scope="tickets:read"),
+    ("GET", "/api/tickets/{ticket_id}/attachments/{attachment_id}"): Rule(
+        ALL_ROLES, scope="tickets:read"
+    ),
+    ("GET", "/api/tickets/{ticket_id}/attachments/{attachment_id}/download"): Rule(
+        ALL_ROLES, scope="tickets:read"
+    ),
+    ("DELETE", "/api/tickets/{ticket_id}/attachments/{attachment_id}"): Rule(
+        ALL_ROLES, scope="attachments:write"
+    ),
 }
 
 # Scopes an API token can be given. A token's effective rights are these scopes intersected with

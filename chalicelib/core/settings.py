@@ -61,6 +61,22 @@ class Settings:
     # Attachments.
     attachment_max_bytes: int
     attachment_allowed_types: tuple[str, ...]
+    # Attachments: presigned URLs, scanner (ClamAV) and its definitions.
+    attachment_upload_expiry_seconds: int
+    attachment_download_expiry_seconds: int
+    attachment_upload_sse: str
+    clamscan_path: str
+    clamav_definitions_dir: str
+    clamav_definitions_prefix: str
+    clamav_definitions_from_s3: bool
+    scan_timeout_seconds: int
+    scan_tmp_dir: str
+    freshclam_path: str
+    # Tickets: list cursors are HMAC-signed with this key (required outside local/test).
+    cursor_signing_key: str = ""
+    cursor_ttl_seconds: int = 86400
+    # Tickets: how long an Idempotency-Key's first result is replayed.
+    idempotency_ttl_seconds: int = 86400
 
     @property
     def is_local(self) -> bool:
@@ -107,6 +123,19 @@ def load(env: Mapping[str, str]) -> Settings:
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             ),
         ),
+        attachment_upload_expiry_seconds=_int(env, "ATTACHMENT_UPLOAD_EXPIRY_SECONDS", 300),
+        attachment_download_expiry_seconds=_int(env, "ATTACHMENT_DOWNLOAD_EXPIRY_SECONDS", 60),
+        attachment_upload_sse=env.get("ATTACHMENT_UPLOAD_SSE") or "AES256",
+        clamscan_path=env.get("CLAMSCAN_PATH") or "clamscan",
+        clamav_definitions_dir=env.get("CLAMAV_DEFINITIONS_DIR") or "/tmp/clamav-definitions",  # noqa: S108
+        clamav_definitions_prefix=env.get("CLAMAV_DEFINITIONS_PREFIX") or "clamav/",
+        clamav_definitions_from_s3=_bool(env, "CLAMAV_DEFINITIONS_FROM_S3", not local),
+        scan_timeout_seconds=_int(env, "SCAN_TIMEOUT_SECONDS", 120),
+        scan_tmp_dir=env.get("SCAN_TMP_DIR", ""),
+        freshclam_path=env.get("FRESHCLAM_PATH") or "freshclam",
+        cursor_signing_key=env.get("CURSOR_SIGNING_KEY", ""),
+        cursor_ttl_seconds=_int(env, "CURSOR_TTL_SECONDS", 86400),
+        idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400),
     )
 
 

@@ -119,6 +119,17 @@ def _read_head(organization_id: str) -> tuple[int, str]:
     return int(head.seq), head.hash
 
 
+def head_state(head: AuditHeadModel | None) -> tuple[int, str]:
+    """`(seq, hash)` of a head item read by the caller (None: the chain is empty).
+
+    Lets a caller fetch the head in the same TransactGet/BatchGet as the items it is about to
+    change and hand it to `transact(..., head=...)`, saving a round trip.
+    """
+    if head is None:
+        return 0, GENESIS_HASH
+    return int(head.seq), head.hash
+
+
 def _build_record(entry: AuditEntry, seq: int, prev_hash: str) -> AuditRecordModel:
     record = AuditRecordModel(
         org_pk(entry.organization_id),
@@ -149,16 +160,24 @@ def _add_chain_items(tx: TransactWrite, record: AuditRecordModel, prev_seq: int)
 
 
 def transact(
-    entry: AuditEntry, build: Callable[[TransactWrite], None] | None = None
+    entry: AuditEntry,
+    build: Callable[[TransactWrite], None] | None = None,
+    *,
+    head: tuple[int, str] | None = None,
 ) -> AuditRecordModel:
     """Write `build`'s domain change and the audit record atomically; returns the record.
 
     `build(tx)` adds the change's operations (it may be called again on a retry, so it must be
     pure). If the change's own condition fails, its `TransactWriteError` is re-raised for the
     caller to map (409, 404...). Contention on the chain head is retried.
+    `head`: the `(seq, hash)` the caller already read (see `head_state`); used for the first
+    attempt only, retries read the head again. The head's seq condition keeps a stale value safe.
     """
-    for _ in range(MAX_ATTEMPTS):
-        prev_seq, prev_hash = _read_head(entry.organization_id)
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt == 0 and head is not None:
+            prev_seq, prev_hash = head
+        else:
+            prev_seq, prev_hash = _read_head(entry.organization_id)
         record = _build_record(entry, prev_seq + 1, prev_hash)
         try:
             with TransactWrite(connection=Connection(region=get_settings().region)) as tx:

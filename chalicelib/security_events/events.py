@@ -40,6 +40,8 @@ ALLOWED_FIELDS = frozenset(
         "scope",
         "role",
         "count",
+        # Attachments
+        "object_key",
     }
 )
 _MAX_VALUE_LENGTH = 200

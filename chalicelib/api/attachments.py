@@ -1,0 +1,75 @@
+"""Attachment routes: request an upload, list, get, download (302 when CLEAN), delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.api.routing import ApiCall, api_route
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.tickets.attachments import service
+
+attachments_bp = Blueprint(__name__)
+
+# `{ticket_id}` as in the tickets routes: API Gateway requires one variable name per path level.
+_BASE = "/tickets/{ticket_id}/attachments"
+
+
+class CreateAttachmentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    # Longer than the 255-character rule on purpose: the service gives the precise message.
+    filename: str = Field(min_length=1, max_length=1024)
+    contentType: str = Field(min_length=1, max_length=255)  # noqa: N815 (contract field name)
+    size: int = Field(ge=1, le=5 * 1024**4)
+
+
+def _limit(call: ApiCall) -> int:
+    raw = call.query.get("limit", "25")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise ValidationFailed(details=[{"field": "limit", "message": "Must be 1..100."}])
+    return int(raw)
+
+
+@api_route(attachments_bp, _BASE, methods=["POST"], status=201)
+def create_attachment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
+    body = call.body(CreateAttachmentBody)
+    grant = service.create_upload(
+        call.principal,
+        ticket_id,
+        filename=body.filename,
+        content_type=body.contentType,
+        size=body.size,
+    )
+    return {
+        "id": grant.attachment.id,
+        "status": grant.attachment.status,
+        "upload": {"url": grant.url, "fields": grant.fields, "expiresAt": grant.expires_at},
+        "attachment": grant.attachment.public(),
+    }
+
+
+@api_route(attachments_bp, _BASE, methods=["GET"])
+def list_attachments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
+    items, cursor = service.list_attachments(
+        call.principal, ticket_id, limit=_limit(call), cursor=call.query.get("cursor")
+    )
+    return {"items": [item.public() for item in items], "nextCursor": cursor}
+
+
+@api_route(attachments_bp, _BASE + "/{attachment_id}", methods=["GET"])
+def get_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> dict[str, Any]:
+    return service.get_attachment(call.principal, ticket_id, attachment_id).public()
+
+
+@api_route(attachments_bp, _BASE + "/{attachment_id}/download", methods=["GET"])
+def download_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> Response:
+    url = service.download_url(call.principal, ticket_id, attachment_id)
+    return Response(body="", status_code=302, headers={"Location": url})
+
+
+@api_route(attachments_bp, _BASE + "/{attachment_id}", methods=["DELETE"], status=204)
+def delete_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> Response:
+    service.delete_attachment(call.principal, ticket_id, attachment_id)
+    return Response(body="", status_code=204)

@@ -1,0 +1,150 @@
+"""Ticket and comment routes: parse, call the ticket service, shape the contract's JSON.
+
+Only sanitized HTML (`bodyHtml`) is returned as HTML; the Markdown source travels as a JSON
+string. Internal notes reach this module only for staff (the service filters them out).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chalice.app import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.api.routing import ApiCall, api_route, validation_details
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.tickets import idempotency, service
+from chalicelib.tickets.models import Comment, Ticket
+from chalicelib.tickets.schemas import (
+    BULK_REQUEST,
+    CreateComment,
+    CreateTicket,
+    ListCommentsQuery,
+    ListTicketsQuery,
+    UpdateTicket,
+)
+
+tickets_bp = Blueprint(__name__)
+
+_IF_MATCH = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
+
+
+def ticket_json(ticket: Ticket) -> dict[str, Any]:
+    """The contract's ticket representation."""
+    return {
+        "id": ticket.id,
+        "organizationId": ticket.organization_id,
+        "subject": ticket.subject,
+        "bodyHtml": ticket.body_html,
+        "bodyMarkdown": ticket.body_markdown,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "requesterId": ticket.requester_id,
+        "assigneeId": ticket.assignee_id,
+        "tags": list(ticket.tags),
+        "version": ticket.version,
+        "createdAt": ticket.created_at,
+        "updatedAt": ticket.updated_at,
+    }
+
+
+def comment_json(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "ticketId": comment.ticket_id,
+        "authorId": comment.author_id,
+        "internal": comment.internal,
+        "bodyHtml": comment.body_html,
+        "bodyMarkdown": comment.body_markdown,
+        "createdAt": comment.created_at,
+    }
+
+
+def _with_etag(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(
+        body=body,
+        status_code=status,
+        headers={"Content-Type": "application/json", "ETag": f'"{body["version"]}"'},
+    )
+
+
+def _query(call: ApiCall, schema: type[BaseModel]) -> Any:
+    try:
+        return schema.model_validate(dict(call.query))
+    except ValidationError as error:
+        raise ValidationFailed(details=validation_details(error)) from None
+
+
+def _if_match(call: ApiCall) -> int:
+    raw = call.header("If-Match")
+    match = _IF_MATCH.fullmatch(raw.strip()) if raw else None
+    if match is None:
+        raise ValidationFailed(
+            details=[{"field": "If-Match", "message": "required: the ticket's current version"}]
+        )
+    return int(match.group(1))
+
+
+@api_route(tickets_bp, "/tickets", methods=["POST"], status=201)
+def create_ticket(call: ApiCall) -> Response:
+    payload = call.json_object()
+    body = call.body(CreateTicket)
+    key = idempotency.validate_key(call.header(idempotency.HEADER))
+    result = idempotency.run_once(
+        call.principal,
+        "tickets.create",
+        key,
+        payload,
+        lambda: ticket_json(service.create_ticket(call.principal, body)),
+        lambda_context=call.request.lambda_context,
+    )
+    return _with_etag(result, status=201)
+
+
+@api_route(tickets_bp, "/tickets", methods=["GET"])
+def list_tickets(call: ApiCall) -> dict[str, Any]:
+    page = service.list_tickets(call.principal, _query(call, ListTicketsQuery))
+    return {"items": [ticket_json(t) for t in page.items], "nextCursor": page.next_cursor}
+
+
+@api_route(tickets_bp, "/tickets/bulk", methods=["POST"])
+def bulk(call: ApiCall) -> dict[str, Any]:
+    try:
+        request = BULK_REQUEST.validate_python(call.json_object())
+    except ValidationError as error:
+        raise ValidationFailed(details=validation_details(error)) from None
+    return {"results": service.bulk_update(call.principal, request)}
+
+
+@api_route(tickets_bp, "/tickets/{ticket_id}", methods=["GET"])
+def get_ticket(call: ApiCall, ticket_id: str) -> Response:
+    return _with_etag(ticket_json(service.get_visible_ticket(call.principal, ticket_id)))
+
+
+@api_route(tickets_bp, "/tickets/{ticket_id}", methods=["PATCH"])
+def update_ticket(call: ApiCall, ticket_id: str) -> Response:
+    body = call.body(UpdateTicket)
+    version = _if_match(call)
+    return _with_etag(ticket_json(service.update_ticket(call.principal, ticket_id, body, version)))
+
+
+@api_route(tickets_bp, "/tickets/{ticket_id}/comments", methods=["POST"], status=201)
+def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
+    payload = call.json_object()
+    body = call.body(CreateComment)
+    key = idempotency.validate_key(call.header(idempotency.HEADER))
+    return idempotency.run_once(
+        call.principal,
+        f"comments.create:{ticket_id}",
+        key,
+        payload,
+        lambda: comment_json(service.add_comment(call.principal, ticket_id, body)),
+        lambda_context=call.request.lambda_context,
+    )
+
+
+@api_route(tickets_bp, "/tickets/{ticket_id}/comments", methods=["GET"])
+def list_comments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
+    page = service.list_comments(call.principal, ticket_id, _query(call, ListCommentsQuery))
+    return {"items": [comment_json(c) for c in page.items], "nextCursor": page.next_cursor}

@@ -1,0 +1,87 @@
+"""The attachments table.
+
+One item per attachment under its organization's partition, sorted by ticket:
+`ORG#<org>` / `TICKET#<ticket>#ATT#<attachment>`, so a ticket's attachments are one Query and
+no read can leave the organization. The S3 key is generated from the same three ids
+(`org/<org>/ticket/<ticket>/<attachment>`), which is how the scan function finds the record.
+
+`RetryIndex` is sparse: only attachments whose scan must be (re)tried carry `retry_queue`. It is
+read by the scheduled rescan function only (never on a request path), which is why its partition
+key is a fixed queue name and not an organization id.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.core.dynamo import table_meta
+
+RETRY_QUEUE = "SCAN_RETRY"
+
+
+class AttachmentStatus(enum.StrEnum):
+    PENDING_SCAN = "PENDING_SCAN"
+    CLEAN = "CLEAN"
+    INFECTED = "INFECTED"
+    REJECTED = "REJECTED"
+    ERROR = "ERROR"  # the engine could not decide; retried, never downloadable
+
+
+# States the scan function may still decide from; every other state is final.
+SCANNABLE = (AttachmentStatus.PENDING_SCAN.value, AttachmentStatus.ERROR.value)
+
+
+def org_pk(organization_id: str) -> str:
+    return f"ORG#{organization_id}"
+
+
+def ticket_prefix(ticket_id: str) -> str:
+    return f"TICKET#{ticket_id}#ATT#"
+
+
+def attachment_sk(ticket_id: str, attachment_id: str) -> str:
+    return f"{ticket_prefix(ticket_id)}{attachment_id}"
+
+
+class RetryIndex(GlobalSecondaryIndex["AttachmentModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "retry-index"
+        projection = KeysOnlyProjection()
+
+    retry_queue = UnicodeAttribute(hash_key=True)
+    retry_at = UnicodeAttribute(range_key=True)
+
+
+class AttachmentModel(Model):
+    """One attachment (the only item type of the `attachments` table)."""
+
+    Meta = table_meta("attachments")
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    attachment_id = UnicodeAttribute()
+    organization_id = UnicodeAttribute()
+    ticket_id = UnicodeAttribute()
+    uploader_id = UnicodeAttribute()
+    filename = UnicodeAttribute()
+    declared_type = UnicodeAttribute()
+    declared_size = NumberAttribute()
+    s3_key = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    # Set by the scan function.
+    size = NumberAttribute(null=True)
+    sniffed_type = UnicodeAttribute(null=True)
+    signature = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    version_id = UnicodeAttribute(null=True)
+    quarantine_key = UnicodeAttribute(null=True)
+    scanned_at = UTCDateTimeAttribute(null=True)
+    scan_attempts = NumberAttribute(default=0)
+    # Sparse retry queue (see module docstring).
+    retry_queue = UnicodeAttribute(null=True)
+    retry_at = UnicodeAttribute(null=True)
+    retry_index = RetryIndex()

@@ -1,0 +1,264 @@
+"""Attachment services: what a principal may do with a ticket's attachments.
+
+Every function starts from `get_visible_ticket`, so an attachment is reachable exactly when its
+ticket is (another organization's, or another requester's, is NotFound). Records are read from
+the caller's own organization partition: a foreign attachment id or S3 key cannot name anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.authz.principal import Principal
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.core.observability import logger
+from chalicelib.core.settings import get_settings
+from chalicelib.security_events.audit import AuditEntry, transact
+from chalicelib.tickets import cursor as cursor_codec
+from chalicelib.tickets.attachments import storage
+from chalicelib.tickets.attachments.filenames import content_disposition, validate_filename
+from chalicelib.tickets.attachments.models import (
+    RETRY_QUEUE,
+    AttachmentModel,
+    AttachmentStatus,
+    attachment_sk,
+    org_pk,
+    ticket_prefix,
+)
+from chalicelib.tickets.models import is_valid_id, new_id
+from chalicelib.tickets.service import get_visible_ticket
+
+MAX_ATTACHMENTS_PER_TICKET = 100
+# A PENDING_SCAN attachment joins the retry queue for when its upload window has passed: if the
+# ObjectCreated event was lost, the sweep scans the object anyway.
+_LOST_EVENT_GRACE = timedelta(minutes=10)
+
+
+@dataclasses.dataclass(frozen=True)
+class Attachment:
+    """An attachment as the API shows it."""
+
+    id: str
+    ticket_id: str
+    organization_id: str
+    uploader_id: str
+    filename: str
+    content_type: str
+    size: int
+    status: str
+    sniffed_type: str | None
+    signature: str | None
+    reason: str | None
+    created_at: str
+    scanned_at: str | None
+
+    @classmethod
+    def from_model(cls, item: AttachmentModel) -> Attachment:
+        return cls(
+            id=item.attachment_id,
+            ticket_id=item.ticket_id,
+            organization_id=item.organization_id,
+            uploader_id=item.uploader_id,
+            filename=item.filename,
+            content_type=item.declared_type,
+            size=int(item.size if item.size is not None else item.declared_size),
+            status=item.status,
+            sniffed_type=item.sniffed_type,
+            signature=item.signature,
+            reason=item.reason,
+            created_at=item.created_at.isoformat(timespec="milliseconds"),
+            scanned_at=item.scanned_at.isoformat(timespec="milliseconds")
+            if item.scanned_at
+            else None,
+        )
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ticketId": self.ticket_id,
+            "organizationId": self.organization_id,
+            "uploaderId": self.uploader_id,
+            "filename": self.filename,
+            "contentType": self.content_type,
+            "size": self.size,
+            "status": self.status,
+            "sniffedType": self.sniffed_type,
+            "signature": self.signature,
+            "reason": self.reason,
+            "createdAt": self.created_at,
+            "scannedAt": self.scanned_at,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadGrant:
+    attachment: Attachment
+    url: str
+    fields: dict[str, str]
+    expires_at: str
+
+
+def _field_error(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(details=[{"field": field, "message": message}])
+
+
+def _get_record(organization_id: str, ticket_id: str, attachment_id: str) -> AttachmentModel:
+    if not is_valid_id(attachment_id):
+        raise NotFound()
+    try:
+        return AttachmentModel.get(
+            org_pk(organization_id), attachment_sk(ticket_id, attachment_id), consistent_read=True
+        )
+    except DoesNotExist:
+        raise NotFound() from None
+
+
+def create_upload(
+    principal: Principal, ticket_id: str, *, filename: str, content_type: str, size: int
+) -> UploadGrant:
+    """Record a PENDING_SCAN attachment and grant a presigned POST for exactly that object."""
+    ticket = get_visible_ticket(principal, ticket_id)
+    settings = get_settings()
+    validate_filename(filename)
+    if content_type not in settings.attachment_allowed_types:
+        raise _field_error("contentType", "This content type is not allowed.")
+    if not 1 <= size <= settings.attachment_max_bytes:
+        raise _field_error("size", f"Size must be 1..{settings.attachment_max_bytes} bytes.")
+    org = principal.organization_id
+    existing = AttachmentModel.count(
+        org_pk(org), AttachmentModel.sk.startswith(ticket_prefix(ticket.id))
+    )
+    if existing >= MAX_ATTACHMENTS_PER_TICKET:
+        raise Conflict(f"A ticket holds at most {MAX_ATTACHMENTS_PER_TICKET} attachments.")
+    attachment_id = new_id()
+    key = storage.object_key(org, ticket.id, attachment_id)
+    now = datetime.now(UTC)
+    expires = now + timedelta(seconds=settings.attachment_upload_expiry_seconds)
+    record = AttachmentModel(
+        org_pk(org),
+        attachment_sk(ticket.id, attachment_id),
+        attachment_id=attachment_id,
+        organization_id=org,
+        ticket_id=ticket.id,
+        uploader_id=principal.user_id,
+        filename=filename,
+        declared_type=content_type,
+        declared_size=size,
+        s3_key=key,
+        status=AttachmentStatus.PENDING_SCAN.value,
+        created_at=now,
+        scan_attempts=0,
+        retry_queue=RETRY_QUEUE,
+        retry_at=(expires + _LOST_EVENT_GRACE).isoformat(),
+    )
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(record, condition=AttachmentModel.pk.does_not_exist())
+
+    transact(
+        AuditEntry(
+            organization_id=org,
+            actor_id=principal.user_id,
+            action="attachment.upload_requested",
+            target_type="attachment",
+            target_id=attachment_id,
+            after={
+                "ticketId": ticket.id,
+                "contentType": content_type,
+                "size": size,
+                "status": record.status,
+            },
+        ),
+        build,
+    )
+    post = storage.presigned_post(key, content_type)
+    return UploadGrant(
+        attachment=Attachment.from_model(record),
+        url=str(post["url"]),
+        fields={str(k): str(v) for k, v in post["fields"].items()},
+        expires_at=expires.isoformat(timespec="seconds"),
+    )
+
+
+def list_attachments(
+    principal: Principal, ticket_id: str, *, limit: int = 25, cursor: str | None = None
+) -> tuple[list[Attachment], str | None]:
+    """A page of the ticket's attachments, oldest first (signed cursor bound to the organization,
+    the caller and the ticket)."""
+    ticket = get_visible_ticket(principal, ticket_id)
+    org = principal.organization_id
+    binding = f"attachments|{principal.user_id}|{ticket.id}"
+    start = cursor_codec.decode(org, binding, cursor) if cursor else None
+    query = AttachmentModel.query(
+        org_pk(org),
+        AttachmentModel.sk.startswith(ticket_prefix(ticket.id)),
+        limit=limit,
+        last_evaluated_key=start,
+        consistent_read=True,
+    )
+    items = [Attachment.from_model(item) for item in query]
+    last_key = query.last_evaluated_key
+    next_cursor = cursor_codec.encode(org, binding, last_key) if last_key else None
+    return items, next_cursor
+
+
+def get_attachment(principal: Principal, ticket_id: str, attachment_id: str) -> Attachment:
+    ticket = get_visible_ticket(principal, ticket_id)
+    return Attachment.from_model(_get_record(principal.organization_id, ticket.id, attachment_id))
+
+
+def download_url(principal: Principal, ticket_id: str, attachment_id: str) -> str:
+    """A short-lived presigned GET of the scanned version; Conflict unless CLEAN."""
+    ticket = get_visible_ticket(principal, ticket_id)
+    record = _get_record(principal.organization_id, ticket.id, attachment_id)
+    if record.status != AttachmentStatus.CLEAN.value or not record.sniffed_type:
+        raise Conflict(
+            f"The attachment cannot be downloaded (status {record.status}).",
+            details=[{"field": "status", "message": record.status}],
+        )
+    return storage.presigned_get(
+        record.s3_key,
+        record.version_id,
+        content_disposition(record.filename),
+        record.sniffed_type,
+    )
+
+
+def delete_attachment(principal: Principal, ticket_id: str, attachment_id: str) -> None:
+    """Delete the record (audited) and every version of its object in the uploads bucket.
+
+    Staff may delete any attachment of a ticket they see; a requester only their own uploads.
+    A quarantined copy is kept: the app role cannot delete from the quarantine bucket.
+    """
+    ticket = get_visible_ticket(principal, ticket_id)
+    record = _get_record(principal.organization_id, ticket.id, attachment_id)
+    if not principal.is_staff and record.uploader_id != principal.user_id:
+        raise Forbidden("Only staff or the uploader may delete an attachment.")
+
+    def build(tx: TransactWrite) -> None:
+        tx.delete(record, condition=AttachmentModel.pk.exists())
+
+    try:
+        transact(
+            AuditEntry(
+                organization_id=principal.organization_id,
+                actor_id=principal.user_id,
+                action="attachment.deleted",
+                target_type="attachment",
+                target_id=record.attachment_id,
+                before={"ticketId": ticket.id, "status": record.status},
+            ),
+            build,
+        )
+    except TransactWriteError:
+        raise NotFound() from None
+    bucket = get_settings().uploads_bucket
+    removed = storage.delete_all_versions(bucket, record.s3_key)
+    logger.info(
+        "attachment deleted", extra={"attachment_id": record.attachment_id, "versions": removed}
+    )

@@ -1,0 +1,327 @@
+"""The tickets table: tickets, their comments and their tag memberships (pynamodb models).
+
+One physical table, `tickets`, with generic keys. Every item of a ticket lives in the ticket's own
+item collection, whose partition key starts with the organization id:
+
+    pk = ORG#<org>#TICKET#<ticket id>
+    sk = #TICKET             the ticket itself
+         COMMENT#<comment id> a public reply or an internal note (time-ordered ids)
+         TAG#<tag>           one per tag: feeds the tag index
+
+List filters are served by global secondary indexes whose partition keys also start with
+`ORG#<org>#` and whose sort key is the time-ordered ticket id (newest first when queried
+backwards). Only ticket items carry the ticket index keys, only tag items the tag index key, so
+comments never appear in any index. `docs/data-model.md` maps each route to its query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+import time
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    ListAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.models import Model
+
+from chalicelib.core.dynamo import table_meta
+
+TICKET_SK = "#TICKET"
+COMMENT_PREFIX = "COMMENT#"
+TAG_PREFIX = "TAG#"
+# Upper bound of the comment sort keys (ids are lowercase hex): `#TICKET` < comments < this.
+COMMENT_SK_END = f"{COMMENT_PREFIX}~"
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Status:
+    OPEN = "OPEN"
+    PENDING = "PENDING"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+    ALL = (OPEN, PENDING, RESOLVED, CLOSED)
+
+
+class Priority:
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+    ALL = (LOW, NORMAL, HIGH, URGENT)
+
+
+def new_id() -> str:
+    """A 32-hex-digit id whose first 12 digits are the creation time in ms: ids sort by age."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+
+
+def is_valid_id(value: object) -> bool:
+    """Ticket, comment and user ids: 32 lowercase hex digits (checked before any DynamoDB call)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def org_prefix(organization_id: str) -> str:
+    return f"ORG#{organization_id}#"
+
+
+def ticket_pk(organization_id: str, ticket_id: str) -> str:
+    return f"{org_prefix(organization_id)}TICKET#{ticket_id}"
+
+
+def all_key(organization_id: str) -> str:
+    return f"{org_prefix(organization_id)}ALL"
+
+
+def status_key(organization_id: str, status: str) -> str:
+    return f"{org_prefix(organization_id)}STATUS#{status}"
+
+
+def priority_key(organization_id: str, priority: str) -> str:
+    return f"{org_prefix(organization_id)}PRIORITY#{priority}"
+
+
+def requester_key(organization_id: str, user_id: str) -> str:
+    return f"{org_prefix(organization_id)}REQUESTER#{user_id}"
+
+
+def assignee_key(organization_id: str, user_id: str) -> str:
+    return f"{org_prefix(organization_id)}ASSIGNEE#{user_id}"
+
+
+def tag_key(organization_id: str, tag: str) -> str:
+    return f"{org_prefix(organization_id)}TAG#{tag}"
+
+
+def _index_meta(name: str, projection: Any) -> Any:
+    return type("Meta", (), {"index_name": name, "projection": projection})
+
+
+class ByOrgIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_org", AllProjection())
+    gsi_org = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class ByStatusIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_status", AllProjection())
+    gsi_status = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class ByPriorityIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_priority", AllProjection())
+    gsi_priority = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class ByRequesterIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_requester", AllProjection())
+    gsi_requester = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class ByAssigneeIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_assignee", AllProjection())
+    gsi_assignee = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class ByTagIndex(GlobalSecondaryIndex["TagModel"]):  # type: ignore[no-untyped-call]
+    """Keys (and the item kind pynamodb filters on): a tag query yields ticket keys, fetched
+    with one BatchGetItem."""
+
+    Meta = _index_meta("by_tag", IncludeProjection(["kind"]))
+    gsi_tag = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class TicketsItem(Model):
+    """Base of every item in the tickets table (key schema and indexes in one place)."""
+
+    Meta = table_meta("tickets")
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+
+    # Index key attributes (declared here so the table's schema lists every index).
+    list_sk = UnicodeAttribute(null=True)
+    gsi_org = UnicodeAttribute(null=True)
+    gsi_status = UnicodeAttribute(null=True)
+    gsi_priority = UnicodeAttribute(null=True)
+    gsi_requester = UnicodeAttribute(null=True)
+    gsi_assignee = UnicodeAttribute(null=True)
+    gsi_tag = UnicodeAttribute(null=True)
+
+    by_org = ByOrgIndex()
+    by_status = ByStatusIndex()
+    by_priority = ByPriorityIndex()
+    by_requester = ByRequesterIndex()
+    by_assignee = ByAssigneeIndex()
+    by_tag = ByTagIndex()
+
+
+class TicketModel(TicketsItem, discriminator="ticket"):
+    """`ORG#<org>#TICKET#<id>` / `#TICKET`."""
+
+    ticket_id = UnicodeAttribute()
+    organization_id = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    body_markdown = UnicodeAttribute()
+    body_html = UnicodeAttribute()
+    status = UnicodeAttribute()
+    priority = UnicodeAttribute()
+    requester_id = UnicodeAttribute()
+    assignee_id = UnicodeAttribute(null=True)
+    tags = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @classmethod
+    def new(
+        cls,
+        organization_id: str,
+        *,
+        requester_id: str,
+        subject: str,
+        body_markdown: str,
+        body_html: str,
+        priority: str = Priority.NORMAL,
+        tags: list[str] | None = None,
+        now: str,
+        ticket_id: str | None = None,
+    ) -> TicketModel:
+        """A new OPEN ticket item with every index key set (not saved)."""
+        ticket_id = ticket_id or new_id()
+        item = cls(
+            ticket_pk(organization_id, ticket_id),
+            TICKET_SK,
+            ticket_id=ticket_id,
+            organization_id=organization_id,
+            subject=subject,
+            body_markdown=body_markdown,
+            body_html=body_html,
+            status=Status.OPEN,
+            priority=priority,
+            requester_id=requester_id,
+            assignee_id=None,
+            tags=list(tags or []),
+            created_at=now,
+            updated_at=now,
+        )
+        item.set_index_keys()
+        return item
+
+    def set_index_keys(self) -> None:
+        """Derive every index key from the ticket's fields (call after any field change)."""
+        org = self.organization_id
+        self.list_sk = self.ticket_id
+        self.gsi_org = all_key(org)
+        self.gsi_status = status_key(org, self.status)
+        self.gsi_priority = priority_key(org, self.priority)
+        self.gsi_requester = requester_key(org, self.requester_id)
+        self.gsi_assignee = assignee_key(org, self.assignee_id) if self.assignee_id else None
+
+
+class CommentModel(TicketsItem, discriminator="comment"):
+    """`ORG#<org>#TICKET#<id>` / `COMMENT#<comment id>`."""
+
+    comment_id = UnicodeAttribute()
+    ticket_id = UnicodeAttribute()
+    organization_id = UnicodeAttribute()
+    author_id = UnicodeAttribute()
+    internal = BooleanAttribute()
+    body_markdown = UnicodeAttribute()
+    body_html = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class TagModel(TicketsItem, discriminator="tag"):
+    """`ORG#<org>#TICKET#<id>` / `TAG#<tag>`: the ticket's membership in the tag index."""
+
+    ticket_id = UnicodeAttribute()
+    tag = UnicodeAttribute()
+
+    @classmethod
+    def for_ticket(cls, organization_id: str, ticket_id: str, tag: str) -> TagModel:
+        return cls(
+            ticket_pk(organization_id, ticket_id),
+            f"{TAG_PREFIX}{tag}",
+            ticket_id=ticket_id,
+            tag=tag,
+            gsi_tag=tag_key(organization_id, tag),
+            list_sk=ticket_id,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Ticket:
+    """A ticket as services see it (immutable; `version` is the optimistic-concurrency token)."""
+
+    id: str
+    organization_id: str
+    subject: str
+    body_markdown: str
+    body_html: str
+    status: str
+    priority: str
+    requester_id: str
+    assignee_id: str | None
+    tags: tuple[str, ...]
+    version: int
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_model(cls, item: TicketModel) -> Ticket:
+        return cls(
+            id=item.ticket_id,
+            organization_id=item.organization_id,
+            subject=item.subject,
+            body_markdown=item.body_markdown,
+            body_html=item.body_html,
+            status=item.status,
+            priority=item.priority,
+            requester_id=item.requester_id,
+            assignee_id=item.assignee_id,
+            tags=tuple(str(tag) for tag in item.tags or ()),
+            version=int(item.version or 0),
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Comment:
+    """A public reply or an internal note."""
+
+    id: str
+    ticket_id: str
+    organization_id: str
+    author_id: str
+    internal: bool
+    body_markdown: str
+    body_html: str
+    created_at: str
+
+    @classmethod
+    def from_model(cls, item: CommentModel) -> Comment:
+        return cls(
+            id=item.comment_id,
+            ticket_id=item.ticket_id,
+            organization_id=item.organization_id,
+            author_id=item.author_id,
+            internal=bool(item.internal),
+            body_markdown=item.body_markdown,
+            body_html=item.body_html,
+            created_at=item.created_at,
+        )

@@ -1,0 +1,151 @@
+"""Request schemas for tickets and comments: strict types, explicit limits, unknown fields refused.
+
+Strings are stored exactly as accepted (no trimming or case folding), so what a client reads back
+is what it sent; inputs that cannot be stored faithfully (lone surrogates, control characters in
+one-line fields, blank text) are refused with a 400 instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
+
+from chalicelib.tickets.models import Priority, Status
+
+SUBJECT_MAX = 200
+BODY_MAX = 20_000
+TAG_MAX_LENGTH = 32
+TAGS_MAX = 10
+BULK_MAX_IDS = 100
+
+ID_PATTERN = r"^[0-9a-f]{32}$"
+TAG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# C0 and C1 controls and DEL; multi-line text may keep tab, newline and carriage return.
+_LINE_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _one_line(value: str) -> str:
+    if _SURROGATE.search(value) or _LINE_CONTROL.search(value):
+        raise ValueError("must not contain control characters or lone surrogates")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _text(value: str) -> str:
+    if _SURROGATE.search(value) or _TEXT_CONTROL.search(value):
+        raise ValueError("must not contain control characters or lone surrogates")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("must not contain duplicates")
+    return values
+
+
+Subject = Annotated[
+    str, StringConstraints(min_length=1, max_length=SUBJECT_MAX), AfterValidator(_one_line)
+]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX), AfterValidator(_text)]
+Tag = Annotated[str, StringConstraints(max_length=TAG_MAX_LENGTH, pattern=TAG_PATTERN)]
+Tags = Annotated[list[Tag], Field(max_length=TAGS_MAX), AfterValidator(_unique)]
+Id = Annotated[str, StringConstraints(min_length=32, max_length=32, pattern=ID_PATTERN)]
+StatusValue = Literal["OPEN", "PENDING", "RESOLVED", "CLOSED"]
+PriorityValue = Literal["LOW", "NORMAL", "HIGH", "URGENT"]
+
+assert set(Status.ALL) == set(StatusValue.__args__)  # type: ignore[attr-defined]
+assert set(Priority.ALL) == set(PriorityValue.__args__)  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class CreateTicket(_Strict):
+    subject: Subject
+    body: Body
+    priority: PriorityValue = "NORMAL"
+    tags: Tags = Field(default_factory=list)
+
+
+class UpdateTicket(_Strict):
+    """Only the fields present are changed; `assigneeId: null` unassigns."""
+
+    subject: Subject | None = None
+    status: StatusValue | None = None
+    priority: PriorityValue | None = None
+    assigneeId: Id | None = None  # noqa: N815 (the contract's field name)
+    tags: Tags | None = None
+
+
+class CreateComment(_Strict):
+    body: Body
+    internal: bool = False
+
+
+class _BulkBase(_Strict):
+    ids: Annotated[list[Id], Field(min_length=1, max_length=BULK_MAX_IDS), AfterValidator(_unique)]
+
+
+class BulkSetStatus(_BulkBase):
+    action: Literal["set_status"]
+    status: StatusValue
+
+
+class BulkSetPriority(_BulkBase):
+    action: Literal["set_priority"]
+    priority: PriorityValue
+
+
+class BulkAssign(_BulkBase):
+    action: Literal["assign"]
+    assigneeId: Id | None  # noqa: N815
+
+
+class BulkAddTag(_BulkBase):
+    action: Literal["add_tag"]
+    tag: Tag
+
+
+class BulkRemoveTag(_BulkBase):
+    action: Literal["remove_tag"]
+    tag: Tag
+
+
+BulkAction = Annotated[
+    BulkSetStatus | BulkSetPriority | BulkAssign | BulkAddTag | BulkRemoveTag,
+    Field(discriminator="action"),
+]
+
+BULK_REQUEST: TypeAdapter[BulkSetStatus | BulkSetPriority | BulkAssign | BulkAddTag | BulkRemoveTag]
+BULK_REQUEST = TypeAdapter(BulkAction)
+
+
+class ListTicketsQuery(_Strict):
+    status: StatusValue | None = None
+    priority: PriorityValue | None = None
+    assigneeId: Id | None = None  # noqa: N815
+    requesterId: Id | None = None  # noqa: N815
+    tag: Tag | None = None
+    limit: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}$")] | None = None
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+
+
+class ListCommentsQuery(_Strict):
+    limit: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}$")] | None = None
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None

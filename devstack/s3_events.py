@@ -1,0 +1,99 @@
+"""S3 notifications for the local stack: `chalice local` runs no S3 triggers, so this thread
+watches the uploads bucket in moto and delivers an ObjectCreated event for every new object
+version to the app's real `scan_attachment` handler, as S3 would call the Lambda function. It
+also runs the scheduled scan-retry function every minute (EventBridge's job in AWS).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+from chalice.app import Chalice
+from chalice.local import LambdaContext
+
+from chalicelib.core.settings import get_settings
+
+POLL_SECONDS = 0.5
+RETRY_SWEEP_SECONDS = 60.0
+
+
+def object_created_event(bucket: str, entry: dict[str, Any], region: str) -> dict[str, Any]:
+    """An S3 ObjectCreated:Post notification for one object version (real events' shape)."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "eventName": "ObjectCreated:Post",
+                "userIdentity": {"principalId": "local"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "scan_attachment",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {
+                        # S3 URL-encodes keys in notifications; Chalice decodes them.
+                        "key": quote_plus(entry["Key"], safe="/"),
+                        "size": entry["Size"],
+                        "eTag": entry["ETag"].strip('"'),
+                        "versionId": entry["VersionId"],
+                        "sequencer": f"{time.time_ns():X}",
+                    },
+                },
+            }
+        ]
+    }
+
+
+class S3EventPump(threading.Thread):
+    """Polls the uploads bucket and invokes the scan function for each new object version."""
+
+    def __init__(self, app: Chalice, stop: threading.Event) -> None:
+        super().__init__(name="s3-event-pump", daemon=True)
+        self.app = app
+        self.stop = stop
+        self.seen: set[tuple[str, str]] = set()
+        self.delivered = 0
+
+    def _invoke(self, function_name: str, event: dict[str, Any]) -> None:
+        handler = self.app.handler_map[function_name]
+        try:
+            handler(event, LambdaContext(function_name, memory_size=1024))
+        except Exception as error:  # Lambda would log, retry, then send to the DLQ.
+            print(f"[s3-events] {function_name} failed: {type(error).__name__}: {error}")
+
+    def poll_once(self) -> int:
+        settings = get_settings()
+        s3 = boto3.client("s3", region_name=settings.region)
+        delivered = 0
+        paginator = s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=settings.uploads_bucket):
+            for entry in page.get("Versions", []):
+                marker = (entry["Key"], entry["VersionId"])
+                if marker in self.seen:
+                    continue
+                self.seen.add(marker)
+                event = object_created_event(settings.uploads_bucket, entry, settings.region)
+                self._invoke("scan_attachment", event)
+                delivered += 1
+        self.delivered += delivered
+        return delivered
+
+    def run(self) -> None:
+        next_sweep = time.monotonic() + RETRY_SWEEP_SECONDS
+        while not self.stop.wait(POLL_SECONDS):
+            try:
+                self.poll_once()
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + RETRY_SWEEP_SECONDS
+                    self._invoke("retry_attachment_scans", {"detail-type": "Scheduled Event"})
+            except Exception as error:  # keep pumping through a transient moto error
+                print(f"[s3-events] poll failed: {type(error).__name__}: {error}")

@@ -1,0 +1,109 @@
+"""Shared steps of the attachment tests: a ticket, an upload through the presigned POST, and the
+ObjectCreated event delivered to the real `scan_attachment` Lambda handler."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from chalice.test import Client as LambdaClient
+
+from chalicelib.core.settings import get_settings, override
+from chalicelib.tickets.models import TicketModel
+from tests.avtools import build_signature_db
+from tests.factories import TestUser
+
+
+@pytest.fixture(scope="session")
+def signature_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_signature_db(tmp_path_factory.mktemp("clamav-db"))
+
+
+@pytest.fixture
+def scanner_settings(signature_db: Path) -> Iterator[None]:
+    with override(clamav_definitions_dir=str(signature_db), clamav_definitions_from_s3=False):
+        yield
+
+
+def make_ticket(requester: TestUser) -> str:
+    item = TicketModel.new(
+        requester.organization_id,
+        requester_id=requester.id,
+        subject="Attachment test",
+        body_markdown="See attached.",
+        body_html="<p>See attached.</p>",
+        now="2025-01-01T00:00:00.000+00:00",
+    )
+    item.save()
+    return str(item.ticket_id)
+
+
+def path(ticket_id: str, attachment_id: str | None = None, suffix: str = "") -> str:
+    base = f"/api/tickets/{ticket_id}/attachments"
+    return f"{base}/{attachment_id}{suffix}" if attachment_id else base
+
+
+def request_upload(  # noqa: PLR0917 (test step helper)
+    client: Any, user: TestUser, ticket_id: str, filename: str, content_type: str, size: int
+) -> Any:
+    return client.post(
+        path(ticket_id),
+        json={"filename": filename, "contentType": content_type, "size": size},
+        token=user.token,
+    )
+
+
+def post_to_s3(upload: dict[str, Any], content: bytes, **field_changes: str) -> int:
+    fields = {**upload["fields"], **field_changes}
+    response = requests.post(
+        upload["url"], data=fields, files={"file": ("upload", content)}, timeout=30
+    )
+    return response.status_code
+
+
+def policy_of(upload: dict[str, Any]) -> dict[str, Any]:
+    policy: dict[str, Any] = json.loads(base64.b64decode(upload["fields"]["policy"]))
+    return policy
+
+
+def deliver_created(app: Any, key: str) -> Any:
+    """Invoke the deployed-shape handler with an S3 ObjectCreated event (as S3 would)."""
+    with LambdaClient(app) as lambda_client:
+        event = lambda_client.events.generate_s3_event(
+            bucket=get_settings().uploads_bucket, key=key, event_name="ObjectCreated:Post"
+        )
+        return lambda_client.lambda_.invoke("scan_attachment", event)
+
+
+def upload_and_scan(  # noqa: PLR0917 (test step helper)
+    app: Any,
+    client: Any,
+    user: TestUser,
+    ticket_id: str,
+    filename: str,
+    content_type: str,
+    content: bytes,
+) -> dict[str, Any]:
+    created = request_upload(client, user, ticket_id, filename, content_type, len(content))
+    assert created.status == 201, created.body
+    assert post_to_s3(created.json["upload"], content) == 204
+    key = created.json["upload"]["fields"]["key"]
+    deliver_created(app, key)
+    fetched = client.get(path(ticket_id, created.json["id"]), token=user.token)
+    assert fetched.status == 200
+    result: dict[str, Any] = {**fetched.json, "key": key}
+    return result
+
+
+def security_events(caplog: pytest.LogCaptureFixture, category: str) -> list[dict[str, Any]]:
+    """The security event log records of a category (their structured fields)."""
+    return [
+        dict(record.__dict__)
+        for record in caplog.records
+        if getattr(record, "category", None) == category
+    ]

@@ -1,0 +1,62 @@
+"""ClamAV definitions in AWS: synced from the definitions bucket into the scanner's directory;
+a failed freshclam refresh never replaces the definitions in the bucket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+
+from chalicelib.core.settings import get_settings, override
+from chalicelib.tickets.attachments import definitions
+from chalicelib.tickets.attachments.engine import ScanEngineError, Verdict
+from tests.avtools import EICAR, build_signature_db
+
+
+def _put_definitions(source: Path) -> None:
+    settings = get_settings()
+    for path in source.iterdir():
+        boto3.client("s3").put_object(
+            Bucket=settings.definitions_bucket,
+            Key=f"{settings.clamav_definitions_prefix}{path.name}",
+            Body=path.read_bytes(),
+        )
+
+
+def test_scanner_loads_definitions_from_the_bucket(tmp_path: Path) -> None:
+    _put_definitions(build_signature_db(tmp_path / "published"))
+    target = tmp_path / "lambda-tmp" / "defs"
+    sample = tmp_path / "sample"
+    sample.write_bytes(EICAR)
+    with override(clamav_definitions_dir=str(target), clamav_definitions_from_s3=True):
+        definitions._last_sync = 0.0
+        engine = definitions.default_engine()
+        assert engine.scan(str(sample)).verdict is Verdict.INFECTED
+    assert [p.name for p in target.iterdir()] == ["tests.hdb"]
+
+
+def test_empty_bucket_means_no_scan(tmp_path: Path) -> None:
+    sample = tmp_path / "sample"
+    sample.write_bytes(b"hello")
+    with override(clamav_definitions_dir=str(tmp_path / "defs"), clamav_definitions_from_s3=True):
+        definitions._last_sync = 0.0
+        with pytest.raises(ScanEngineError):
+            definitions.default_engine().scan(str(sample))
+
+
+@pytest.mark.parametrize("freshclam", ["missing", "failing"])
+def test_failed_refresh_leaves_definitions_untouched(tmp_path: Path, freshclam: str) -> None:
+    _put_definitions(build_signature_db(tmp_path / "published"))
+    binary = tmp_path / "freshclam"
+    if freshclam == "failing":
+        binary.write_text("#!/bin/sh\necho 'Can't connect to port 443' >&2\nexit 57\n")
+        binary.chmod(0o755)
+    settings = get_settings()
+    before = boto3.client("s3").list_object_versions(Bucket=settings.definitions_bucket)
+    with override(freshclam_path=str(binary)), pytest.raises(definitions.DefinitionsRefreshFailed):
+        definitions.refresh_definitions()
+    after = boto3.client("s3").list_object_versions(Bucket=settings.definitions_bucket)
+    assert [v["VersionId"] for v in after["Versions"]] == [
+        v["VersionId"] for v in before["Versions"]
+    ]
