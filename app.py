@@ -2,6 +2,8 @@
 
 from chalice.app import Chalice
 
+from chalicelib.api.admin_tokens import admin_tokens_bp
+from chalicelib.api.admin_users import admin_users_bp
 from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
@@ -12,3 +14,5 @@ app.register_middleware(http_boundary, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(health_bp, url_prefix="/api")
 app.register_blueprint(identity_bp, url_prefix="/api")
+app.register_blueprint(admin_users_bp, url_prefix="/api")
+app.register_blueprint(admin_tokens_bp, url_prefix="/api")

@@ -7,12 +7,13 @@ from __future__ import annotations
 from pynamodb.models import Model
 
 from chalicelib.authz.models import IdentityItem
+from chalicelib.authz.revocation import RevocationItem
 from chalicelib.security_events.audit import AuditItem
 
 
 def table_models() -> list[type[Model]]:
     """One model per physical table (the one that defines its keys and indexes)."""
-    return [IdentityItem, AuditItem]
+    return [IdentityItem, AuditItem, RevocationItem]
 
 
 def create_tables() -> None:
