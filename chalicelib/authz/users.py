@@ -121,12 +121,12 @@ def _org_admin_ops(
     )
 
 
-def _cancelled_index(error: TransactWriteError) -> int | None:
-    """Index of the first operation whose condition failed in a cancelled transaction."""
-    for index, reason in enumerate(error.cancellation_reasons or []):
-        if reason is not None and reason.code == "ConditionalCheckFailed":
-            return index
-    return None
+def _active_admins(organization_id: str) -> int:
+    try:
+        org = OrganizationModel.get(org_pk(organization_id), "ORG", consistent_read=True)
+    except DoesNotExist:
+        return 0
+    return int(org.active_admins or 0)
 
 
 def create_user(
@@ -162,9 +162,9 @@ def create_user(
     )
 
     def build(tx: TransactWrite) -> None:
-        tx.save(item, condition=UserModel.pk.does_not_exist())  # op 0
-        tx.save(claim, condition=EmailClaimModel.pk.does_not_exist())  # op 1
-        _org_admin_ops(tx, organization_id, 1 if role is Role.ADMIN else 0)  # op 2
+        tx.save(item, condition=UserModel.pk.does_not_exist())
+        tx.save(claim, condition=EmailClaimModel.pk.does_not_exist())
+        _org_admin_ops(tx, organization_id, 1 if role is Role.ADMIN else 0)
 
     entry = AuditEntry(
         organization_id=organization_id,
@@ -177,7 +177,9 @@ def create_user(
     try:
         transact(entry, build)
     except TransactWriteError as error:
-        if _cancelled_index(error) == 2:
+        # (pynamodb groups a transaction's operations by type, so which condition failed is
+        # told by reading the state rather than by the cancellation reasons' order.)
+        if is_condition_failure(error) and not organization_exists(organization_id):
             raise NotFound("Organization not found.") from error
         if is_condition_failure(error):
             raise Conflict("A user with this e-mail already exists.") from error
@@ -241,7 +243,7 @@ def update_user(
     try:
         transact(entry, build)
     except TransactWriteError as error:
-        if delta and _cancelled_index(error) == 1:
+        if is_condition_failure(error) and delta < 0 and _active_admins(organization_id) <= 1:
             raise Conflict("An organization must keep at least one active admin.") from error
         if is_condition_failure(error):
             raise Conflict("The user changed meanwhile; retry.") from error
