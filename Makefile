@@ -44,6 +44,7 @@ test: venv system-deps lint typecheck
 bench: venv
 	$(PY) bench/cold_start.py
 	$(PY) bench/scan.py
+	$(PY) bench/authorizer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local

@@ -4,6 +4,8 @@ from chalice.app import Chalice
 
 from chalicelib.api.attachment_scanning import attachment_scanning_bp
 from chalicelib.api.attachments import attachments_bp
+from chalicelib.api.admin_tokens import admin_tokens_bp
+from chalicelib.api.admin_users import admin_users_bp
 from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
@@ -18,3 +20,5 @@ app.register_blueprint(identity_bp, url_prefix="/api")
 app.register_blueprint(tickets_bp, url_prefix="/api")
 app.register_blueprint(attachments_bp, url_prefix="/api")
 app.register_blueprint(attachment_scanning_bp)
+app.register_blueprint(admin_users_bp, url_prefix="/api")
+app.register_blueprint(admin_tokens_bp, url_prefix="/api")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pynamodb.models import Model
 
 from chalicelib.authz.models import IdentityItem
+from chalicelib.authz.revocation import RevocationItem
 from chalicelib.security_events.audit import AuditItem
 from chalicelib.tickets.attachments.models import AttachmentModel
 from chalicelib.tickets.idempotency import IdempotencyRecordModel  # Tickets
@@ -21,6 +22,7 @@ def table_models() -> list[type[Model]]:
         TicketsItem,  # Tickets
         IdempotencyRecordModel,  # Tickets: Powertools idempotency records
         AttachmentModel,  # Attachments
+        RevocationItem,  # Identity: logged-out sessions and revoke-all markers
     ]
 
 

@@ -20,7 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _configure_environment(host: str, moto_port: int) -> None:
+def _configure_environment(host: str, port: int, moto_port: int) -> None:
     # Must happen before chalicelib is imported: settings are read once, at import.
     os.environ.update(
         {
@@ -40,6 +40,8 @@ def _configure_environment(host: str, moto_port: int) -> None:
         definitions = ROOT / ".local" / "clamav-definitions"
         write_test_definitions(definitions)
         os.environ["CLAMAV_DEFINITIONS_DIR"] = str(definitions)
+    # Cookie-authenticated writes must come from the local API's own origin (CSRF check).
+    os.environ.setdefault("ALLOWED_ORIGINS", f"http://{host}:{port},http://localhost:{port}")
     from chalicelib.authz.keys import generate_keyring_json
 
     os.environ.setdefault("JWT_KEYRING", generate_keyring_json())
@@ -51,7 +53,7 @@ def main() -> int:
     moto_port = int(os.environ.get("MOTO_PORT", "5055"))
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
-    _configure_environment(host, moto_port)
+    _configure_environment(host, port, moto_port)
 
     import logging
 

@@ -7,8 +7,8 @@ import itertools
 import secrets
 from typing import Any
 
-from chalicelib.authz import users
-from chalicelib.authz.principal import Role
+from chalicelib.authz import api_tokens, users
+from chalicelib.authz.principal import Principal, Role
 
 _counter = itertools.count(1)
 
@@ -75,3 +75,22 @@ class OrgFactory:
             organization_id=org_id,
             token=response.json["token"],
         )
+
+
+def mint_api_token(
+    user: TestUser,
+    scopes: list[str] | tuple[str, ...] = ("tickets:read",),
+    *,
+    expires_in_days: int = 30,
+    name: str = "test token",
+) -> str:
+    """Create an API token owned by `user` through the real service; returns the secret.
+
+    The token acts with the user's current role narrowed to `scopes` (any role may own one here,
+    although only admins can create tokens over HTTP).
+    """
+    owner = Principal(user_id=user.id, organization_id=user.organization_id, role=user.role)
+    issued = api_tokens.create_token(
+        owner, name=name, scopes=list(scopes), expires_in_days=expires_in_days
+    )
+    return issued.secret

@@ -8,7 +8,8 @@ from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, api_route
-from chalicelib.authz import users
+from chalicelib.authz import revocation, users
+from chalicelib.authz.authorizer import SESSION_COOKIE
 from chalicelib.authz.sessions import issue_session
 from chalicelib.core.errors import Unauthenticated
 from chalicelib.core.settings import get_settings
@@ -16,7 +17,7 @@ from chalicelib.security_events import emit
 
 identity_bp = Blueprint(__name__)
 
-SESSION_COOKIE = "deskguard_session"
+_COOKIE_ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Strict"
 
 
 class LoginBody(BaseModel):
@@ -35,8 +36,8 @@ def login(call: ApiCall) -> Response:
         raise
     session = issue_session(user.id, user.organization_id, user.role)
     cookie = (
-        f"{SESSION_COOKIE}={session.token}; Path=/; Max-Age={get_settings().session_ttl_seconds}; "
-        "Secure; HttpOnly; SameSite=Strict"
+        f"{SESSION_COOKIE}={session.token}; Max-Age={get_settings().session_ttl_seconds}; "
+        f"{_COOKIE_ATTRIBUTES}"
     )
     payload: dict[str, Any] = {
         "token": session.token,
@@ -54,3 +55,17 @@ def login(call: ApiCall) -> Response:
 def me(call: ApiCall) -> dict[str, Any]:
     principal = call.principal
     return users.get_user(principal.organization_id, principal.user_id).public()
+
+
+@api_route(identity_bp, "/auth/logout", methods=["POST"])
+def logout(call: ApiCall) -> Response:
+    """Revoke the calling session's jti (effective on the next request) and clear the cookie."""
+    principal = call.principal
+    revocation.revoke_session(
+        principal.organization_id, principal.user_id, principal.token_id, principal.expires_at
+    )
+    return Response(
+        body="",
+        status_code=204,
+        headers={"Set-Cookie": f"{SESSION_COOKIE}=; Max-Age=0; {_COOKIE_ATTRIBUTES}"},
+    )

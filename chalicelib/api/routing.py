@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.authorizer import deskguard_authorizer
 from chalicelib.authz import policy
-from chalicelib.authz.principal import Principal
+from chalicelib.authz.authorizer import check_csrf
+from chalicelib.authz.principal import Credential, Principal
 from chalicelib.core.errors import (
     DeskguardError,
     Forbidden,
@@ -124,6 +125,9 @@ def api_route(
                 bind_principal(principal.user_id, principal.organization_id)
             try:
                 resource_path = (request.context or {}).get("resourcePath", "")
+                if principal is not None and principal.credential is Credential.COOKIE:
+                    # Defense in depth: the REQUEST authorizer already checked the Origin.
+                    check_csrf(request.method, request.headers)
                 policy.check(principal, request.method, resource_path)
                 result = handler(ApiCall(request, principal, path_params), **path_params)
             except DeskguardError as error:

@@ -21,6 +21,7 @@ from chalicelib.core.dynamo import table_meta
 ORG_PREFIX = "ORG#"
 USER_PREFIX = "USER#"
 EMAIL_PREFIX = "EMAIL#"
+API_TOKEN_PREFIX = "APITOKEN#"  # noqa: S105 (a key prefix)
 
 
 def org_pk(organization_id: str) -> str:
@@ -42,6 +43,8 @@ class OrganizationModel(IdentityItem):
     organization_id = UnicodeAttribute()
     name = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    # Active ADMIN users; a conditional decrement keeps the last admin from being removed.
+    active_admins = NumberAttribute(default=0)
 
 
 class UserModel(IdentityItem):
@@ -57,6 +60,7 @@ class UserModel(IdentityItem):
     active = BooleanAttribute(default=True)
     failed_logins = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
+    last_failed_login_at = NumberAttribute(null=True)  # epoch seconds
 
 
 class EmailClaimModel(IdentityItem):
@@ -65,3 +69,29 @@ class EmailClaimModel(IdentityItem):
     Meta = table_meta("identity")
     organization_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
+
+
+class ApiTokenModel(IdentityItem):
+    """`ORG#<org>` / `APITOKEN#<token id>`: an API token; only the SHA-256 of its secret is kept.
+
+    `user_id` is the token's owner (its creator): the token acts with that user's current role,
+    narrowed to `scopes`. Times are epoch seconds, except `created_at_ms` (compared with the
+    per-user "revoked before" marker, which has millisecond precision).
+    """
+
+    Meta = table_meta("identity")
+    token_id = UnicodeAttribute()
+    organization_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    name = UnicodeAttribute()
+    prefix = UnicodeAttribute()
+    secret_hash = UnicodeAttribute()
+    scopes = UnicodeAttribute()  # space-separated
+    created_at_ms = NumberAttribute()
+    expires_at = NumberAttribute()
+    last_used_at = NumberAttribute(null=True)
+    revoked_at = NumberAttribute(null=True)
+    grace_until = NumberAttribute(null=True)  # set on the predecessor when rotated
+    successor_id = UnicodeAttribute(null=True)
+    predecessor_id = UnicodeAttribute(null=True)

@@ -58,6 +58,16 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/tickets/{ticket_id}/attachments/{attachment_id}"): Rule(
         ALL_ROLES, scope="attachments:write"
     ),
+    ("POST", "/api/auth/logout"): Rule(ALL_ROLES, api_tokens=False),
+    ("GET", "/api/admin/users"): Rule(ADMIN_ONLY, scope="admin:users"),
+    ("POST", "/api/admin/users"): Rule(ADMIN_ONLY, scope="admin:users"),
+    ("GET", "/api/admin/users/{user_id}"): Rule(ADMIN_ONLY, scope="admin:users"),
+    ("PATCH", "/api/admin/users/{user_id}"): Rule(ADMIN_ONLY, scope="admin:users"),
+    # Token management is session-only: a leaked API token cannot mint or extend tokens.
+    ("GET", "/api/admin/tokens"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("POST", "/api/admin/tokens"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("POST", "/api/admin/tokens/{token_id}/rotate"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("DELETE", "/api/admin/tokens/{token_id}"): Rule(ADMIN_ONLY, api_tokens=False),
 }
 
 # Scopes an API token can be given. A token's effective rights are these scopes intersected with

@@ -20,6 +20,13 @@ class TokenType(enum.StrEnum):
     API_TOKEN = "api_token"  # noqa: S105 (a token type name, not a secret)
 
 
+class Credential(enum.StrEnum):
+    """How the credential travelled: cookie-borne requests need a CSRF check."""
+
+    BEARER = "bearer"
+    COOKIE = "cookie"
+
+
 STAFF_ROLES = frozenset({Role.AGENT, Role.ADMIN})
 ALL_ROLES = frozenset(Role)
 
@@ -34,6 +41,8 @@ class Principal:
     token_type: TokenType = TokenType.SESSION
     token_id: str = ""  # the session's jti or the API token's id
     scopes: frozenset[str] = frozenset()
+    credential: Credential = Credential.BEARER
+    expires_at: int = 0  # epoch seconds the credential expires (0: unknown)
 
     @property
     def is_staff(self) -> bool:
@@ -49,6 +58,8 @@ class Principal:
             "tokenType": self.token_type.value,
             "tokenId": self.token_id,
             "scopes": " ".join(sorted(self.scopes)),
+            "credential": self.credential.value,
+            "expiresAt": str(self.expires_at),
         }
 
     @classmethod
@@ -61,4 +72,6 @@ class Principal:
             token_type=TokenType(str(context.get("tokenType", TokenType.SESSION.value))),
             token_id=str(context.get("tokenId", "")),
             scopes=frozenset(str(context.get("scopes", "")).split()),
+            credential=Credential(str(context.get("credential", Credential.BEARER.value))),
+            expires_at=int(str(context.get("expiresAt", "0")) or 0),
         )

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.authz import revocation
+from chalicelib.authz.cursors import Page, decode_cursor, encode_cursor
 from chalicelib.authz.models import (
     EMAIL_PREFIX,
     USER_PREFIX,
@@ -27,7 +30,7 @@ from chalicelib.authz.passwords import burn_dummy_check, hash_password, verify_p
 from chalicelib.authz.principal import Role
 from chalicelib.core.dynamo import is_condition_failure
 from chalicelib.core.errors import Conflict, NotFound, Unauthenticated
-from chalicelib.core.settings import get_settings
+from chalicelib.security_events.audit import AuditEntry, transact
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 
@@ -42,6 +45,10 @@ class User:
     name: str
     role: Role
     active: bool
+
+    def admin_view(self) -> dict[str, Any]:
+        """What an admin sees in the user list."""
+        return {**self.public(), "active": self.active}
 
     def public(self) -> dict[str, str]:
         """The contract's user representation."""
@@ -67,10 +74,6 @@ def _to_user(item: UserModel) -> User:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-def _connection() -> Connection:
-    return Connection(region=get_settings().region)
 
 
 def create_organization(organization_id: str, name: str) -> None:
@@ -100,8 +103,45 @@ def organization_exists(organization_id: str) -> bool:
     return True
 
 
-def create_user(organization_id: str, *, email: str, name: str, role: Role, password: str) -> User:
-    """Create a user and claim their e-mail in one transaction (409 if the e-mail is taken)."""
+def _org_admin_ops(
+    tx: TransactWrite, organization_id: str, delta: int, *, must_exist: bool = True
+) -> None:
+    """Keep the organization's active-admin count; refuse to take it below one."""
+    org_key = (org_pk(organization_id), "ORG")
+    if delta == 0:
+        tx.condition_check(OrganizationModel, *org_key, condition=OrganizationModel.pk.exists())
+        return
+    condition = OrganizationModel.pk.exists()
+    if delta < 0:
+        condition = condition & (OrganizationModel.active_admins > -delta)
+    tx.update(
+        OrganizationModel(*org_key),
+        actions=[OrganizationModel.active_admins.add(delta)],
+        condition=condition,
+    )
+
+
+def _active_admins(organization_id: str) -> int:
+    try:
+        org = OrganizationModel.get(org_pk(organization_id), "ORG", consistent_read=True)
+    except DoesNotExist:
+        return 0
+    return int(org.active_admins or 0)
+
+
+def create_user(
+    organization_id: str,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+    actor_id: str = "system",
+) -> User:
+    """Create a user and claim their e-mail in one audited transaction.
+
+    409 if the e-mail is taken, 404 if the organization does not exist.
+    """
     user_id = uuid.uuid4().hex
     email_norm = normalize_email(email)
     item = UserModel(
@@ -120,14 +160,97 @@ def create_user(organization_id: str, *, email: str, name: str, role: Role, pass
     claim = EmailClaimModel(
         f"{EMAIL_PREFIX}{email_norm}", "EMAIL", organization_id=organization_id, user_id=user_id
     )
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(item, condition=UserModel.pk.does_not_exist())
+        tx.save(claim, condition=EmailClaimModel.pk.does_not_exist())
+        _org_admin_ops(tx, organization_id, 1 if role is Role.ADMIN else 0)
+
+    entry = AuditEntry(
+        organization_id=organization_id,
+        actor_id=actor_id,
+        action="user.create",
+        target_type="user",
+        target_id=user_id,
+        after={"role": role.value, "active": True},
+    )
     try:
-        with TransactWrite(connection=_connection()) as tx:
-            tx.save(item, condition=UserModel.pk.does_not_exist())
-            tx.save(claim, condition=EmailClaimModel.pk.does_not_exist())
+        transact(entry, build)
     except TransactWriteError as error:
+        # (pynamodb groups a transaction's operations by type, so which condition failed is
+        # told by reading the state rather than by the cancellation reasons' order.)
+        if is_condition_failure(error) and not organization_exists(organization_id):
+            raise NotFound("Organization not found.") from error
         if is_condition_failure(error):
             raise Conflict("A user with this e-mail already exists.") from error
         raise
+    return _to_user(item)
+
+
+def update_user(
+    organization_id: str,
+    user_id: str,
+    *,
+    actor_id: str,
+    role: Role | None = None,
+    active: bool | None = None,
+    name: str | None = None,
+) -> User:
+    """Change a user's role, active flag or name (audited).
+
+    The organization's active-admin count is decremented with a `> 1` condition in the same
+    transaction, so the last active admin can never be demoted or deactivated, even by two
+    concurrent requests. A deactivation also revokes every credential the user holds.
+    """
+    try:
+        item = UserModel.get(
+            org_pk(organization_id), f"{USER_PREFIX}{user_id}", consistent_read=True
+        )
+    except DoesNotExist as error:
+        raise NotFound() from error
+    old_role, old_active = Role(item.role), bool(item.active)
+    new_role = old_role if role is None else role
+    new_active = old_active if active is None else active
+    new_name = item.name if name is None else name
+    if (new_role, new_active, new_name) == (old_role, old_active, item.name):
+        return _to_user(item)
+    was_admin = old_role is Role.ADMIN and old_active
+    is_admin = new_role is Role.ADMIN and new_active
+    delta = int(is_admin) - int(was_admin)
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(
+            item,
+            actions=[
+                UserModel.role.set(new_role.value),
+                UserModel.active.set(new_active),
+                UserModel.name.set(new_name),
+            ],
+            condition=(UserModel.role == old_role.value) & (UserModel.active == old_active),
+        )
+        if delta:
+            _org_admin_ops(tx, organization_id, delta)
+
+    entry = AuditEntry(
+        organization_id=organization_id,
+        actor_id=actor_id,
+        action="user.update",
+        target_type="user",
+        target_id=user_id,
+        before={"role": old_role.value, "active": old_active},
+        after={"role": new_role.value, "active": new_active},
+    )
+    try:
+        transact(entry, build)
+    except TransactWriteError as error:
+        if is_condition_failure(error) and delta < 0 and _active_admins(organization_id) <= 1:
+            raise Conflict("An organization must keep at least one active admin.") from error
+        if is_condition_failure(error):
+            raise Conflict("The user changed meanwhile; retry.") from error
+        raise
+    if old_active and not new_active:
+        revocation.revoke_all_for_user(organization_id, user_id, "deactivated")
+    item.role, item.active, item.name = new_role.value, new_active, new_name
     return _to_user(item)
 
 
@@ -139,12 +262,16 @@ def get_user(organization_id: str, user_id: str) -> User:
         raise NotFound() from error
 
 
-def list_users(organization_id: str) -> list[User]:
-    """Every user of one organization (one Query on its partition)."""
-    return [
-        _to_user(item)
-        for item in UserModel.query(org_pk(organization_id), UserModel.sk.startswith(USER_PREFIX))
-    ]
+def list_users(organization_id: str, *, limit: int = 100, cursor: str | None = None) -> Page:
+    """The organization's users, a page at a time (one Query on its partition)."""
+    results = UserModel.query(
+        org_pk(organization_id),
+        UserModel.sk.startswith(USER_PREFIX),
+        limit=limit,
+        last_evaluated_key=decode_cursor(organization_id, "users", cursor),
+    )
+    items = [_to_user(item).admin_view() for item in results]
+    return Page(items, encode_cursor(organization_id, "users", results.last_evaluated_key))
 
 
 def authenticate_password(email: str, password: str) -> User:
@@ -160,5 +287,17 @@ def authenticate_password(email: str, password: str) -> User:
         burn_dummy_check(password)
         raise Unauthenticated("Invalid e-mail or password.") from None
     if not verify_password(password, item.password_hash) or not item.active:
+        _record_failed_login(item)
         raise Unauthenticated("Invalid e-mail or password.")
+    if item.failed_logins:
+        item.update(actions=[UserModel.failed_logins.set(0)])
     return _to_user(item)
+
+
+def _record_failed_login(item: UserModel) -> None:
+    item.update(
+        actions=[
+            UserModel.failed_logins.add(1),
+            UserModel.last_failed_login_at.set(int(time.time())),
+        ]
+    )

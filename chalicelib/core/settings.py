@@ -58,6 +58,10 @@ class Settings:
     session_ttl_seconds: int
     bcrypt_rounds: int
     authorizer_ttl_seconds: int
+    # Identity (issue 3): CSRF origins for cookie sessions, API token limits.
+    allowed_origins: tuple[str, ...]
+    api_token_max_days: int
+    api_token_rotation_grace_seconds: int
     # Attachments.
     attachment_max_bytes: int
     attachment_allowed_types: tuple[str, ...]
@@ -107,7 +111,16 @@ def load(env: Mapping[str, str]) -> Settings:
         jwt_audience=env.get("JWT_AUDIENCE", "deskguard-api"),
         session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 3600),
         bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12),
-        authorizer_ttl_seconds=_int(env, "AUTHORIZER_TTL_SECONDS", 60),
+        # 0: no authorizer caching, so revocation and deactivation act at once (docs/identity.md).
+        authorizer_ttl_seconds=_int(env, "AUTHORIZER_TTL_SECONDS", 0),
+        # Identity (issue 3).
+        allowed_origins=_csv(
+            env,
+            "ALLOWED_ORIGINS",
+            ("http://localhost:8000", "http://127.0.0.1:8000") if local else (),
+        ),
+        api_token_max_days=_int(env, "API_TOKEN_MAX_DAYS", 90),
+        api_token_rotation_grace_seconds=_int(env, "API_TOKEN_ROTATION_GRACE_SECONDS", 900),
         attachment_max_bytes=_int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
         attachment_allowed_types=_csv(
             env,

@@ -1,0 +1,79 @@
+"""`/api/admin/users`: list, create (invite), change role or name, deactivate. ADMIN only."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from chalice.app import Blueprint
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.api.routing import ApiCall, api_route
+from chalicelib.authz import users
+from chalicelib.authz.cursors import parse_limit
+from chalicelib.authz.passwords import validate_password
+from chalicelib.authz.principal import Role
+
+admin_users_bp = Blueprint(__name__)
+
+RoleName = Literal["REQUESTER", "AGENT", "ADMIN"]
+
+
+class CreateUserBody(BaseModel):
+    """No `id`, `organizationId`, `passwordHash` or `active`: those are never client-set."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    name: str = Field(min_length=1, max_length=120)
+    role: RoleName
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UpdateUserBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    role: RoleName | None = None
+    active: bool | None = None
+
+
+@api_route(admin_users_bp, "/admin/users", methods=["GET"])
+def list_users(call: ApiCall) -> dict[str, Any]:
+    page = users.list_users(
+        call.principal.organization_id,
+        limit=parse_limit(call.query),
+        cursor=call.query.get("cursor"),
+    )
+    return page.body()
+
+
+@api_route(admin_users_bp, "/admin/users", methods=["POST"], status=201)
+def create_user(call: ApiCall) -> dict[str, Any]:
+    body = call.body(CreateUserBody)
+    validate_password(body.password)
+    user = users.create_user(
+        call.principal.organization_id,
+        email=body.email,
+        name=body.name,
+        role=Role(body.role),
+        password=body.password,
+        actor_id=call.principal.user_id,
+    )
+    return user.admin_view()
+
+
+@api_route(admin_users_bp, "/admin/users/{user_id}", methods=["GET"])
+def get_user(call: ApiCall, user_id: str) -> dict[str, Any]:
+    return users.get_user(call.principal.organization_id, user_id).admin_view()
+
+
+@api_route(admin_users_bp, "/admin/users/{user_id}", methods=["PATCH"])
+def update_user(call: ApiCall, user_id: str) -> dict[str, Any]:
+    body = call.body(UpdateUserBody)
+    user = users.update_user(
+        call.principal.organization_id,
+        user_id,
+        actor_id=call.principal.user_id,
+        role=None if body.role is None else Role(body.role),
+        active=body.active,
+        name=body.name,
+    )
+    return user.admin_view()

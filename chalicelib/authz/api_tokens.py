@@ -1,0 +1,317 @@
+"""API tokens: creation, listing, rotation, revocation, and their verification by the authorizer.
+
+A token reads `dgt_<token id>_<organization id>_<owner user id>_<secret>`. The identifying parts
+let the authorizer fetch everything in one keyed read (no index, no scan); only the SHA-256 of the
+256-bit random secret is stored (a fast hash is right for a random secret: there is nothing to
+brute-force). `dgt_<token id>` is the recognizable prefix shown in listings and logs.
+
+A token acts as its owner with the owner's CURRENT role, narrowed to its scopes: the RBAC check
+(`policy.check`) requires both the role and the scope, so effective rights are the intersection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.authz import revocation
+from chalicelib.authz.cursors import Page, decode_cursor, encode_cursor
+from chalicelib.authz.models import API_TOKEN_PREFIX, ApiTokenModel, org_pk
+from chalicelib.authz.policy import SCOPES
+from chalicelib.authz.principal import Principal, Role, TokenType
+from chalicelib.core.dynamo import is_condition_failure
+from chalicelib.core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from chalicelib.core.settings import get_settings
+from chalicelib.security_events import emit
+from chalicelib.security_events.audit import AuditEntry, transact
+
+TOKEN_MARKER = "dgt_"  # noqa: S105 (a public prefix, not a secret)
+_TOKEN = re.compile(
+    r"^dgt_(?P<tid>[0-9a-f]{16})_(?P<org>[a-z0-9][a-z0-9-]{1,38}[a-z0-9])_"
+    r"(?P<uid>[0-9a-f]{32})_(?P<secret>[A-Za-z0-9_-]{43})$"
+)
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedToken:
+    """A newly created token: `secret` is the full token string, shown once."""
+
+    secret: str
+    record: dict[str, Any]
+
+
+def is_api_token(credential: str) -> bool:
+    return credential.startswith(TOKEN_MARKER)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_status(item: ApiTokenModel, now: int | None = None) -> str:
+    """`active`, `rotating` (predecessor in its grace period), `revoked` or `expired`."""
+    now = int(time.time()) if now is None else now
+    if item.revoked_at is not None:
+        return "revoked"
+    if now >= int(item.expires_at):
+        return "expired"
+    if item.grace_until is not None:
+        return "rotating" if now < int(item.grace_until) else "revoked"
+    return "active"
+
+
+def public(item: ApiTokenModel) -> dict[str, Any]:
+    """The listing shape: never the secret nor its hash."""
+    return {
+        "id": item.token_id,
+        "name": item.name,
+        "prefix": item.prefix,
+        "scopes": sorted(item.scopes.split()),
+        "ownerId": item.user_id,
+        "createdAt": int(item.created_at_ms) // 1000,
+        "lastUsed": None if item.last_used_at is None else int(item.last_used_at),
+        "expires": int(item.expires_at),
+        "status": token_status(item),
+        "successorId": item.successor_id,
+        "predecessorId": item.predecessor_id,
+    }
+
+
+def validate_request(scopes: list[str], expires_in_days: int) -> frozenset[str]:
+    """Scopes must be known and non-empty; expiry required, 1..API_TOKEN_MAX_DAYS days."""
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown or not scopes:
+        raise ValidationFailed(
+            "Unknown or missing scopes.",
+            details=[{"field": "scopes", "message": f"allowed: {' '.join(sorted(SCOPES))}"}],
+        )
+    max_days = get_settings().api_token_max_days
+    if not 1 <= expires_in_days <= max_days:
+        raise ValidationFailed(
+            f"expiresInDays must be between 1 and {max_days}.",
+            details=[{"field": "expiresInDays", "message": "out of range"}],
+        )
+    return frozenset(scopes)
+
+
+def _new_item(
+    *,
+    organization_id: str,
+    owner_id: str,
+    created_by: str,
+    name: str,
+    scopes: frozenset[str],
+    expires_at: int,
+) -> tuple[str, ApiTokenModel]:
+    token_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    full = f"{TOKEN_MARKER}{token_id}_{organization_id}_{owner_id}_{secret}"
+    item = ApiTokenModel(
+        org_pk(organization_id),
+        f"{API_TOKEN_PREFIX}{token_id}",
+        token_id=token_id,
+        organization_id=organization_id,
+        user_id=owner_id,
+        created_by=created_by,
+        name=name,
+        prefix=f"{TOKEN_MARKER}{token_id}",
+        secret_hash=hash_secret(full),
+        scopes=" ".join(sorted(scopes)),
+        created_at_ms=revocation.now_ms(),
+        expires_at=expires_at,
+    )
+    return full, item
+
+
+def _audit(principal: Principal, action: str, item: ApiTokenModel) -> AuditEntry:
+    return AuditEntry(
+        organization_id=item.organization_id,
+        actor_id=principal.user_id,
+        action=action,
+        target_type="api_token",
+        target_id=item.token_id,
+        after={"prefix": item.prefix, "scopes": item.scopes, "expires": int(item.expires_at)},
+    )
+
+
+def create_token(
+    principal: Principal, *, name: str, scopes: list[str], expires_in_days: int
+) -> IssuedToken:
+    """Create a token owned by the caller, within the caller's organization (audited)."""
+    wanted = validate_request(scopes, expires_in_days)
+    expires_at = int(time.time()) + expires_in_days * 86400
+    full, item = _new_item(
+        organization_id=principal.organization_id,
+        owner_id=principal.user_id,
+        created_by=principal.user_id,
+        name=name,
+        scopes=wanted,
+        expires_at=expires_at,
+    )
+    transact(
+        _audit(principal, "api_token.create", item),
+        lambda tx: tx.save(item, condition=ApiTokenModel.pk.does_not_exist()),
+    )
+    emit(
+        "security.token_lifecycle",
+        action="created",
+        token_type=TokenType.API_TOKEN.value,
+        token_id=item.token_id,
+        token_prefix=item.prefix,
+    )
+    return IssuedToken(secret=full, record=public(item))
+
+
+def get_token(organization_id: str, token_id: str) -> ApiTokenModel:
+    """A token of the organization, or NotFound (also for other organizations' tokens)."""
+    if not re.fullmatch(r"[0-9a-f]{16}", token_id):
+        raise NotFound()
+    try:
+        return ApiTokenModel.get(
+            org_pk(organization_id), f"{API_TOKEN_PREFIX}{token_id}", consistent_read=True
+        )
+    except DoesNotExist as error:
+        raise NotFound() from error
+
+
+def list_tokens(organization_id: str, *, limit: int, cursor: str | None) -> Page:
+    """The organization's tokens, a page at a time (one Query on its partition)."""
+    results = ApiTokenModel.query(
+        org_pk(organization_id),
+        ApiTokenModel.sk.startswith(API_TOKEN_PREFIX),
+        limit=limit,
+        last_evaluated_key=decode_cursor(organization_id, "tokens", cursor),
+    )
+    items = [public(item) for item in results]
+    return Page(items, encode_cursor(organization_id, "tokens", results.last_evaluated_key))
+
+
+def rotate_token(principal: Principal, token_id: str) -> IssuedToken:
+    """Issue a successor (same owner, name, scopes, lifetime) and put the old one on grace."""
+    old = get_token(principal.organization_id, token_id)
+    if token_status(old) != "active":
+        raise Conflict("Only an active token can be rotated.")
+    now = int(time.time())
+    lifetime = max(86400, int(old.expires_at) - int(old.created_at_ms) // 1000)
+    lifetime = min(lifetime, get_settings().api_token_max_days * 86400)
+    full, new = _new_item(
+        organization_id=old.organization_id,
+        owner_id=old.user_id,
+        created_by=principal.user_id,
+        name=old.name,
+        scopes=frozenset(old.scopes.split()),
+        expires_at=now + lifetime,
+    )
+    new.predecessor_id = old.token_id
+    grace_until = min(int(old.expires_at), now + get_settings().api_token_rotation_grace_seconds)
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(new, condition=ApiTokenModel.pk.does_not_exist())
+        tx.update(
+            old,
+            actions=[
+                ApiTokenModel.grace_until.set(grace_until),
+                ApiTokenModel.successor_id.set(new.token_id),
+            ],
+            condition=ApiTokenModel.successor_id.does_not_exist()
+            & ApiTokenModel.revoked_at.does_not_exist(),
+        )
+
+    try:
+        transact(_audit(principal, "api_token.rotate", new), build)
+    except TransactWriteError as error:
+        if is_condition_failure(error):
+            raise Conflict("The token was rotated or revoked meanwhile.") from error
+        raise
+    emit(
+        "security.token_lifecycle",
+        action="rotated",
+        token_type=TokenType.API_TOKEN.value,
+        token_id=old.token_id,
+        token_prefix=new.prefix,
+    )
+    return IssuedToken(secret=full, record=public(new))
+
+
+def revoke_token(principal: Principal, token_id: str) -> None:
+    """Revoke a token at once (idempotent; audited the first time)."""
+    item = get_token(principal.organization_id, token_id)
+    if item.revoked_at is not None:
+        return
+    now = int(time.time())
+    try:
+        transact(
+            _audit(principal, "api_token.revoke", item),
+            lambda tx: tx.update(
+                item,
+                actions=[ApiTokenModel.revoked_at.set(now)],
+                condition=ApiTokenModel.revoked_at.does_not_exist(),
+            ),
+        )
+    except TransactWriteError as error:
+        if is_condition_failure(error):
+            return  # revoked concurrently: the outcome is the same
+        raise
+    emit(
+        "security.token_lifecycle",
+        action="revoked",
+        token_type=TokenType.API_TOKEN.value,
+        token_id=item.token_id,
+        token_prefix=item.prefix,
+    )
+
+
+def _touch_last_used(item: ApiTokenModel, now: int) -> None:
+    last = item.last_used_at
+    if last is not None and now - int(last) < LAST_USED_RESOLUTION_SECONDS:
+        return
+    try:
+        item.update(
+            actions=[ApiTokenModel.last_used_at.set(now)],
+            condition=ApiTokenModel.pk.exists(),
+        )
+    except Exception:
+        from chalicelib.core.observability import logger
+
+        logger.warning("could not record API token use", extra={"token_id": item.token_id})
+
+
+def authenticate_api_token(credential: str) -> Principal:
+    """The principal of a valid API token, or Unauthenticated (reason not disclosed)."""
+    match = _TOKEN.fullmatch(credential)
+    if match is None:
+        raise Unauthenticated()
+    org, uid, tid = match["org"], match["uid"], match["tid"]
+    state = revocation.read_credential_state(org, uid, token_id=tid)
+    item, user = state.api_token, state.user
+    if item is None or not hmac.compare_digest(item.secret_hash, hash_secret(credential)):
+        raise Unauthenticated()
+    now = int(time.time())
+    if item.user_id != uid or token_status(item, now) not in {"active", "rotating"}:
+        raise Unauthenticated()
+    if user is None or not user.active:
+        raise Unauthenticated()
+    if state.revoked_before_ms is not None and int(item.created_at_ms) < state.revoked_before_ms:
+        raise Unauthenticated()
+    _touch_last_used(item, now)
+    expires = int(item.expires_at)
+    if item.grace_until is not None:
+        expires = min(expires, int(item.grace_until))
+    return Principal(
+        user_id=uid,
+        organization_id=org,
+        role=Role(user.role),
+        token_type=TokenType.API_TOKEN,
+        token_id=tid,
+        scopes=frozenset(item.scopes.split()),
+        expires_at=expires,
+    )

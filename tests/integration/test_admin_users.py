@@ -1,0 +1,134 @@
+"""`/api/admin/users`: list, create, change role, deactivate; the last admin stays; all audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.authz.models import OrganizationModel, UserModel, org_pk
+from chalicelib.security_events import audit
+from tests.factories import TestOrg
+from tests.integration.test_foundation import assert_error
+
+NEW_USER = {"email": "New.Person@Example.com", "name": "New Person", "role": "AGENT"}
+PASSWORD = "a-long-enough-password"
+
+
+def _admins(org_id: str) -> int:
+    return int(OrganizationModel.get(org_pk(org_id), "ORG").active_admins)
+
+
+def test_list_users_of_own_org_only(client: Any, make_org: Any) -> None:
+    org, other = make_org(), make_org()
+    response = client.get("/api/admin/users", token=org.admin.token)
+    assert response.status == 200
+    ids = {u["id"] for u in response.json["items"]}
+    assert ids == {org.admin.id, org.agent.id, org.requester.id}
+    assert other.admin.id not in response.body.decode()
+    assert all("passwordHash" not in u and "password_hash" not in u for u in response.json["items"])
+
+
+def test_create_user_then_login(client: Any, make_org: Any) -> None:
+    org = make_org()
+    response = client.post(
+        "/api/admin/users", json={**NEW_USER, "password": PASSWORD}, token=org.admin.token
+    )
+    assert response.status == 201
+    created = response.json
+    assert created["email"] == "new.person@example.com"
+    assert created["role"] == "AGENT" and created["organizationId"] == org.id
+    login = client.post(
+        "/api/auth/login", json={"email": "NEW.person@example.com", "password": PASSWORD}
+    )
+    assert login.status == 200 and login.json["user"]["id"] == created["id"]
+    again = client.post(
+        "/api/admin/users", json={**NEW_USER, "password": PASSWORD}, token=org.admin.token
+    )
+    assert_error(again, 409, "CONFLICT")
+    actions = [r.action for r in audit.AuditRecordModel.query(audit.org_pk(org.id))]
+    assert actions.count("user.create") == 4  # the three fixture users and this one
+
+
+def test_password_length_rules_give_a_clear_400(client: Any, make_org: Any) -> None:
+    org = make_org()
+    for password in ("short", "x" * 73, "é" * 37):  # 74 bytes in UTF-8
+        response = client.post(
+            "/api/admin/users", json={**NEW_USER, "password": password}, token=org.admin.token
+        )
+        body = assert_error(response, 400, "VALIDATION_ERROR")
+        assert "72" in body["error"]["message"]
+    assert (
+        client.post(
+            "/api/admin/users", json={**NEW_USER, "password": "é" * 36}, token=org.admin.token
+        ).status
+        == 201
+    )
+
+
+def test_change_role_takes_effect_at_once(client: Any, make_org: Any) -> None:
+    org = make_org()
+    response = client.patch(
+        f"/api/admin/users/{org.agent.id}", json={"role": "ADMIN"}, token=org.admin.token
+    )
+    assert response.status == 200 and response.json["role"] == "ADMIN"
+    assert _admins(org.id) == 2
+    # The old session carried role AGENT: it no longer matches and must be renewed.
+    assert client.get("/api/me", token=org.agent.token).status == 401
+    fresh = client.post(
+        "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
+    ).json["token"]
+    assert client.get("/api/admin/users", token=fresh).status == 200
+
+
+def test_last_active_admin_cannot_demote_or_deactivate_themselves(
+    client: Any, make_org: Any
+) -> None:
+    org = make_org()
+    path = f"/api/admin/users/{org.admin.id}"
+    assert_error(client.patch(path, json={"role": "AGENT"}, token=org.admin.token), 409, "CONFLICT")
+    assert_error(client.patch(path, json={"active": False}, token=org.admin.token), 409, "CONFLICT")
+    stored = UserModel.get(org_pk(org.id), f"USER#{org.admin.id}")
+    assert stored.role == "ADMIN" and stored.active is True
+    assert _admins(org.id) == 1
+    # With a second admin, stepping down is allowed, and then the other one is the last.
+    second = org.add_user(org.admin.role)
+    assert client.patch(path, json={"role": "AGENT"}, token=org.admin.token).status == 200
+    assert_error(
+        client.patch(f"/api/admin/users/{second.id}", json={"active": False}, token=second.token),
+        409,
+        "CONFLICT",
+    )
+    assert _admins(org.id) == 1
+
+
+def test_deactivate_and_reactivate(client: Any, make_org: Any) -> None:
+    org: TestOrg = make_org()
+    path = f"/api/admin/users/{org.requester.id}"
+    assert client.patch(path, json={"active": False}, token=org.admin.token).json["active"] is False
+    assert client.get("/api/me", token=org.requester.token).status == 401
+    assert client.patch(path, json={"active": True}, token=org.admin.token).status == 200
+    # Reactivation does not resurrect the old session: it was revoked at deactivation.
+    assert client.get("/api/me", token=org.requester.token).status == 401
+    import time
+
+    time.sleep(1.01 - time.time() % 1)
+    login = client.post(
+        "/api/auth/login",
+        json={"email": org.requester.email, "password": org.requester.password},
+    )
+    assert login.status == 200
+
+
+def test_foreign_or_unknown_user_ids_are_404(client: Any, make_org: Any) -> None:
+    org, other = make_org(), make_org()
+    for user_id in (other.agent.id, "0" * 32, "../x"):
+        assert_error(
+            client.get(f"/api/admin/users/{user_id}", token=org.admin.token), 404, "NOT_FOUND"
+        )
+        assert_error(
+            client.patch(
+                f"/api/admin/users/{user_id}", json={"active": False}, token=org.admin.token
+            ),
+            404,
+            "NOT_FOUND",
+        )
+    assert UserModel.get(org_pk(other.id), f"USER#{other.agent.id}").active is True
