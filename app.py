@@ -2,13 +2,17 @@
 
 from chalice.app import Chalice
 
+from chalicelib.api.audit import audit_bp
 from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
 from chalicelib.core.http import http_boundary
 
-app = Chalice(app_name="deskguard")
+# configure_logs=False: Chalice would otherwise take over the "deskguard" logger (the Powertools
+# service logger of the same name), set it to ERROR and drop every security event (WARNING).
+app = Chalice(app_name="deskguard", configure_logs=False)
 app.register_middleware(http_boundary, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(health_bp, url_prefix="/api")
 app.register_blueprint(identity_bp, url_prefix="/api")
+app.register_blueprint(audit_bp, url_prefix="/api")

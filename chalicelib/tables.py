@@ -7,12 +7,18 @@ from __future__ import annotations
 from pynamodb.models import Model
 
 from chalicelib.authz.models import IdentityItem
+from chalicelib.core.ratelimit import RateLimitCounter
 from chalicelib.security_events.audit import AuditItem
 
 
 def table_models() -> list[type[Model]]:
     """One model per physical table (the one that defines its keys and indexes)."""
-    return [IdentityItem, AuditItem]
+    return [
+        IdentityItem,
+        AuditItem,
+        # Rate limiting and containment counters (TTL on `expires_at`).
+        RateLimitCounter,
+    ]
 
 
 def create_tables() -> None:

@@ -6,6 +6,7 @@ or any failure, raises Unauthenticated; the HTTP layer turns that into API Gatew
 
 from __future__ import annotations
 
+from chalicelib.authz import revocation
 from chalicelib.authz.principal import Principal
 from chalicelib.authz.sessions import decode_session, principal_from_claims
 from chalicelib.core.errors import Unauthenticated
@@ -26,4 +27,9 @@ def bearer_credential(header_value: str | None) -> str:
 def authenticate(header_value: str | None) -> Principal:
     """Verify a credential and return the principal it stands for."""
     token = bearer_credential(header_value)
-    return principal_from_claims(decode_session(token))
+    claims = decode_session(token)
+    principal = principal_from_claims(claims)
+    # Revocation marker (containment, admin action); see chalicelib/authz/revocation.py.
+    if revocation.is_revoked(principal.organization_id, principal.user_id, int(claims["iat"])):
+        raise Unauthenticated()
+    return principal

@@ -38,6 +38,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Identity
     ("POST", "/api/auth/login"): PUBLIC,
     ("GET", "/api/me"): Rule(ALL_ROLES),
+    # Audit
+    ("GET", "/api/admin/audit"): Rule(ADMIN_ONLY, scope="admin:audit"),
+    ("GET", "/api/admin/audit/verify"): Rule(ADMIN_ONLY, scope="admin:audit"),
 }
 
 # Scopes an API token can be given. A token's effective rights are these scopes intersected with
