@@ -18,7 +18,9 @@ from typing import Any
 from chalicelib.core import ratelimit
 from chalicelib.security_events.events import CATEGORIES
 
-EVENT_FIELDS = "@timestamp, category, reason, organization_id, user_id, ip, route, route_class"
+EVENT_FIELDS = (
+    "@timestamp, category, reason, organization_id, user_id, ip, route, route_class, @message"
+)
 METRIC_NAMESPACE = "Deskguard"
 FILTER_NAMESPACE = "Deskguard/SecurityEvents"
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")

@@ -99,8 +99,10 @@ def _principal(request: Request) -> Principal | None:
         return None
 
 
-def _record_denial(error: DeskguardError, principal: Principal | None) -> None:
+def _record_denial(error: DeskguardError, principal: Principal | None, public: bool) -> None:
     kind: str | None = getattr(error, "containment_kind", None)
+    if isinstance(error, Unauthenticated) and public:
+        return  # a failed login: the handler reports it as security.failed_login
     if isinstance(error, Unauthenticated | Forbidden):
         emit("security.authorization_failure", reason=error.code, status=error.status)
         kind = containment.FORBIDDEN
@@ -148,7 +150,7 @@ def api_route(
                 policy.check(principal, request.method, resource_path)
                 result = handler(ApiCall(request, principal, path_params), **path_params)
             except DeskguardError as error:
-                _record_denial(error, principal)
+                _record_denial(error, principal, public)
                 response = error_response(error)
             except Exception:
                 logger.exception("unhandled error")

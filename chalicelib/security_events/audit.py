@@ -14,6 +14,7 @@ seq is still the one read, so two writers can never fork the chain; the loser re
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -111,6 +112,13 @@ def compute_hash(prev_hash: str, body: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(body)).encode()).hexdigest()
 
 
+@functools.cache
+def _connection(region: str) -> Connection:
+    """One pynamodb connection per region, reused: building a botocore client costs ~100 ms
+    (service model loading), which every audited write paid before."""
+    return Connection(region=region)
+
+
 def _read_head(organization_id: str) -> tuple[int, str]:
     try:
         head = AuditHeadModel.get(org_pk(organization_id), HEAD_SK, consistent_read=True)
@@ -161,7 +169,7 @@ def transact(
         prev_seq, prev_hash = _read_head(entry.organization_id)
         record = _build_record(entry, prev_seq + 1, prev_hash)
         try:
-            with TransactWrite(connection=Connection(region=get_settings().region)) as tx:
+            with TransactWrite(connection=_connection(get_settings().region)) as tx:
                 if build is not None:
                     build(tx)
                 _add_chain_items(tx, record, prev_seq)

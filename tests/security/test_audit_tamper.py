@@ -68,7 +68,7 @@ def test_empty_chain_verifies(client: Any, make_org: Any) -> None:
     ("attribute", "seq"),
     [("action", 3), ("details", 5), ("at", 1), ("actor_id", LAST), ("hash", 7)],
 )
-def test_one_changed_byte_is_located(
+def test_one_changed_byte_is_located(  # noqa: PLR0917
     client: Any,
     make_org: Any,
     table: Any,
