@@ -2,17 +2,20 @@
 
 from chalice.app import Chalice
 
-from chalicelib.api.attachment_scanning import attachment_scanning_bp
-from chalicelib.api.attachments import attachments_bp
 from chalicelib.api.admin_tokens import admin_tokens_bp
 from chalicelib.api.admin_users import admin_users_bp
+from chalicelib.api.attachment_scanning import attachment_scanning_bp
+from chalicelib.api.attachments import attachments_bp
+from chalicelib.api.audit import audit_bp
 from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
 from chalicelib.api.tickets import tickets_bp
 from chalicelib.core.http import http_boundary
 
-app = Chalice(app_name="deskguard")
+# configure_logs=False: Chalice would otherwise take over the "deskguard" logger (the Powertools
+# service logger of the same name), set it to ERROR and drop every security event (WARNING).
+app = Chalice(app_name="deskguard", configure_logs=False)
 app.register_middleware(http_boundary, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(health_bp, url_prefix="/api")
@@ -22,3 +25,4 @@ app.register_blueprint(attachments_bp, url_prefix="/api")
 app.register_blueprint(attachment_scanning_bp)
 app.register_blueprint(admin_users_bp, url_prefix="/api")
 app.register_blueprint(admin_tokens_bp, url_prefix="/api")
+app.register_blueprint(audit_bp, url_prefix="/api")

@@ -8,6 +8,7 @@ from pynamodb.models import Model
 
 from chalicelib.authz.models import IdentityItem
 from chalicelib.authz.revocation import RevocationItem
+from chalicelib.core.ratelimit import RateLimitCounter
 from chalicelib.security_events.audit import AuditItem
 from chalicelib.tickets.attachments.models import AttachmentModel
 from chalicelib.tickets.idempotency import IdempotencyRecordModel  # Tickets
@@ -23,6 +24,8 @@ def table_models() -> list[type[Model]]:
         IdempotencyRecordModel,  # Tickets: Powertools idempotency records
         AttachmentModel,  # Attachments
         RevocationItem,  # Identity: logged-out sessions and revoke-all markers
+        # Rate limiting and containment counters (TTL on `expires_at`).
+        RateLimitCounter,
     ]
 
 

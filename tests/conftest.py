@@ -31,6 +31,14 @@ from moto import mock_aws  # noqa: E402
 
 from tests.factories import OrgFactory, TestOrg  # noqa: E402
 
+# Suite-wide log audit (issue 6): collects every log line of the run and checks it at the end.
+from tests.logcheck import (  # noqa: E402, F401
+    pytest_configure,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
+
 
 @pytest.fixture(autouse=True)
 def aws() -> Iterator[None]:
@@ -53,12 +61,31 @@ def app():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
-    from devstack.client import ApiClient
+    from tests.logcheck_client import RecordingApiClient
 
-    return ApiClient(app)
+    return RecordingApiClient(app)
 
 
 @pytest.fixture
 def make_org(client) -> Callable[..., TestOrg]:  # type: ignore[no-untyped-def]
     """Build an organization with an ADMIN, an AGENT and a REQUESTER, all logged in."""
     return OrgFactory(client)
+
+
+@pytest.fixture
+def rate_limited() -> Iterator[None]:
+    """Rate limiting switched on (it is off on the test stage), with fresh limiter state."""
+    from chalicelib.core import ratelimit, settings
+
+    ratelimit._failure_events.clear()
+    with settings.override(rate_limit_enabled=True):
+        yield
+    ratelimit._failure_events.clear()
+
+
+@pytest.fixture
+def log_mark() -> int:
+    """Position in the run's collected log lines at the start of the test (see tests/logcheck)."""
+    from tests.logcheck import COLLECTOR
+
+    return len(COLLECTOR.lines)

@@ -11,6 +11,7 @@ from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.authz import revocation, users
 from chalicelib.authz.authorizer import SESSION_COOKIE
 from chalicelib.authz.sessions import issue_session
+from chalicelib.core import ratelimit
 from chalicelib.core.errors import Unauthenticated
 from chalicelib.core.settings import get_settings
 from chalicelib.security_events import emit
@@ -29,10 +30,11 @@ class LoginBody(BaseModel):
 @api_route(identity_bp, "/auth/login", methods=["POST"], public=True)
 def login(call: ApiCall) -> Response:
     body = call.body(LoginBody)
+    ratelimit.enforce_login_account(body.email)  # per-account limit, over all IPs
     try:
         user = users.authenticate_password(body.email, body.password)
     except Unauthenticated:
-        emit("security.failed_login", reason="bad_credentials")
+        emit("security.failed_login", reason="bad_credentials", email=body.email)
         raise
     session = issue_session(user.id, user.organization_id, user.role)
     cookie = (

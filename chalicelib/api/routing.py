@@ -22,6 +22,7 @@ from chalicelib.api.authorizer import deskguard_authorizer
 from chalicelib.authz import policy
 from chalicelib.authz.authorizer import check_csrf
 from chalicelib.authz.principal import Credential, Principal
+from chalicelib.core import ratelimit
 from chalicelib.core.errors import (
     DeskguardError,
     Forbidden,
@@ -31,8 +32,8 @@ from chalicelib.core.errors import (
     ValidationFailed,
 )
 from chalicelib.core.http import error_response
-from chalicelib.core.observability import bind_principal, logger
-from chalicelib.security_events import emit
+from chalicelib.core.observability import bind_principal, current_context, logger
+from chalicelib.security_events import containment, emit
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
@@ -99,11 +100,30 @@ def _principal(request: Request) -> Principal | None:
         return None
 
 
-def _record_denial(error: DeskguardError, principal: Principal | None) -> None:
+def _record_denial(error: DeskguardError, principal: Principal | None, public: bool) -> None:
+    kind: str | None = getattr(error, "containment_kind", None)
+    if isinstance(error, Unauthenticated) and public:
+        return  # a failed login: the handler reports it as security.failed_login
     if isinstance(error, Unauthenticated | Forbidden):
         emit("security.authorization_failure", reason=error.code, status=error.status)
+        kind = containment.FORBIDDEN
     elif isinstance(error, NotFound) and principal is not None:
         emit("security.authorization_failure", reason="not_found", status=404)
+        kind = containment.NOT_FOUND
+    elif kind is not None:
+        emit("security.authorization_failure", reason=kind, status=error.status)
+    if kind is not None and principal is not None:
+        containment.record_denial(principal.organization_id, principal.user_id, kind)
+
+
+def _rate_limit(request: Request, principal: Principal | None) -> ratelimit.Decision | None:
+    ctx = current_context()
+    return ratelimit.enforce(
+        ratelimit.route_class(request.method, ctx.route),
+        ip=ctx.ip,
+        organization_id=principal.organization_id if principal else None,
+        user_id=principal.user_id if principal else None,
+    )
 
 
 def api_route(
@@ -123,7 +143,10 @@ def api_route(
             principal = None if public else _principal(request)
             if principal is not None:
                 bind_principal(principal.user_id, principal.organization_id)
+            limit: ratelimit.Decision | None = None
             try:
+                # Counted before the RBAC check: denied attempts spend the caller's budget too.
+                limit = _rate_limit(request, principal)
                 resource_path = (request.context or {}).get("resourcePath", "")
                 if principal is not None and principal.credential is Credential.COOKIE:
                     # Defense in depth: the REQUEST authorizer already checked the Origin.
@@ -131,16 +154,25 @@ def api_route(
                 policy.check(principal, request.method, resource_path)
                 result = handler(ApiCall(request, principal, path_params), **path_params)
             except DeskguardError as error:
-                _record_denial(error, principal)
-                return error_response(error)
+                _record_denial(error, principal, public)
+                response = error_response(error)
             except Exception:
                 logger.exception("unhandled error")
-                return error_response(Internal())
-            if isinstance(result, Response):
-                return result
-            return Response(
-                body=result, status_code=status, headers={"Content-Type": "application/json"}
-            )
+                response = error_response(Internal())
+            else:
+                response = (
+                    result
+                    if isinstance(result, Response)
+                    else Response(
+                        body=result,
+                        status_code=status,
+                        headers={"Content-Type": "application/json"},
+                    )
+                )
+            if limit is not None:
+                for name, value in limit.headers().items():
+                    response.headers.setdefault(name, value)
+            return response
 
         bp.route(
             path,

@@ -68,6 +68,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/admin/tokens"): Rule(ADMIN_ONLY, api_tokens=False),
     ("POST", "/api/admin/tokens/{token_id}/rotate"): Rule(ADMIN_ONLY, api_tokens=False),
     ("DELETE", "/api/admin/tokens/{token_id}"): Rule(ADMIN_ONLY, api_tokens=False),
+    # Audit
+    ("GET", "/api/admin/audit"): Rule(ADMIN_ONLY, scope="admin:audit"),
+    ("GET", "/api/admin/audit/verify"): Rule(ADMIN_ONLY, scope="admin:audit"),
 }
 
 # Scopes an API token can be given. A token's effective rights are these scopes intersected with

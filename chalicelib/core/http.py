@@ -29,6 +29,7 @@ from chalicelib.core.observability import (
     reset_context,
     set_context,
 )
+from chalicelib.core.ratelimit import route_class
 from chalicelib.core.settings import get_settings
 
 
@@ -44,6 +45,7 @@ def _request_context(request: Request) -> RequestContext:
     return RequestContext(
         request_id=ctx.get("requestId") or str(uuid.uuid4()),
         route=ctx.get("resourcePath"),
+        route_class=route_class(request.method, ctx.get("resourcePath")),
         method=request.method,
         ip=identity.get("sourceIp"),
         user_agent=(request.headers.get("user-agent") or "")[:256] or None,

@@ -11,16 +11,34 @@ import contextvars
 import dataclasses
 import functools
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "deskguard")
 
-logger = Logger(service=SERVICE)
+# Context keys a security event always carries, null when unknown (the contract says "or null").
+NULLABLE_KEYS = frozenset(
+    {"request_id", "user_id", "organization_id", "route", "route_class", "method", "ip"}
+    | {"user_agent"}
+)
+
+
+class _Formatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON formatter, except that it keeps `NULLABLE_KEYS` when they are None
+    (Powertools drops every None value, which would make event lines lose required fields)."""
+
+    @staticmethod
+    def _strip_none_records(records: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in records.items() if v is not None or k in NULLABLE_KEYS}
+
+
+logger = Logger(service=SERVICE, logger_formatter=_Formatter())
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Deskguard"))
 
 
@@ -42,6 +60,7 @@ class RequestContext:
     method: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    route_class: str | None = None  # the rate-limit route class of (method, route)
     user_id: str | None = None
     organization_id: str | None = None
 
@@ -73,3 +92,16 @@ def reset_context(token: contextvars.Token[RequestContext]) -> None:
     """Leave the request: restore the previous context and drop the request id from logs."""
     _context.reset(token)
     logger.remove_keys(["request_id"])
+
+
+def count_metric(name: str, dimensions: dict[str, str]) -> None:
+    """Emit one EMF count (value 1) with its own dimension set, written at once.
+
+    `single_metric` flushes immediately, so the blob is never lost when a handler raises and
+    metrics with different dimensions (category, route class) never share one flush.
+    """
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ) as metric:
+        for key, value in dimensions.items():
+            metric.add_dimension(name=key, value=value)

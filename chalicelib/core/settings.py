@@ -81,11 +81,25 @@ class Settings:
     cursor_ttl_seconds: int = 86400
     # Tickets: how long an Idempotency-Key's first result is replayed.
     idempotency_ttl_seconds: int = 86400
+    # Security events, rate limiting, containment (issue 6).
+    # Key for keyed hashes (e-mail pseudonyms in events and limiter keys) and signed audit cursors.
+    security_hmac_key: str = ""
+    containment_window_seconds: int = 600
+    containment_suspicious_threshold: int = 10
+    containment_revoke_threshold: int = 25
 
     @property
     def is_local(self) -> bool:
         """True on the `local` and `test` stages (moto, no real AWS)."""
         return self.stage in _LOCAL_STAGES
+
+    def hmac_key(self) -> bytes:
+        """The keyed-hash/signing key; a fixed development key only on local/test stages."""
+        if self.security_hmac_key:
+            return self.security_hmac_key.encode()
+        if self.is_local:
+            return b"deskguard-local-development-hmac-key"
+        raise RuntimeError("SECURITY_HMAC_KEY must be set outside the local/test stages")
 
     def table_name(self, short_name: str) -> str:
         """The physical DynamoDB table name for a logical table (e.g. `tickets`)."""
@@ -149,6 +163,10 @@ def load(env: Mapping[str, str]) -> Settings:
         cursor_signing_key=env.get("CURSOR_SIGNING_KEY", ""),
         cursor_ttl_seconds=_int(env, "CURSOR_TTL_SECONDS", 86400),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400),
+        security_hmac_key=env.get("SECURITY_HMAC_KEY", ""),
+        containment_window_seconds=_int(env, "CONTAINMENT_WINDOW_SECONDS", 600),
+        containment_suspicious_threshold=_int(env, "CONTAINMENT_SUSPICIOUS_THRESHOLD", 10),
+        containment_revoke_threshold=_int(env, "CONTAINMENT_REVOKE_THRESHOLD", 25),
     )
 
 

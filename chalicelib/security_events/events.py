@@ -1,10 +1,19 @@
-"""Implementation of `security_events.emit`."""
+"""Implementation of `security_events.emit`.
+
+An event is one Powertools JSON log line: the request context (request id, user, organization,
+route, route class, method, ip, user agent) plus event fields that pass `ALLOWED_FIELDS`
+(anything else is dropped, values must be short scalars). An `email=` argument is never logged: it
+becomes `email_hash`, a keyed hash (HMAC) of the normalized address. Every event also counts the
+EMF metric `SecurityEvent` with dimensions stage, category and route class.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core.observability import current_context, logger
+from chalicelib.core.keyed import email_hash
+from chalicelib.core.observability import count_metric, current_context, logger
+from chalicelib.core.settings import get_settings
 
 CATEGORIES = frozenset(
     {
@@ -42,7 +51,24 @@ ALLOWED_FIELDS = frozenset(
         "count",
         # Attachments
         "object_key",
+        # Rate limiting and containment (issue 6).
+        "decision",
+        "kind",
+        "threshold",
+        "flagged_for_review",
     }
+)
+# The context fields every event carries (null when unknown), in this order.
+REQUIRED_FIELDS = (
+    "category",
+    "request_id",
+    "user_id",
+    "organization_id",
+    "route",
+    "route_class",
+    "method",
+    "ip",
+    "user_agent",
 )
 _MAX_VALUE_LENGTH = 200
 
@@ -64,16 +90,29 @@ def emit(category: str, **fields: Any) -> dict[str, Any]:
     if category not in CATEGORIES:
         raise ValueError(f"unknown security event category: {category}")
     ctx = current_context()
+    email = fields.pop("email", None)
+    if isinstance(email, str) and email:
+        fields["email_hash"] = email_hash(email)
+    route_class = fields.pop("route_class", None) or ctx.route_class
     record: dict[str, Any] = {
         "category": category,
         "request_id": ctx.request_id,
         "user_id": fields.pop("user_id", None) or ctx.user_id,
         "organization_id": fields.pop("organization_id", None) or ctx.organization_id,
         "route": ctx.route,
+        "route_class": route_class,
         "method": ctx.method,
         "ip": ctx.ip,
         "user_agent": ctx.user_agent,
     }
     record.update(_clean(fields))
     logger.warning(category, extra=record)
+    count_metric(
+        "SecurityEvent",
+        {
+            "stage": get_settings().stage,
+            "category": category,
+            "route_class": route_class or "none",
+        },
+    )
     return record

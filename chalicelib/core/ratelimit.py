@@ -1,0 +1,299 @@
+"""Rate limiting: the ONE limits table and the DynamoDB-backed counter behind it.
+
+Every API route belongs to a route class (`ROUTE_CLASSES`, keyed by method and path template; any
+route not listed is `default`). Each class has a per-IP and a per-principal limit and a failure
+policy (`LIMITS`). Login is additionally limited per account (`LOGIN_ACCOUNT_LIMIT`, keyed by a
+keyed hash of the e-mail, so a distributed guess against one account is stopped too).
+`docs/rate-limits.md` is generated from these tables (`python -m devstack.opsgen`); a test fails
+when it is out of date.
+
+Algorithm: fixed window. The counter item's key holds the window start, and ONE conditional
+`UpdateItem` (`ADD hits 1` if `hits` is absent or below limit+1) both counts and decides, so
+concurrent requests can never be admitted past the limit (no read-then-write). The counter stops
+at limit+1: the request that moves it there is the first violation of the window (one event),
+later ones fail the condition and write nothing. Items carry a TTL of the window's end plus a
+grace; a stale item that TTL has not yet deleted is never read because a new window is a new key.
+
+Failure policy (DynamoDB unreachable, throttled, table missing): `auth` fails CLOSED (429 with a
+short Retry-After: a login storm must not become an unthrottled password-guessing window); every
+other class fails OPEN (the request proceeds; a `security.rate_limit_violation` event with
+reason `limiter_unavailable` is emitted at most once a minute per class and process).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import re
+import threading
+import time
+from datetime import UTC, datetime
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import PynamoDBException
+from pynamodb.models import Model
+
+from chalicelib.core.dynamo import is_condition_failure, table_meta
+from chalicelib.core.errors import RateLimited
+from chalicelib.core.keyed import email_hash
+from chalicelib.core.observability import count_metric, logger
+from chalicelib.core.settings import get_settings
+
+
+class FailureMode(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limit:
+    """At most `requests` in each fixed window of `window_seconds`."""
+
+    requests: int
+    window_seconds: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RouteClassLimits:
+    description: str
+    per_ip: Limit | None
+    per_principal: Limit | None
+    on_failure: FailureMode
+
+
+AUTH = "auth"
+TICKET_CREATE = "ticket_create"
+COMMENT_CREATE = "comment_create"
+BULK = "bulk"
+ATTACHMENT_CREATE = "attachment_create"
+DEFAULT = "default"
+
+# --- The limits table (ops read this; docs/rate-limits.md is generated from it) ---------------
+LIMITS: dict[str, RouteClassLimits] = {
+    AUTH: RouteClassLimits(
+        "Login (credential checks). Also limited per account, below.",
+        per_ip=Limit(20, 60),
+        per_principal=None,  # no principal before login; see LOGIN_ACCOUNT_LIMIT
+        on_failure=FailureMode.CLOSED,
+    ),
+    TICKET_CREATE: RouteClassLimits(
+        "Create a ticket.", Limit(60, 60), Limit(30, 60), FailureMode.OPEN
+    ),
+    COMMENT_CREATE: RouteClassLimits(
+        "Add a comment or internal note.", Limit(120, 60), Limit(60, 60), FailureMode.OPEN
+    ),
+    BULK: RouteClassLimits(
+        "Bulk ticket actions (up to 100 ids each).", Limit(20, 60), Limit(10, 60), FailureMode.OPEN
+    ),
+    ATTACHMENT_CREATE: RouteClassLimits(
+        "Request an attachment upload.", Limit(60, 60), Limit(20, 60), FailureMode.OPEN
+    ),
+    DEFAULT: RouteClassLimits(
+        "Every other route.", Limit(600, 60), Limit(300, 60), FailureMode.OPEN
+    ),
+}
+
+# Per account (keyed hash of the normalized e-mail), over all IPs: every attempt counts, right or
+# wrong, known account or not (so the limit does not reveal which e-mails exist).
+LOGIN_ACCOUNT_LIMIT = Limit(10, 900)
+
+# (METHOD, path template) -> route class. Path parameters are matched by position, not by name.
+ROUTE_CLASSES: dict[tuple[str, str], str] = {
+    ("POST", "/api/auth/login"): AUTH,
+    ("POST", "/api/tickets"): TICKET_CREATE,
+    ("POST", "/api/tickets/{}/comments"): COMMENT_CREATE,
+    ("POST", "/api/tickets/bulk"): BULK,
+    ("POST", "/api/tickets/{}/attachments"): ATTACHMENT_CREATE,
+}
+# ----------------------------------------------------------------------------------------------
+
+FAILURE_RETRY_AFTER_SECONDS = 5
+TTL_GRACE_SECONDS = 60
+FAILURE_EVENT_INTERVAL_SECONDS = 60
+_PARAM = re.compile(r"\{[^}]*\}")
+
+
+def route_class(method: str | None, path: str | None) -> str:
+    """The route class of a route (its path template, e.g. `/api/tickets/{id}/comments`)."""
+    if not method or not path:
+        return DEFAULT
+    return ROUTE_CLASSES.get((method.upper(), _PARAM.sub("{}", path)), DEFAULT)
+
+
+class RateLimitCounter(Model):
+    """One fixed-window counter: `pk` = `<subject>#<scope>#<class>#W<window start>`."""
+
+    Meta = table_meta("ratelimit", connect_timeout_seconds=1, read_timeout_seconds=2)
+    pk = UnicodeAttribute(hash_key=True)
+    hits = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """The outcome for one limit key."""
+
+    admitted: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+    first_violation: bool = False
+
+    def headers(self) -> dict[str, str]:
+        """`RateLimit-*` headers (IETF draft: Reset is seconds until the window resets)."""
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
+        if not self.admitted:
+            headers["Retry-After"] = str(self.reset_seconds)
+        return headers
+
+
+class LimiterUnavailable(Exception):
+    """The counter store failed (not a limit decision)."""
+
+
+def hit(key: str, limit: Limit, *, now: float | None = None) -> Decision:
+    """Count one request against `key` and decide, in one conditional UpdateItem."""
+    now = time.time() if now is None else now
+    window_start = int(now) - int(now) % limit.window_seconds
+    reset = max(1, math.ceil(window_start + limit.window_seconds - now))
+    item = RateLimitCounter(f"{key}#W{window_start}")
+    cap = limit.requests + 1
+    expires = datetime.fromtimestamp(
+        window_start + limit.window_seconds + TTL_GRACE_SECONDS, tz=UTC
+    )
+    try:
+        item.update(
+            actions=[RateLimitCounter.hits.add(1), RateLimitCounter.expires_at.set(expires)],
+            condition=RateLimitCounter.hits.does_not_exist() | (RateLimitCounter.hits < cap),
+        )
+    except PynamoDBException as error:
+        if is_condition_failure(error):
+            return Decision(False, limit.requests, 0, reset)
+        raise LimiterUnavailable(str(error)) from error
+    hits = int(item.hits)
+    return Decision(
+        admitted=hits <= limit.requests,
+        limit=limit.requests,
+        remaining=max(0, limit.requests - hits),
+        reset_seconds=reset,
+        first_violation=hits == cap,
+    )
+
+
+def count(key: str, window_seconds: int, *, now: float | None = None) -> int:
+    """Add one to an unbounded fixed-window counter and return the new count (containment)."""
+    now = time.time() if now is None else now
+    window_start = int(now) - int(now) % window_seconds
+    item = RateLimitCounter(f"{key}#W{window_start}")
+    expires = datetime.fromtimestamp(window_start + window_seconds + TTL_GRACE_SECONDS, tz=UTC)
+    try:
+        item.update(
+            actions=[RateLimitCounter.hits.add(1), RateLimitCounter.expires_at.set(expires)]
+        )
+    except PynamoDBException as error:
+        raise LimiterUnavailable(str(error)) from error
+    return int(item.hits)
+
+
+_failure_events: dict[str, float] = {}
+_failure_lock = threading.Lock()
+
+
+def _on_failure(route_cls: str, error: LimiterUnavailable) -> Decision | None:
+    """Apply the class's failure policy; returns None to fail open, raises to fail closed."""
+    mode = LIMITS[route_cls].on_failure
+    logger.error("rate limiter unavailable", extra={"route_class": route_cls, "mode": mode.value})
+    now = time.monotonic()
+    with _failure_lock:
+        due = now - _failure_events.get(route_cls, -math.inf) >= FAILURE_EVENT_INTERVAL_SECONDS
+        if due:
+            _failure_events[route_cls] = now
+    if due:
+        from chalicelib.security_events import emit
+
+        emit(
+            "security.rate_limit_violation",
+            reason="limiter_unavailable",
+            decision=f"fail_{mode.value}",
+            route_class=route_cls,
+        )
+    if mode is FailureMode.CLOSED:
+        raise RateLimited(
+            "Too many requests; retry later.",
+            headers={"Retry-After": str(FAILURE_RETRY_AFTER_SECONDS)},
+        ) from error
+    return None
+
+
+def _violation(route_cls: str, scope: str, limit: Limit, decision: Decision, **fields: str) -> None:
+    count_metric(
+        "RateLimitRejected",
+        {"stage": get_settings().stage, "route_class": route_cls, "scope": scope},
+    )
+    if decision.first_violation:
+        from chalicelib.security_events import emit
+
+        emit(
+            "security.rate_limit_violation",
+            reason="limit_exceeded",
+            route_class=route_cls,
+            scope=scope,
+            limit=limit.requests,
+            window_seconds=limit.window_seconds,
+            **fields,
+        )
+    raise RateLimited(headers=decision.headers())
+
+
+def enforce(
+    route_cls: str,
+    *,
+    ip: str | None,
+    organization_id: str | None,
+    user_id: str | None,
+    now: float | None = None,
+) -> Decision | None:
+    """Count the request against its class's per-IP and per-principal limits.
+
+    Returns the tightest decision (for the `RateLimit-*` headers), None when limiting is off,
+    or raises RateLimited (429 with `Retry-After`).
+    """
+    if not get_settings().rate_limit_enabled:
+        return None
+    limits = LIMITS.get(route_cls, LIMITS[DEFAULT])
+    checks: list[tuple[str, str, Limit]] = []
+    if limits.per_ip is not None and ip:
+        checks.append(("ip", f"IP#{ip}#RL#{route_cls}", limits.per_ip))
+    if limits.per_principal is not None and organization_id and user_id:
+        key = f"ORG#{organization_id}#RL#USER#{user_id}#{route_cls}"
+        checks.append(("principal", key, limits.per_principal))
+    tightest: Decision | None = None
+    for scope, key, limit in checks:
+        try:
+            decision = hit(key, limit, now=now)
+        except LimiterUnavailable as error:
+            return _on_failure(route_cls, error)
+        if not decision.admitted:
+            _violation(route_cls, scope, limit, decision)
+        if tightest is None or decision.remaining < tightest.remaining:
+            tightest = decision
+    return tightest
+
+
+def enforce_login_account(email: str, *, now: float | None = None) -> None:
+    """Count one login attempt against the account (all IPs); 429 once over the limit."""
+    if not get_settings().rate_limit_enabled:
+        return
+    account = email_hash(email)
+    try:
+        decision = hit(f"ACCT#{account}#RL#login", LOGIN_ACCOUNT_LIMIT, now=now)
+    except LimiterUnavailable as error:
+        _on_failure(AUTH, error)
+        return
+    if not decision.admitted:
+        _violation(AUTH, "account", LOGIN_ACCOUNT_LIMIT, decision, email_hash=account)

@@ -1,0 +1,245 @@
+"""Reading the audit trail: filtered, cursor-paginated listing and chain verification.
+
+The write path is `audit.transact` (unchanged). Here:
+- `list_records(organization_id, filters, limit, cursor)`: newest first, one Query on the
+  organization's partition (filters on actor, target and time are applied by DynamoDB). The
+  cursor is opaque, HMAC-signed, and bound to the organization and the filters: another
+  organization's cursor is refused as a cross-organization probe (counts toward containment).
+- `verify_chain(organization_id)`: walks every record in sequence order and reports the first
+  broken link: a changed byte (hash mismatch), a deleted record (sequence gap or head mismatch),
+  reordered or replaced records (sequence or previous-hash mismatch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
+
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.keyed import sign, unsign
+from chalicelib.security_events.audit import (
+    GENESIS_HASH,
+    HEAD_SK,
+    SEQ_PREFIX,
+    AuditHeadModel,
+    AuditRecordModel,
+    compute_hash,
+    org_pk,
+    record_body,
+    seq_sk,
+)
+
+CURSOR_PURPOSE = "audit-cursor"
+MAX_LIMIT = 100
+
+
+class CursorRejected(ValidationFailed):
+    """A cursor that is forged, tampered with, or belongs to another organization or query."""
+
+    default_message = "The cursor is not valid."
+
+    def __init__(self, containment_kind: str | None = None) -> None:
+        super().__init__(details=[{"field": "cursor", "message": "invalid cursor"}])
+        # Read by the HTTP boundary: a foreign organization's cursor is a cross-org probe.
+        self.containment_kind = containment_kind
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditFilters:
+    actor_id: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: str | None = None  # ISO 8601, inclusive
+    until: str | None = None  # ISO 8601, exclusive
+
+    def digest_source(self) -> list[str | None]:
+        return [self.actor_id, self.target_type, self.target_id, self.since, self.until]
+
+    def condition(self) -> Condition | None:
+        parts: list[Condition] = []
+        if self.actor_id:
+            parts.append(AuditRecordModel.actor_id == self.actor_id)
+        if self.target_type:
+            parts.append(AuditRecordModel.target_type == self.target_type)
+        if self.target_id:
+            parts.append(AuditRecordModel.target_id == self.target_id)
+        if self.since:
+            parts.append(AuditRecordModel.at >= _normalize_time(self.since))
+        if self.until:
+            parts.append(AuditRecordModel.at < _normalize_time(self.until))
+        combined: Condition | None = None
+        for part in parts:
+            combined = part if combined is None else combined & part
+        return combined
+
+
+def _normalize_time(value: str) -> str:
+    """ISO 8601 in the records' own format (UTC, milliseconds), so string order is time order."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(details=[{"field": "time", "message": "not ISO 8601"}]) from None
+    if parsed.tzinfo is None:
+        raise ValidationFailed(details=[{"field": "time", "message": "needs a time zone"}])
+    return parsed.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def record_json(record: AuditRecordModel) -> dict[str, Any]:
+    """The API representation of a record."""
+    details = json.loads(record.details)
+    return {
+        "seq": int(record.seq),
+        "at": record.at,
+        "actorId": record.actor_id,
+        "action": record.action,
+        "targetType": record.target_type,
+        "targetId": record.target_id,
+        "requestId": record.request_id,
+        "before": details.get("before"),
+        "after": details.get("after"),
+        "prevHash": record.prev_hash,
+        "hash": record.hash,
+    }
+
+
+def encode_cursor(organization_id: str, filters: AuditFilters, last_seq: int) -> str:
+    payload = {"o": organization_id, "f": filters.digest_source(), "s": last_seq}
+    return sign(CURSOR_PURPOSE, json.dumps(payload, separators=(",", ":")).encode())
+
+
+def decode_cursor(organization_id: str, filters: AuditFilters, cursor: str) -> int:
+    """The last seq a cursor points after; CursorRejected unless this org and query made it."""
+    raw = unsign(CURSOR_PURPOSE, cursor[:2048])
+    if raw is None:
+        raise CursorRejected("tampered_cursor")
+    try:
+        payload = json.loads(raw)
+        owner, filter_source, last_seq = payload["o"], payload["f"], int(payload["s"])
+    except (ValueError, KeyError, TypeError):
+        raise CursorRejected("tampered_cursor") from None
+    if owner != organization_id:
+        raise CursorRejected("cross_org")
+    if filter_source != filters.digest_source() or last_seq < 1:
+        raise CursorRejected()
+    return last_seq
+
+
+def list_records(
+    organization_id: str, filters: AuditFilters, *, limit: int = 25, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of an organization's audit records, newest first, and the next cursor."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    upper = decode_cursor(organization_id, filters, cursor) - 1 if cursor else None
+    if upper is not None and upper < 1:
+        return [], None
+    range_condition = (
+        AuditRecordModel.sk.between(seq_sk(1), seq_sk(upper))
+        if upper is not None
+        else AuditRecordModel.sk.startswith(SEQ_PREFIX)
+    )
+    results = AuditRecordModel.query(
+        org_pk(organization_id),
+        range_condition,
+        filter_condition=filters.condition(),
+        scan_index_forward=False,
+        page_size=max(limit + 1, 50),
+    )
+    page: list[AuditRecordModel] = []
+    for record in results:
+        page.append(record)
+        if len(page) > limit:
+            break
+    more = len(page) > limit
+    page = page[:limit]
+    next_cursor = encode_cursor(organization_id, filters, int(page[-1].seq)) if more else None
+    return [record_json(r) for r in page], next_cursor
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokenLink:
+    seq: int
+    # missing_record | sequence_mismatch | prev_hash_mismatch | hash_mismatch | head_mismatch
+    reason: str
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyReport:
+    organization_id: str
+    ok: bool
+    checked: int
+    head_seq: int
+    first_broken: BrokenLink | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "organizationId": self.organization_id,
+            "ok": self.ok,
+            "checked": self.checked,
+            "headSeq": self.head_seq,
+            "firstBroken": dataclasses.asdict(self.first_broken) if self.first_broken else None,
+        }
+
+
+def _records_in_order(organization_id: str) -> Iterator[AuditRecordModel]:
+    return AuditRecordModel.query(
+        org_pk(organization_id),
+        AuditRecordModel.sk.startswith(SEQ_PREFIX),
+        scan_index_forward=True,
+        consistent_read=True,
+        page_size=500,
+    )
+
+
+def _check_record(record: AuditRecordModel, expected: int, prev_hash: str) -> BrokenLink | None:
+    position = int(record.sk[len(SEQ_PREFIX) :])
+    if position != expected:
+        return BrokenLink(expected, "missing_record", f"record {expected} is absent")
+    if int(record.seq) != position:
+        return BrokenLink(
+            position, "sequence_mismatch", f"slot {position} holds record {int(record.seq)}"
+        )
+    if record.prev_hash != prev_hash:
+        return BrokenLink(position, "prev_hash_mismatch", "does not link to record before it")
+    if compute_hash(record.prev_hash, record_body(record)) != record.hash:
+        return BrokenLink(position, "hash_mismatch", "content differs from what was hashed")
+    return None
+
+
+def verify_chain(organization_id: str) -> VerifyReport:
+    """Walk the organization's chain from the genesis and report the first broken link."""
+    try:
+        head = AuditHeadModel.get(org_pk(organization_id), HEAD_SK, consistent_read=True)
+        head_seq, head_hash = int(head.seq), head.hash
+    except DoesNotExist:
+        head_seq, head_hash = 0, GENESIS_HASH
+    expected, prev_hash, checked = 1, GENESIS_HASH, 0
+    for record in _records_in_order(organization_id):
+        broken = _check_record(record, expected, prev_hash)
+        if broken is not None:
+            return VerifyReport(organization_id, False, checked, head_seq, broken)
+        checked += 1
+        prev_hash = record.hash
+        expected += 1
+    last = expected - 1
+    if last != head_seq or prev_hash != head_hash:
+        seq = last + 1 if head_seq > last else last
+        detail = f"head says record {head_seq}, chain ends at {last}"
+        if head_seq > last:
+            return VerifyReport(
+                organization_id,
+                False,
+                checked,
+                head_seq,
+                BrokenLink(seq, "missing_record", detail),
+            )
+        return VerifyReport(
+            organization_id, False, checked, head_seq, BrokenLink(seq, "head_mismatch", detail)
+        )
+    return VerifyReport(organization_id, True, checked, head_seq, None)

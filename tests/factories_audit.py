@@ -1,0 +1,49 @@
+"""A realistic audit history for an organization, written through the real write path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.authz.revocation import revoke_all_for_user
+from chalicelib.security_events import audit
+
+
+def audit_scenario(org: Any) -> list[audit.AuditRecordModel]:
+    """Ticket, comment, attachment, role, token and settings changes, and a revocation."""
+    o, admin, agent, requester = org.id, org.admin.id, org.agent.id, org.requester.id
+    entries = [
+        audit.AuditEntry(o, requester, "ticket.create", "ticket", "t1", None, {"priority": "HIGH"}),
+        audit.AuditEntry(
+            o, agent, "ticket.update", "ticket", "t1", {"status": "OPEN"}, {"status": "PENDING"}
+        ),
+        audit.AuditEntry(
+            o, agent, "comment.create", "comment", "c1", None, {"ticketId": "t1", "internal": True}
+        ),
+        audit.AuditEntry(
+            o, requester, "attachment.upload", "attachment", "a1", None, {"size": 2048}
+        ),
+        audit.AuditEntry(
+            o,
+            "system:scanner",
+            "attachment.scan",
+            "attachment",
+            "a1",
+            {"status": "PENDING_SCAN"},
+            {"status": "CLEAN"},
+        ),
+        audit.AuditEntry(
+            o, admin, "user.role_change", "user", agent, {"role": "AGENT"}, {"role": "ADMIN"}
+        ),
+        audit.AuditEntry(
+            o, admin, "token.create", "token", "tok1", None, {"scopes": ["tickets:read"]}
+        ),
+        audit.AuditEntry(
+            o, admin, "settings.update", "settings", o, {"maxUploadMb": 10}, {"maxUploadMb": 20}
+        ),
+        audit.AuditEntry(
+            o, agent, "attachment.delete", "attachment", "a1", {"status": "CLEAN"}, None
+        ),
+    ]
+    records = [audit.transact(entry) for entry in entries]
+    revoke_all_for_user(o, requester, "admin:test-scenario")
+    return records

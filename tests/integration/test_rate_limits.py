@@ -1,0 +1,246 @@
+"""Rate limiting through the API: login floods, per-account lockout, headers, failure policy."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.core import ratelimit
+from chalicelib.core.keyed import email_hash
+from chalicelib.core.settings import get_settings, load
+from tests.logcheck import events_since
+
+AUTH_IP = ratelimit.LIMITS[ratelimit.AUTH].per_ip
+ACCOUNT = ratelimit.LOGIN_ACCOUNT_LIMIT
+assert AUTH_IP is not None
+
+
+class FakeClock:
+    """Replaces `time` inside the limiter so a test controls which window it is in."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    # Start 1 s into a window that is a multiple of every window length in the table.
+    fake = FakeClock(1_800_000_000 - 1_800_000_000 % 3600 + 1)
+    monkeypatch.setattr(ratelimit, "time", fake)
+    return fake
+
+
+def _login(client: Any, email: str, password: str, ip: str) -> Any:
+    return client.post("/api/auth/login", json={"email": email, "password": password}, source_ip=ip)
+
+
+def _violations(mark: int) -> list[dict[str, Any]]:
+    return [
+        event
+        for event in events_since(mark, "security.rate_limit_violation")
+        if event.get("reason") == "limit_exceeded"
+    ]
+
+
+def test_login_flood_from_one_ip(
+    client: Any, make_org: Any, rate_limited: None, clock: FakeClock, log_mark: int
+) -> None:
+    org = make_org()
+    ip = "203.0.113.7"
+    expected: list[int] = []
+    statuses: list[int] = []
+    for attempt in range(50):
+        # Every 5th attempt is the right password of a real user; the rest are guesses at
+        # different (unknown) accounts, so only the per-IP limit is in play.
+        if attempt % 5 == 0:
+            response = _login(client, org.requester.email, org.requester.password, ip)
+            expected.append(200 if attempt < AUTH_IP.requests else 429)
+        else:
+            response = _login(client, f"guess-{attempt}@nowhere.example", "wrong-password-1", ip)
+            expected.append(401 if attempt < AUTH_IP.requests else 429)
+        statuses.append(response.status)
+        if response.status == 429:
+            assert response.json["error"]["code"] == "RATE_LIMITED"
+            retry_after = int(response.header("Retry-After") or "0")
+            assert 1 <= retry_after <= AUTH_IP.window_seconds
+            assert response.header("RateLimit-Remaining") == "0"
+            assert response.header("RateLimit-Limit") == str(AUTH_IP.requests)
+        else:
+            assert response.header("RateLimit-Remaining") == str(AUTH_IP.requests - attempt - 1)
+    assert statuses == expected
+    counts = Counter(statuses)
+    assert counts[429] == 50 - AUTH_IP.requests
+    assert counts[200] + counts[401] == AUTH_IP.requests
+    # One violation event for the whole window, not one per rejected request.
+    violations = _violations(log_mark)
+    assert len(violations) == 1
+    assert violations[0]["ip"] == ip
+    assert violations[0]["scope"] == "ip"
+    assert violations[0]["route_class"] == "auth"
+    assert violations[0]["limit"] == AUTH_IP.requests
+
+
+def test_one_violation_event_per_window(
+    client: Any, rate_limited: None, clock: FakeClock, log_mark: int
+) -> None:
+    ip = "203.0.113.8"
+    for window in range(2):
+        statuses = [
+            _login(client, f"w{window}-{i}@nowhere.example", "wrong-password-1", ip).status
+            for i in range(AUTH_IP.requests + 5)
+        ]
+        assert statuses.count(429) == 5
+        assert len(_violations(log_mark)) == window + 1
+        clock.now += AUTH_IP.window_seconds  # next window: the budget is back
+    assert _login(client, "fresh@nowhere.example", "wrong-password-1", ip).status == 401
+
+
+def test_per_account_lockout_against_many_ips(
+    client: Any, make_org: Any, rate_limited: None, clock: FakeClock, log_mark: int
+) -> None:
+    org = make_org()
+    clock.now += ACCOUNT.window_seconds  # a fresh window: the factory's own logins are past
+    target = org.admin
+    statuses = [
+        _login(
+            client, target.email.upper(), f"guess-{i:04d}-password", f"198.51.100.{i + 1}"
+        ).status
+        for i in range(ACCOUNT.requests + 15)
+    ]
+    assert statuses == [401] * ACCOUNT.requests + [429] * 15
+    # Locked for the window even with the right password from a fresh IP...
+    locked = _login(client, target.email, target.password, "192.0.2.200")
+    assert locked.status == 429
+    assert int(locked.header("Retry-After") or "0") >= 1
+    # ...while another account on the same IPs is untouched, and the lock ends with the window.
+    assert _login(client, org.agent.email, org.agent.password, "198.51.100.1").status == 200
+    clock.now += ACCOUNT.window_seconds
+    assert _login(client, target.email, target.password, "192.0.2.200").status == 200
+    violations = _violations(log_mark)
+    assert [v["scope"] for v in violations] == ["account"]
+    assert violations[0]["email_hash"] == email_hash(target.email)
+
+
+def test_unknown_and_known_accounts_lock_alike(
+    client: Any, make_org: Any, rate_limited: None, clock: FakeClock
+) -> None:
+    org = make_org()
+    clock.now += ACCOUNT.window_seconds
+    for email in (org.requester.email, "no-such-user@nowhere.example"):
+        statuses = [
+            _login(client, email, "wrong-password-1", f"192.0.2.{i + 1}").status
+            for i in range(ACCOUNT.requests + 1)
+        ]
+        assert statuses == [401] * ACCOUNT.requests + [429]
+
+
+def test_headers_on_admitted_requests(
+    client: Any, make_org: Any, rate_limited: None, clock: FakeClock
+) -> None:
+    org = make_org()
+    default = ratelimit.LIMITS[ratelimit.DEFAULT]
+    assert default.per_principal is not None
+    response = client.get("/api/me", token=org.agent.token)
+    assert response.status == 200
+    # The tightest of per-IP and per-principal is reported.
+    assert response.header("RateLimit-Limit") == str(default.per_principal.requests)
+    assert response.header("RateLimit-Remaining") == str(default.per_principal.requests - 1)
+    reset = int(response.header("RateLimit-Reset") or "0")
+    assert 1 <= reset <= default.per_principal.window_seconds
+    assert response.header("Retry-After") is None
+
+
+def test_principal_limit_is_per_principal(
+    client: Any, make_org: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = make_org()
+    small = ratelimit.RouteClassLimits(
+        "test", None, ratelimit.Limit(3, 60), ratelimit.FailureMode.OPEN
+    )
+    monkeypatch.setitem(ratelimit.LIMITS, ratelimit.DEFAULT, small)
+    from chalicelib.core import settings
+
+    with settings.override(rate_limit_enabled=True):
+        agent = [client.get("/api/me", token=org.agent.token).status for _ in range(5)]
+        admin = client.get("/api/me", token=org.admin.token).status
+    assert agent == [200, 200, 200, 429, 429]
+    assert admin == 200
+
+
+def test_stale_window_item_is_ignored(client: Any, rate_limited: None, clock: FakeClock) -> None:
+    ip = "203.0.113.9"
+    window = AUTH_IP.window_seconds
+    previous = int(clock.now) - int(clock.now) % window - window
+    # A full counter of the previous window that TTL has not deleted yet.
+    ratelimit.RateLimitCounter(
+        f"IP#{ip}#RL#auth#W{previous}",
+        hits=AUTH_IP.requests + 1,
+        expires_at=datetime.fromtimestamp(previous + window + 60, tz=UTC),
+    ).save()
+    assert _login(client, "x-stale@nowhere.example", "wrong-password-1", ip).status == 401
+    current = ratelimit.RateLimitCounter.get(
+        f"IP#{ip}#RL#auth#W{int(clock.now) - int(clock.now) % window}"
+    )
+    assert int(current.hits) == 1
+    # Its TTL is the window's end plus the grace period.
+    expected_expiry = previous + 2 * window + ratelimit.TTL_GRACE_SECONDS
+    assert math.isclose(current.expires_at.timestamp(), expected_expiry)
+
+
+def test_counter_table_has_ttl_enabled(client: Any) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=get_settings().region)
+    ttl = dynamodb.describe_time_to_live(TableName=get_settings().table_name("ratelimit"))
+    description = ttl["TimeToLiveDescription"]
+    assert description["TimeToLiveStatus"] == "ENABLED"
+    assert description["AttributeName"] == "expires_at"
+
+
+def test_limiter_failure_policy(
+    client: Any, make_org: Any, rate_limited: None, log_mark: int
+) -> None:
+    org = make_org()
+    ratelimit.RateLimitCounter.delete_table()  # DynamoDB "fails" for the limiter only
+    # auth fails closed: a short Retry-After, no credential check.
+    for _ in range(3):
+        response = _login(client, org.requester.email, org.requester.password, "203.0.113.10")
+        assert response.status == 429
+        assert response.header("Retry-After") == str(ratelimit.FAILURE_RETRY_AFTER_SECONDS)
+    # Everything else fails open.
+    for _ in range(3):
+        assert client.get("/api/me", token=org.agent.token).status == 200
+    outages = [
+        (e["decision"], e["route_class"])
+        for e in events_since(log_mark, "security.rate_limit_violation")
+        if e.get("reason") == "limiter_unavailable"
+    ]
+    # One event per class per minute and process, not one per request.
+    assert sorted(outages) == [("fail_closed", "auth"), ("fail_open", "default")]
+
+
+def test_disabled_by_default_only_on_local_stages() -> None:
+    assert load({"DESKGUARD_STAGE": "test"}).rate_limit_enabled is False
+    assert load({"DESKGUARD_STAGE": "local"}).rate_limit_enabled is False
+    assert load({"DESKGUARD_STAGE": "prod"}).rate_limit_enabled is True
+    assert load({"DESKGUARD_STAGE": "dev"}).rate_limit_enabled is True
+    assert load({"DESKGUARD_STAGE": "local", "RATE_LIMIT_ENABLED": "true"}).rate_limit_enabled
+    assert not load({"DESKGUARD_STAGE": "prod", "RATE_LIMIT_ENABLED": "false"}).rate_limit_enabled
+
+
+def test_off_means_no_counting(client: Any, make_org: Any) -> None:
+    org = make_org()
+    statuses = {
+        _login(client, org.requester.email, "wrong-password-1", "203.0.113.11").status
+        for _ in range(AUTH_IP.requests + 2)
+    }
+    assert statuses == {401}
