@@ -31,6 +31,9 @@ from moto import mock_aws  # noqa: E402
 
 from tests.factories import OrgFactory, TestOrg  # noqa: E402
 
+# Deploy (issue 7): records the AWS calls each Lambda function makes, for the IAM policy check.
+pytest_plugins = ["tests.deploy.aws_calls"]
+
 
 @pytest.fixture(autouse=True)
 def aws() -> Iterator[None]:
