@@ -4,8 +4,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests need (ClamAV for the attachment scanner tests).
-APT_PACKAGES := clamav
+# Debian packages the tests need (ClamAV for the attachment scanner tests, curl for the headers
+# smoke test).
+APT_PACKAGES := clamav curl
 
 .PHONY: run test lint typecheck unit venv system-deps bench clean \
 	template package deploy stage audit secrets-baseline keys
