@@ -49,11 +49,11 @@ AUTHORIZER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
 SCANNER_TABLES: dict[str, tuple[str, ...]] = {
     "attachments": (
         "dynamodb:GetItem",
+        "dynamodb:Query",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:ConditionCheckItem",
     ),
-    "tickets": ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"),
     "audit": ("dynamodb:GetItem", "dynamodb:Query", *APPEND_ONLY),
 }
 DEFINITIONS_PREFIX = "clamav/"
@@ -106,6 +106,10 @@ def _objects(kind: str, prefix: str = "") -> dict[str, str]:
     return sub(f"${{{bucket(kind).logical_id}.Arn}}/{prefix}*")
 
 
+def _bucket(kind: str) -> dict[str, str]:
+    return sub(f"${{{bucket(kind).logical_id}.Arn}}")
+
+
 def _signing_keys(sid: str) -> list[dict[str, Any]]:
     return [
         {
@@ -141,7 +145,9 @@ def api_policy() -> list[dict[str, Any]]:
             "Effect": "Allow",
             "Action": [
                 "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
                 "s3:GetObject",
+                "s3:GetObjectVersion",
                 "s3:PutObject",
                 "s3:PutObjectTagging",
             ],
@@ -150,8 +156,15 @@ def api_policy() -> list[dict[str, Any]]:
         {
             "Sid": "DeleteQuarantined",
             "Effect": "Allow",
-            "Action": ["s3:DeleteObject"],
+            "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
             "Resource": [_objects("quarantine")],
+        },
+        {
+            # Deleting an attachment removes every version of its one key.
+            "Sid": "ListAttachmentVersions",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucketVersions"],
+            "Resource": [_bucket("uploads"), _bucket("quarantine")],
         },
     ]
     statements += _signing_keys("SigningKeys")
@@ -175,9 +188,13 @@ def scanner_policy() -> list[dict[str, Any]]:
             "Effect": "Allow",
             "Action": [
                 "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
                 "s3:GetObject",
                 "s3:GetObjectTagging",
+                "s3:GetObjectVersion",
+                "s3:GetObjectVersionTagging",
                 "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
             ],
             "Resource": [_objects("uploads")],
         },

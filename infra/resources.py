@@ -27,9 +27,10 @@ API_HANDLER = "api_handler"
 FUNCTION_POLICIES: dict[str, str] = {
     API_HANDLER: "api",
     "deskguard_authorizer": "authorizer",  # TOKEN authorizer (Authorization header)
-    "session_authorizer": "authorizer",  # REQUEST authorizer (cookie), see infra.template
-    "scan_upload": "scanner",  # uploads -> EventBridge -> ClamAV scan
-    "update_definitions": "definitions",  # schedule: refresh ClamAV definitions
+    "deskguard_request_authorizer": "authorizer",  # REQUEST authorizer (cookie), infra.template
+    "scan_attachment": "scanner",  # new upload -> ClamAV scan
+    "retry_attachment_scans": "scanner",  # schedule: re-scan errors and missed events
+    "refresh_av_definitions": "definitions",  # schedule: refresh ClamAV definitions
 }
 POLICY_FILES: dict[str, str] = {
     "api": "policy-api.json",
@@ -37,8 +38,7 @@ POLICY_FILES: dict[str, str] = {
     "scanner": "policy-scanner.json",
     "definitions": "policy-definitions.json",
 }
-SCANNER_FUNCTION = "scan_upload"
-DEFINITIONS_FUNCTION = "update_definitions"
+SCANNER_FUNCTION = "scan_attachment"
 
 
 def function_logical_id(name: str) -> str:

@@ -32,8 +32,10 @@ from chalicelib.core.settings import Settings
 from infra import policies, stages
 from infra.resources import (
     BUCKETS,
+    FUNCTION_POLICIES,
     SCANNER_FUNCTION,
     TableSpec,
+    app_functions,
     bucket,
     function_logical_id,
     load_app,
@@ -74,7 +76,7 @@ class RequestAuthorizer:
 # and cookie clients; with caching on, every source would be required on every request.
 REQUEST_AUTHORIZERS: tuple[RequestAuthorizer, ...] = (
     RequestAuthorizer(
-        function_name="session_authorizer",
+        function_name="deskguard_request_authorizer",
         replaces="deskguard_authorizer",
         identity_sources=("method.request.header.Authorization", "method.request.header.Cookie"),
         ttl_seconds=0,
@@ -223,7 +225,7 @@ def bucket_resource(kind: str, settings: Settings, production: bool) -> dict[str
     )
 
 
-def bucket_policy(kind: str, scanner_role: str | None) -> dict[str, Any]:
+def bucket_policy(kind: str, scanner_roles: list[str]) -> dict[str, Any]:
     """TLS-only (1.2+) for every bucket; uploads readable only once tagged CLEAN."""
     spec = bucket(kind)
     arn = _sub(f"${{{spec.logical_id}.Arn}}")
@@ -250,9 +252,11 @@ def bucket_policy(kind: str, scanner_role: str | None) -> dict[str, Any]:
         condition: dict[str, Any] = {
             "StringNotEquals": {f"s3:ExistingObjectTag/{CLEAN_TAG[0]}": CLEAN_TAG[1]}
         }
-        if scanner_role:
-            # The scanner must read a file before it is CLEAN; nobody else may.
-            condition["ArnNotEquals"] = {"aws:PrincipalArn": {"Fn::GetAtt": [scanner_role, "Arn"]}}
+        if scanner_roles:
+            # The scanner functions must read a file before it is CLEAN; nobody else may.
+            condition["ArnNotEquals"] = {
+                "aws:PrincipalArn": [{"Fn::GetAtt": [role, "Arn"]} for role in scanner_roles]
+            }
         statements.append(
             {
                 "Sid": "DenyReadUnlessScannedClean",
@@ -436,9 +440,8 @@ def signing_secret(name: str) -> dict[str, Any]:
 
 def scanner_wiring(app: Chalice, settings: Settings) -> dict[str, Any]:
     """EventBridge rule: an object created in the uploads bucket invokes the scanner."""
-    names = {f.name for f in app.pure_lambda_functions}
-    if SCANNER_FUNCTION not in names:
-        return {}
+    if SCANNER_FUNCTION not in {f.name for f in app.pure_lambda_functions}:
+        return {}  # (an @on_s3_event scanner cannot be packaged by Chalice: see docs/deploy.md)
     function = function_logical_id(SCANNER_FUNCTION)
     return {
         "UploadCreatedRule": {
@@ -535,11 +538,16 @@ def build_template(
     resources.update(data_key(stage))
     for spec in table_specs():
         resources[spec.logical_id] = table_resource(spec, settings, production)
-    functions = {f.name for f in app.pure_lambda_functions}
-    scanner_role = role_logical_id(SCANNER_FUNCTION) if SCANNER_FUNCTION in functions else None
+    scanner_roles = [
+        role_logical_id(name)
+        for name in app_functions(app)
+        if FUNCTION_POLICIES.get(name) == "scanner"
+    ]
     for bucket_spec in BUCKETS:
         resources[bucket_spec.logical_id] = bucket_resource(bucket_spec.kind, settings, production)
-        resources[f"{bucket_spec.logical_id}Policy"] = bucket_policy(bucket_spec.kind, scanner_role)
+        resources[f"{bucket_spec.logical_id}Policy"] = bucket_policy(
+            bucket_spec.kind, scanner_roles
+        )
     resources["SigningKeySecret"] = signing_secret(secret_name)
     resources.update(scanner_wiring(app, settings))
     resources.update(alarm_topic())

@@ -10,6 +10,7 @@ role does not grant fails the suite here instead of failing in AWS.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from collections.abc import Iterator
 from types import FrameType
@@ -78,6 +79,7 @@ _S3_ACTIONS = {
     "PutObjectTagging": ["s3:PutObjectTagging"],
     "DeleteObjectTagging": ["s3:DeleteObjectTagging"],
     "ListObjectsV2": ["s3:ListBucket"],
+    "ListObjectVersions": ["s3:ListBucketVersions"],
     "ListObjects": ["s3:ListBucket"],
     "HeadBucket": ["s3:ListBucket"],
 }
@@ -105,17 +107,23 @@ def _s3(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     resource = f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
     if operation == "CopyObject":
         source = params.get("CopySource")
+        read = "s3:GetObject"
         if isinstance(source, dict):
+            read += "Version" if source.get("VersionId") else ""
             source = f"{source['Bucket']}/{source['Key']}"
-        needs = [("s3:PutObject", resource), ("s3:GetObject", f"arn:aws:s3:::{source}")]
+        needs = [("s3:PutObject", resource), (read, f"arn:aws:s3:::{source}")]
         if params.get("Tagging") or params.get("TaggingDirective") == "REPLACE":
             needs.append(("s3:PutObjectTagging", resource))
         return needs
     actions = list(_S3_ACTIONS.get(operation, [f"s3:{operation}"]))
     if operation == "PutObject" and params.get("Tagging"):
         actions.append("s3:PutObjectTagging")
-    if params.get("VersionId") and operation in {"GetObject", "DeleteObject"}:
-        actions = [action + "Version" for action in actions]
+    if params.get("VersionId"):
+        # s3:GetObject -> s3:GetObjectVersion, s3:PutObjectTagging -> s3:PutObjectVersionTagging
+        actions = [
+            re.sub(r"^(s3:(?:Get|Put|Delete)Object)(Tagging)?$", r"\1Version\2", action)
+            for action in actions
+        ]
     return [(action, resource) for action in actions]
 
 

@@ -186,3 +186,51 @@ def test_every_recorded_call_is_granted(make_org: Any, client: Any) -> None:
     assert not denied, "calls the functions' IAM policies do not grant:\n" + "\n".join(
         map(str, denied)
     )
+
+
+def test_calls_map_to_the_iam_actions_aws_checks() -> None:
+    from tests.deploy.aws_calls import iam_requirements
+
+    uploads = get_settings().uploads_bucket
+    quarantine = get_settings().quarantine_bucket
+    copy = iam_requirements(
+        "s3",
+        "CopyObject",
+        {
+            "Bucket": quarantine,
+            "Key": "infected/k",
+            "CopySource": {"Bucket": uploads, "Key": "k", "VersionId": "v1"},
+            "TaggingDirective": "REPLACE",
+        },
+        REGION,
+    )
+    assert sorted(copy) == sorted(
+        [
+            ("s3:PutObject", f"arn:aws:s3:::{quarantine}/infected/k"),
+            ("s3:PutObjectTagging", f"arn:aws:s3:::{quarantine}/infected/k"),
+            ("s3:GetObjectVersion", f"arn:aws:s3:::{uploads}/k"),
+        ]
+    )
+    tagging = iam_requirements(
+        "s3", "PutObjectTagging", {"Bucket": uploads, "Key": "k", "VersionId": "v"}, REGION
+    )
+    assert tagging == [("s3:PutObjectVersionTagging", f"arn:aws:s3:::{uploads}/k")]
+    for function in ("scan_attachment", "retry_attachment_scans"):
+        for action, resource in copy + tagging:
+            assert granted(Call(function, action, resource, "x")), (function, action)
+    # The API handler can neither move files to quarantine nor tag scan results.
+    assert not granted(Call("api_handler", *tagging[0], "PutObjectTagging"))
+    assert not granted(Call("api_handler", *copy[0], "CopyObject"))
+    table = get_settings().table_name("identity")
+    transact = iam_requirements(
+        "dynamodb",
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": table}},
+                {"ConditionCheck": {"TableName": table}},
+            ]
+        },
+        REGION,
+    )
+    assert [action for action, _ in transact] == ["dynamodb:PutItem", "dynamodb:ConditionCheckItem"]

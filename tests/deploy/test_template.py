@@ -246,28 +246,31 @@ def test_cookie_authorizer_hook_replaces_the_token_authorizer_when_defined() -> 
     assert (
         "securityDefinitions" not in without["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     )
-    template = build_template("dev", app=_fake_app("session_authorizer"))
+    template = build_template("dev", app=_fake_app("deskguard_request_authorizer"))
     body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     authorizer = body["securityDefinitions"]["deskguard_authorizer"]
     config = authorizer["x-amazon-apigateway-authorizer"]
     assert config["type"] == "request"
-    assert "${SessionAuthorizer.Arn}" in config["authorizerUri"]["Fn::Sub"]
+    assert "${DeskguardRequestAuthorizer.Arn}" in config["authorizerUri"]["Fn::Sub"]
     assert config["authorizerResultTtlInSeconds"] == 0
-    permission = template["Resources"]["SessionAuthorizerInvokePermission"]["Properties"]
+    permission = template["Resources"]["DeskguardRequestAuthorizerInvokePermission"]["Properties"]
     assert permission["Principal"] == "apigateway.amazonaws.com"
 
 
 def test_scanner_is_wired_to_new_uploads_and_may_read_pending_files() -> None:
     assert "UploadCreatedRule" not in build_template("dev", app=_fake_app())["Resources"]
-    template = build_template("dev", app=_fake_app("scan_upload"))
+    template = build_template("dev", app=_fake_app("scan_attachment", "retry_attachment_scans"))
     rule = template["Resources"]["UploadCreatedRule"]["Properties"]
     assert rule["EventPattern"]["detail"]["bucket"]["name"] == [
         stages.stage_settings("dev").uploads_bucket
     ]
-    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ScanUpload", "Arn"]}
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ScanAttachment", "Arn"]}
     deny = _statements(template, "UploadsBucket")["DenyReadUnlessScannedClean"]
     assert deny["Condition"]["ArnNotEquals"] == {
-        "aws:PrincipalArn": {"Fn::GetAtt": ["ScanUploadRole", "Arn"]}
+        "aws:PrincipalArn": [
+            {"Fn::GetAtt": ["RetryAttachmentScansRole", "Arn"]},
+            {"Fn::GetAtt": ["ScanAttachmentRole", "Arn"]},
+        ]
     }
 
 
