@@ -4,10 +4,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests need (ClamAV for the attachment scanner tests).
-APT_PACKAGES := clamav
+# Debian packages the tests need (ClamAV for the attachment scanner tests, curl for the headers
+# smoke test).
+APT_PACKAGES := clamav curl
 
-.PHONY: run test lint typecheck unit venv system-deps bench clean
+.PHONY: run test lint typecheck unit venv system-deps bench clean \
+	template package deploy stage audit secrets-baseline keys
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -38,7 +40,7 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-test: venv system-deps lint typecheck
+test: venv system-deps lint typecheck audit
 	$(VENV)/bin/pytest
 
 bench: venv
@@ -47,4 +49,49 @@ bench: venv
 	$(PY) bench/authorizer.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local build
+
+# --- Deploy (issue 7; docs/deploy.md) ------------------------------------------------------
+STAGE ?= dev
+STACK ?= deskguard-$(STAGE)
+BUILD := build/$(STAGE)/package
+
+# Regenerate the IAM policy files (.chalice/policy-*.json) and every stage's merge template.
+template: venv
+	$(PY) -m infra.template
+
+# `chalice package` + the merge template for one stage (runs offline except for PyPI).
+package: venv
+	$(PY) -m infra.package --stage $(STAGE)
+
+# Needs AWS credentials for the target account, the aws CLI, and ARTIFACTS_BUCKET (an existing
+# private bucket for the code bundle). Idempotent: re-run it to update a stage.
+deploy: package
+	@test -n "$(ARTIFACTS_BUCKET)" || { echo "set ARTIFACTS_BUCKET=<bucket for code artifacts>"; exit 2; }
+	aws cloudformation package --template-file $(BUILD)/sam.json \
+	  --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix $(STACK) \
+	  --output-template-file $(BUILD)/packaged.json --use-json
+	aws cloudformation deploy --template-file $(BUILD)/packaged.json --stack-name $(STACK) \
+	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+	  --tags deskguard:stage=$(STAGE)
+	$(PY) -m infra.signing_keys init --stage $(STAGE)
+	aws cloudformation describe-stacks --stack-name $(STACK) \
+	  --query "Stacks[0].Outputs[?OutputKey=='EndpointURL'].OutputValue" --output text
+
+# Add a per-tenant stage to .chalice/config.json: make stage TENANT=acme
+stage: venv
+	@test -n "$(TENANT)" || { echo "usage: make stage TENANT=<name>"; exit 2; }
+	$(PY) -m infra.new_stage $(TENANT)
+	$(PY) -m infra.template --stage $(TENANT)
+
+# Signing-key commands for a deployed stage: make keys STAGE=prod CMD="add" (see infra/signing_keys.py)
+keys: venv
+	$(PY) -m infra.signing_keys $(CMD) --stage $(STAGE)
+
+# Release checks: bandit (no high findings), secret scan, pip-audit.
+audit: venv
+	$(PY) -m infra.release_checks
+
+# After reviewing a flagged string as a false positive: record it in the baseline.
+secrets-baseline: venv
+	$(VENV)/bin/detect-secrets scan --baseline .secrets.baseline

@@ -87,6 +87,8 @@ class Settings:
     containment_window_seconds: int = 600
     containment_suspicious_threshold: int = 10
     containment_revoke_threshold: int = 25
+    # Deploy (issue 7): the audit archive bucket (S3 Object Lock) created by infra/template.py.
+    audit_archive_bucket: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -118,6 +120,7 @@ def load(env: Mapping[str, str]) -> Settings:
         uploads_bucket=env.get("UPLOADS_BUCKET", f"{prefix}-uploads"),
         quarantine_bucket=env.get("QUARANTINE_BUCKET", f"{prefix}-quarantine"),
         definitions_bucket=env.get("DEFINITIONS_BUCKET", f"{prefix}-av-definitions"),
+        audit_archive_bucket=env.get("AUDIT_ARCHIVE_BUCKET", f"{prefix}-audit-archive"),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),
         hsts_enabled=_bool(env, "HSTS_ENABLED", True),
         rate_limit_enabled=_bool(env, "RATE_LIMIT_ENABLED", not local),

@@ -1,0 +1,274 @@
+"""Least-privilege IAM policies, one per function role, generated from the registries.
+
+Written to `.chalice/policy-<role>.json` by `make template` and referenced per function in
+`.chalice/config.json` (`autogen_policy` is false). Resources are CloudFormation expressions
+(`Fn::Sub` over the logical ids of `infra.resources`), so one file serves every stage: `chalice
+package` copies the document into the stack, where each stage's own tables and buckets resolve.
+Deployed stages therefore go through CloudFormation (`make deploy`), never plain `chalice deploy`.
+
+Rules (checked by tests/deploy/test_iam_policies.py): no `*` in any action; `Resource: "*"` only
+for the actions in `WILDCARD_RESOURCE_ACTIONS`, which AWS defines without resource types.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from infra.resources import POLICY_FILES, TableSpec, bucket, table_specs
+
+POLICY_DIR = Path(__file__).resolve().parent.parent / ".chalice"
+
+# Actions with no resource-level permissions: IAM only accepts `"Resource": "*"` for them.
+WILDCARD_RESOURCE_ACTIONS = frozenset(
+    {
+        "xray:PutTraceSegments",  # X-Ray has no resource types for segment upload
+        "xray:PutTelemetryRecords",
+    }
+)
+
+# Item-level DynamoDB actions (no Scan, no table management). TransactWriteItems and
+# TransactGetItems have no IAM action of their own: IAM checks the item actions inside them.
+ITEM_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+ITEM_WRITE = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+)
+# The audit trail is append-only for the application: records are put with
+# attribute_not_exists and never updated or deleted.
+APPEND_ONLY = ("dynamodb:PutItem", "dynamodb:ConditionCheckItem")
+API_TABLE_ACTIONS: dict[str, tuple[str, ...]] = {"audit": ITEM_READ + APPEND_ONLY}
+# The authorizer reads credentials and the revocation denylist; it writes nothing.
+AUTHORIZER_TABLES = ("identity", "revocations")
+AUTHORIZER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
+# The scanner updates attachment records (and audits the change).
+SCANNER_TABLES: dict[str, tuple[str, ...]] = {
+    "attachments": (
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    ),
+    "audit": ("dynamodb:GetItem", "dynamodb:Query", *APPEND_ONLY),
+}
+DEFINITIONS_PREFIX = "clamav/"
+
+LOGS = {
+    "Sid": "OwnLogStreams",
+    "Effect": "Allow",
+    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+    # Log groups are created by the stack (with retention), so no logs:CreateLogGroup. CFN
+    # names each function `<stack>-<LogicalId>-<suffix>`.
+    "Resource": [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+            ":log-group:/aws/lambda/${AWS::StackName}-*:*"
+        }
+    ],
+}
+XRAY = {
+    "Sid": "Tracing",
+    "Effect": "Allow",
+    "Action": sorted(WILDCARD_RESOURCE_ACTIONS),
+    "Resource": "*",
+}
+
+
+def sub(expression: str) -> dict[str, str]:
+    return {"Fn::Sub": expression}
+
+
+def table_resources(spec: TableSpec, with_indexes: bool = True) -> list[dict[str, str]]:
+    """The table's ARN and, for Query, each of its indexes' ARNs."""
+    resources = [sub(f"${{{spec.logical_id}.Arn}}")]
+    if with_indexes:
+        resources += [
+            sub(f"${{{spec.logical_id}.Arn}}/index/{index.name}") for index in spec.indexes()
+        ]
+    return resources
+
+
+def _table_statement(sid: str, actions: tuple[str, ...], spec: TableSpec) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(set(actions)),
+        "Resource": table_resources(spec, with_indexes="dynamodb:Query" in actions),
+    }
+
+
+def _objects(kind: str, prefix: str = "") -> dict[str, str]:
+    return sub(f"${{{bucket(kind).logical_id}.Arn}}/{prefix}*")
+
+
+def _bucket(kind: str) -> dict[str, str]:
+    return sub(f"${{{bucket(kind).logical_id}.Arn}}")
+
+
+def _signing_keys(sid: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": [{"Ref": "SigningKeySecret"}],
+        },
+        {
+            "Sid": f"{sid}Decrypt",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [sub("${DataKey.Arn}")],
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": sub("secretsmanager.${AWS::Region}.amazonaws.com")
+                }
+            },
+        },
+    ]
+
+
+def api_policy() -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for spec in table_specs():
+        actions = API_TABLE_ACTIONS.get(spec.short_name, ITEM_READ + ITEM_WRITE)
+        statements.append(_table_statement(f"Table{spec.logical_id}", actions, spec))
+    statements += [
+        {
+            # Presigned POST (upload) and GET (download, only when tagged CLEAN: the bucket
+            # policy denies the rest) are signed with this role's credentials.
+            "Sid": "Attachments",
+            "Effect": "Allow",
+            "Action": [
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:PutObject",
+                "s3:PutObjectTagging",
+            ],
+            "Resource": [_objects("uploads")],
+        },
+        {
+            "Sid": "DeleteQuarantined",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            "Resource": [_objects("quarantine")],
+        },
+        {
+            # Deleting an attachment removes every version of its one key.
+            "Sid": "ListAttachmentVersions",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucketVersions"],
+            "Resource": [_bucket("uploads"), _bucket("quarantine")],
+        },
+    ]
+    statements += _signing_keys("SigningKeys")
+    return statements
+
+
+def authorizer_policy() -> list[dict[str, Any]]:
+    statements = _signing_keys("VerifyKeys")
+    for spec in table_specs():
+        if spec.short_name in AUTHORIZER_TABLES:
+            statements.append(
+                _table_statement(f"Read{spec.logical_id}", AUTHORIZER_TABLE_ACTIONS, spec)
+            )
+    return statements
+
+
+def scanner_policy() -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadAndTagUploads",
+            "Effect": "Allow",
+            "Action": [
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+                "s3:GetObject",
+                "s3:GetObjectTagging",
+                "s3:GetObjectVersion",
+                "s3:GetObjectVersionTagging",
+                "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
+            ],
+            "Resource": [_objects("uploads")],
+        },
+        {
+            "Sid": "MoveToQuarantine",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+            "Resource": [_objects("quarantine")],
+        },
+        {
+            "Sid": "ReadDefinitions",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [_objects("definitions", DEFINITIONS_PREFIX)],
+        },
+        _list_definitions("ListDefinitions"),
+    ]
+    for spec in table_specs():
+        if spec.short_name in SCANNER_TABLES:
+            actions = SCANNER_TABLES[spec.short_name]
+            statements.append(_table_statement(f"Update{spec.logical_id}", actions, spec))
+    return statements
+
+
+def _list_definitions(sid: str) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": [sub(f"${{{bucket('definitions').logical_id}.Arn}}")],
+        "Condition": {"StringLike": {"s3:prefix": [f"{DEFINITIONS_PREFIX}*"]}},
+    }
+
+
+def definitions_policy() -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": "WriteDefinitions",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [_objects("definitions", DEFINITIONS_PREFIX)],
+        },
+        _list_definitions("ListDefinitions"),
+    ]
+
+
+BUILDERS = {
+    "api": api_policy,
+    "authorizer": authorizer_policy,
+    "scanner": scanner_policy,
+    "definitions": definitions_policy,
+}
+
+
+def build_policies() -> dict[str, dict[str, Any]]:
+    """Policy documents by file name (`policy-api.json`, ...)."""
+    documents = {}
+    for role, builder in BUILDERS.items():
+        documents[POLICY_FILES[role]] = {
+            "Version": "2012-10-17",
+            "Statement": [*builder(), LOGS, XRAY],
+        }
+    return documents
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def write_policies(directory: Path = POLICY_DIR) -> list[Path]:
+    """Write every policy file; returns the paths written."""
+    written = []
+    for name, document in build_policies().items():
+        path = directory / name
+        path.write_text(render(document))
+        written.append(path)
+    return written

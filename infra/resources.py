@@ -1,0 +1,160 @@
+"""What the stack is made of, read from the code's registries: tables, buckets, functions.
+
+Logical ids are derived here once; the template (`infra.template`) creates the resources under
+these ids and the IAM policies (`infra.policies`) grant access to them by the same ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any
+
+from chalice.app import Chalice
+from chalice.utils import to_cfn_resource_name
+from pynamodb.attributes import TTLAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, Index, LocalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.core.settings import Settings, get_settings
+from chalicelib.tables import table_models
+
+# The API handler Lambda: Chalice's fixed name for the function behind every route.
+API_HANDLER = "api_handler"
+
+# Functions by Chalice name -> the policy (role) they run under. A new function must be added
+# here and to `lambda_functions` in .chalice/config.json (a test checks both).
+FUNCTION_POLICIES: dict[str, str] = {
+    API_HANDLER: "api",
+    "deskguard_authorizer": "authorizer",  # TOKEN authorizer (Authorization header)
+    "deskguard_request_authorizer": "authorizer",  # REQUEST authorizer (cookie), infra.template
+    "scan_attachment": "scanner",  # new upload -> ClamAV scan
+    "retry_attachment_scans": "scanner",  # schedule: re-scan errors and missed events
+    "refresh_av_definitions": "definitions",  # schedule: refresh ClamAV definitions
+}
+POLICY_FILES: dict[str, str] = {
+    "api": "policy-api.json",
+    "authorizer": "policy-authorizer.json",
+    "scanner": "policy-scanner.json",
+    "definitions": "policy-definitions.json",
+}
+SCANNER_FUNCTION = "scan_attachment"
+
+
+def function_logical_id(name: str) -> str:
+    """The CloudFormation logical id Chalice gives a function (`api_handler` -> `APIHandler`)."""
+    return "APIHandler" if name == API_HANDLER else to_cfn_resource_name(name)
+
+
+def role_logical_id(name: str) -> str:
+    """The logical id of the role Chalice creates for a function with its own policy file."""
+    return to_cfn_resource_name(f"{name}_role")
+
+
+def camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_") if part)
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    kind: str  # "global" | "local"
+    index: Index[Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    """One physical DynamoDB table, as its base model in `chalicelib.tables` defines it."""
+
+    short_name: str
+    model: type[Model]
+
+    @property
+    def logical_id(self) -> str:
+        return f"{camel(self.short_name)}Table"
+
+    def physical_name(self, settings: Settings) -> str:
+        return settings.table_name(self.short_name)
+
+    def family(self) -> list[type[Model]]:
+        """The base model and every subclass of it (items sharing the table)."""
+        seen: list[type[Model]] = []
+        stack: list[type[Model]] = [self.model]
+        while stack:
+            cls = stack.pop()
+            if cls not in seen:
+                seen.append(cls)
+                stack.extend(cls.__subclasses__())
+        return seen
+
+    def indexes(self) -> list[IndexSpec]:
+        """Secondary indexes declared on the base model or any item model of the table."""
+        found: dict[str, IndexSpec] = {}
+        for cls in self.family():
+            for name, index in getattr(cls, "_indexes", {}).items():
+                kind = "global" if isinstance(index, GlobalSecondaryIndex) else "local"
+                if isinstance(index, GlobalSecondaryIndex | LocalSecondaryIndex):
+                    found.setdefault(name, IndexSpec(name, kind, index))
+        return sorted(found.values(), key=lambda spec: spec.name)
+
+    def ttl_attribute(self) -> str | None:
+        """The TTL attribute's stored name, if any item model of the table declares one."""
+        names = {
+            attr.attr_name
+            for cls in self.family()
+            for attr in cls.get_attributes().values()
+            if isinstance(attr, TTLAttribute)
+        }
+        if len(names) > 1:
+            raise ValueError(f"table {self.short_name}: several TTL attributes {sorted(names)}")
+        return names.pop() if names else None
+
+
+def table_specs() -> list[TableSpec]:
+    """Every table of the registry, by its logical short name (`identity`, `audit`, ...)."""
+    prefix = get_settings().table_prefix + "-"
+    specs = []
+    for model in table_models():
+        name: str = model.Meta.table_name
+        if not name.startswith(prefix):
+            raise ValueError(f"{model.__name__}: table {name} does not use table_meta()")
+        specs.append(TableSpec(short_name=name[len(prefix) :], model=model))
+    return specs
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketSpec:
+    kind: str
+    logical_id: str
+    setting: str  # the Settings attribute holding its name
+
+    def physical_name(self, settings: Settings) -> str:
+        return str(getattr(settings, self.setting))
+
+
+BUCKETS = (
+    BucketSpec("uploads", "UploadsBucket", "uploads_bucket"),
+    BucketSpec("quarantine", "QuarantineBucket", "quarantine_bucket"),
+    BucketSpec("definitions", "DefinitionsBucket", "definitions_bucket"),
+    BucketSpec("audit_archive", "AuditArchiveBucket", "audit_archive_bucket"),
+)
+
+
+def bucket(kind: str) -> BucketSpec:
+    return next(spec for spec in BUCKETS if spec.kind == kind)
+
+
+def load_app() -> Chalice:
+    """The Chalice app object (`app.py`)."""
+    module = importlib.import_module("app")
+    app: Chalice = module.app
+    return app
+
+
+def app_functions(app: Chalice) -> list[str]:
+    """The Chalice names of every Lambda function the app defines."""
+    names = {API_HANDLER} if app.routes else set()
+    names |= {auth.name for auth in app.builtin_auth_handlers}
+    names |= {function.name for function in app.pure_lambda_functions}
+    names |= {source.name for source in app.event_sources}
+    return sorted(names)

@@ -1,0 +1,86 @@
+"""`make stage TENANT=...` and the signing-key rotation commands (against moto)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jwt
+import pytest
+
+from chalicelib.authz.keys import parse_keyring
+from infra import new_stage, signing_keys, stages
+from infra.template import build_template
+
+
+@pytest.fixture
+def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "config.json"
+    path.write_text(stages.CONFIG_PATH.read_text())
+    original = stages.read_config
+    monkeypatch.setattr(stages, "read_config", lambda *_: original(path))
+    return path
+
+
+def test_new_tenant_stage_gets_its_own_names_and_production_settings(config_copy: Path) -> None:
+    stage = new_stage.add_tenant("acme", config_copy, suffix="a1b2c3")
+    env = stage["environment_variables"]
+    assert env["DESKGUARD_STAGE"] == "acme"
+    assert env["UPLOADS_BUCKET"] == "deskguard-acme-uploads-a1b2c3"
+    assert stage["log_retention_in_days"] == 365
+    settings = stages.stage_settings("acme")
+    assert settings.table_name("identity") == "deskguard-acme-identity"
+    assert settings.hsts_enabled and settings.rate_limit_enabled
+    template = build_template("acme")
+    assert template["Resources"]["IdentityTable"]["Properties"]["DeletionProtectionEnabled"]
+    names = {
+        r["Properties"].get("BucketName")
+        for r in template["Resources"].values()
+        if r.get("Type") == "AWS::S3::Bucket"
+    }
+    assert names == {
+        f"deskguard-acme-{kind}-a1b2c3"
+        for kind in ("uploads", "quarantine", "av-definitions", "audit-archive")
+    }
+    assert json.loads(config_copy.read_text())["stages"]["acme"] == stage
+
+
+@pytest.mark.parametrize("name", ["prod", "local", "Acme", "a", "acme-corp", "x" * 21])
+def test_tenant_names_are_validated(config_copy: Path, name: str) -> None:
+    with pytest.raises(ValueError):
+        new_stage.add_tenant(name, config_copy)
+
+
+def _secret(stage: str) -> dict[str, Any]:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    data: dict[str, Any] = json.loads(
+        client.get_secret_value(SecretId=signing_keys.secret_id(stage))["SecretString"]
+    )
+    return data
+
+
+def test_key_rotation_keeps_old_tokens_valid_until_retired() -> None:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    # What the stack creates: a placeholder that is not a keyring.
+    client.create_secret(
+        Name=signing_keys.secret_id("dev"),
+        SecretString='{"uninitialized": true, "placeholder": "x"}',
+    )
+    first = signing_keys.init("dev")
+    assert signing_keys.init("dev") == first  # idempotent: never replaces live keys
+    old_ring = parse_keyring(json.dumps(_secret("dev")))
+    token = jwt.encode({"sub": "u"}, old_ring.signing_key()[1], "EdDSA", headers={"kid": first})
+
+    second = signing_keys.add("dev")
+    assert signing_keys.show("dev") == {"active": first, "kids": sorted([first, second])}
+    signing_keys.activate("dev", second)
+    ring = parse_keyring(json.dumps(_secret("dev")))
+    assert ring.active_kid == second
+    jwt.decode(token, ring.public_keys[first], ["EdDSA"])  # old tokens still verify
+    with pytest.raises(SystemExit):
+        signing_keys.retire("dev", second)  # never the active key
+    signing_keys.retire("dev", first)
+    assert first not in parse_keyring(json.dumps(_secret("dev"))).public_keys
+    assert "PRIVATE" not in json.dumps(signing_keys.show("dev"))
