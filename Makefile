@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests need (ClamAV for the attachment scanner tests).
 APT_PACKAGES := clamav
 
-.PHONY: run test lint typecheck unit venv system-deps bench clean
+.PHONY: run test lint typecheck unit venv system-deps bench openapi clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -42,7 +42,11 @@ test: venv system-deps lint typecheck
 	$(VENV)/bin/pytest
 
 bench: venv
-	$(PY) bench/cold_start.py
+	$(PY) bench/run_all.py --write docs/performance.md
+
+# The OpenAPI document, generated from the routes, schemas and RBAC table (a test fails if stale).
+openapi: venv
+	$(PY) -m chalicelib.api.openapi docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local

@@ -3,6 +3,7 @@
 from chalice.app import Chalice
 
 from chalicelib.api.authorizer import authorizer_bp
+from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
 from chalicelib.core.http import http_boundary
@@ -12,3 +13,4 @@ app.register_middleware(http_boundary, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(health_bp, url_prefix="/api")
 app.register_blueprint(identity_bp, url_prefix="/api")
+app.register_blueprint(docs_bp, url_prefix="/api")

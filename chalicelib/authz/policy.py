@@ -38,6 +38,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Identity
     ("POST", "/api/auth/login"): PUBLIC,
     ("GET", "/api/me"): Rule(ALL_ROLES),
+    # Proof (OpenAPI document)
+    ("GET", "/api/openapi.json"): PUBLIC,
 }
 
 # Scopes an API token can be given. A token's effective rights are these scopes intersected with
