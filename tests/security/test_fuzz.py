@@ -40,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from chalicelib.api.openapi import generate
+from chalicelib.authz.sessions import issue_session
 from devstack.wsgi import GatewayWsgiApp
 from tests.integration.test_foundation import CONTRACT_HEADERS
 
@@ -111,12 +112,18 @@ def test_fuzz_every_operation_as_every_caller(app: Any, make_org: Any, capsys: A
     schema = schemathesis.openapi.from_dict(document)
     wsgi_app = GatewayWsgiApp(app)
     org = make_org()
-    callers: dict[str, dict[str, str] | None] = {
-        "anonymous": None,
-        "REQUESTER": {"Authorization": f"Bearer {org.requester.token}"},
-        "AGENT": {"Authorization": f"Bearer {org.agent.token}"},
-        "ADMIN": {"Authorization": f"Bearer {org.admin.token}"},
-    }
+    users = {"REQUESTER": org.requester, "AGENT": org.agent, "ADMIN": org.admin}
+    callers: dict[str, dict[str, str] | None] = {"anonymous": None}
+    callers.update({role: {"Authorization": f"Bearer {u.token}"} for role, u in users.items()})
+
+    def fresh_credential(caller: str) -> dict[str, str] | None:
+        """A new session per case, so a fuzzed logout cannot silence the caller's later cases."""
+        if caller not in users:
+            return None
+        user = users[caller]
+        token = issue_session(user.id, user.organization_id, user.role).token
+        return {"Authorization": f"Bearer {token}"}
+
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations, "the document has no operations"
     combinations = [
@@ -149,7 +156,8 @@ def test_fuzz_every_operation_as_every_caller(app: Any, make_org: Any, capsys: A
             def run(case: Any) -> None:
                 nonlocal ran
                 ran += 1
-                response = case.call(app=wsgi_app)
+                # run() executes within this iteration, so the loop variable is current.
+                response = case.call(app=wsgi_app, headers=fresh_credential(caller))  # noqa: B023
                 assert_contract_response(
                     response.status_code,
                     {k: v[0] for k, v in response.headers.items()},
