@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # smoke test).
 APT_PACKAGES := clamav curl
 
-.PHONY: run test lint typecheck unit venv system-deps bench clean \
+.PHONY: run test lint typecheck unit venv system-deps bench openapi clean \
 	template package deploy stage audit secrets-baseline keys
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -44,9 +44,13 @@ test: venv system-deps lint typecheck audit
 	$(VENV)/bin/pytest
 
 bench: venv
-	$(PY) bench/cold_start.py
+	$(PY) bench/run_all.py --write docs/performance.md
 	$(PY) bench/scan.py
-	$(PY) bench/authorizer.py
+	$(PY) bench/security_ops.py
+
+# The OpenAPI document, generated from the routes, schemas and RBAC table (a test fails if stale).
+openapi: venv
+	$(PY) -m chalicelib.api.openapi docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local build

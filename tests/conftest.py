@@ -38,6 +38,7 @@ from tests.logcheck import (  # noqa: E402, F401
     pytest_sessionfinish,
     pytest_terminal_summary,
 )
+
 # Deploy (issue 7): records the AWS calls each Lambda function makes, for the IAM policy check.
 pytest_plugins = ["tests.deploy.aws_calls"]
 

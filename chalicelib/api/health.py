@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice.app import Blueprint
+from pydantic import BaseModel, ConfigDict
 
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.core.settings import get_settings
@@ -12,6 +13,12 @@ from chalicelib.core.settings import get_settings
 health_bp = Blueprint(__name__)
 
 
-@api_route(health_bp, "/health", methods=["GET"], public=True)
+class HealthOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str
+    stage: str
+
+
+@api_route(health_bp, "/health", methods=["GET"], public=True, response=HealthOut)
 def health(call: ApiCall) -> dict[str, Any]:
     return {"status": "ok", "stage": get_settings().stage}

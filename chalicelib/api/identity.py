@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.authz import revocation, users
 from chalicelib.authz.authorizer import SESSION_COOKIE
+from chalicelib.authz.principal import Role
 from chalicelib.authz.sessions import issue_session
 from chalicelib.core import ratelimit
 from chalicelib.core.errors import Unauthenticated
@@ -27,7 +28,33 @@ class LoginBody(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
-@api_route(identity_bp, "/auth/login", methods=["POST"], public=True)
+class UserOut(BaseModel):
+    """The contract's user representation (`users.User.public()`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    email: str
+    name: str
+    role: Role
+    organizationId: str  # noqa: N815 (the contract's field name)
+
+
+class LoginOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str
+    expiresAt: int  # noqa: N815
+    user: UserOut
+
+
+@api_route(
+    identity_bp,
+    "/auth/login",
+    methods=["POST"],
+    public=True,
+    body=LoginBody,
+    response=LoginOut,
+    errors=(401,),
+)
 def login(call: ApiCall) -> Response:
     body = call.body(LoginBody)
     ratelimit.enforce_login_account(body.email)  # per-account limit, over all IPs
@@ -53,7 +80,7 @@ def login(call: ApiCall) -> Response:
     )
 
 
-@api_route(identity_bp, "/me", methods=["GET"])
+@api_route(identity_bp, "/me", methods=["GET"], response=UserOut)
 def me(call: ApiCall) -> dict[str, Any]:
     principal = call.principal
     return users.get_user(principal.organization_id, principal.user_id).public()

@@ -126,6 +126,37 @@ def _rate_limit(request: Request, principal: Principal | None) -> ratelimit.Deci
     )
 
 
+# --- Route documentation (read by chalicelib.api.openapi; optional, changes no behaviour) ---
+@dataclasses.dataclass(frozen=True)
+class RouteDoc:
+    """What a route declares about itself for the OpenAPI document.
+
+    `body`/`query`: the pydantic models the handler parses. `response`: the success body (a model
+    or a JSON-schema dict); with `paginated=True` it is the item of the list envelope
+    `{"items": [...], "nextCursor": ...}`. `errors`: error statuses beyond the generic ones.
+    """
+
+    status: int
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | dict[str, Any] | None = None
+    paginated: bool = False
+    summary: str | None = None
+    errors: tuple[int, ...] = ()
+
+
+ROUTE_DOC_ATTR = "deskguard_route_doc"
+
+
+def route_doc(view: Callable[..., Any]) -> RouteDoc | None:
+    """The documentation a view was registered with (None for views not made by `api_route`)."""
+    doc = getattr(view, ROUTE_DOC_ATTR, None)
+    return doc if isinstance(doc, RouteDoc) else None
+
+
+# --- end route documentation ---
+
+
 def api_route(
     bp: Blueprint,
     path: str,
@@ -133,8 +164,18 @@ def api_route(
     methods: list[str],
     status: int = 200,
     public: bool = False,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | dict[str, Any] | None = None,
+    paginated: bool = False,
+    summary: str | None = None,
+    errors: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a route on a blueprint behind the error boundary and the RBAC gate."""
+    """Register a route on a blueprint behind the error boundary and the RBAC gate.
+
+    The keyword arguments after `public` only document the route (see `RouteDoc`).
+    """
+    doc = RouteDoc(status, body, query, response, paginated, summary, errors)
 
     def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(handler)
@@ -173,6 +214,8 @@ def api_route(
                 for name, value in limit.headers().items():
                     response.headers.setdefault(name, value)
             return response
+
+        setattr(view, ROUTE_DOC_ATTR, doc)
 
         bp.route(
             path,

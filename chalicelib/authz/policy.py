@@ -71,6 +71,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Audit
     ("GET", "/api/admin/audit"): Rule(ADMIN_ONLY, scope="admin:audit"),
     ("GET", "/api/admin/audit/verify"): Rule(ADMIN_ONLY, scope="admin:audit"),
+    # Proof (OpenAPI document)
+    ("GET", "/api/openapi.json"): PUBLIC,
 }
 
 # Scopes an API token can be given. A token's effective rights are these scopes intersected with

@@ -1,0 +1,226 @@
+"""Our per-request overhead: the API Lambda's handler with every AWS call answered by a fake.
+
+For each route a request is made once against moto while every botocore call's response is
+recorded; then the same Lambda event is replayed through `app(event, context)` (what Lambda
+invokes: middleware, RBAC gate, handler, serialization) with `BaseClient._make_api_call` answering
+from the recording, so network and moto cost nothing and what is timed is our code plus the
+libraries it drives. The authorizer runs in its own Lambda and is benchmarked separately.
+
+Routes need a request to replay: EXAMPLES maps (METHOD, path) to one; routes without an entry
+that take no body and no path parameters are called as-is; others are reported as missing.
+Login is included at the BCRYPT_ROUNDS set here (4): its cost is bcrypt, measured at cost 12 by
+bench/login_latency.py. Goal: median <= 2 ms per route.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "DESKGUARD_STAGE": "test",
+        "BCRYPT_ROUNDS": "4",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Deskguard",
+    }
+)
+
+# (METHOD, path) -> a function of the seeded context -> (path to call, JSON body, user key).
+Example = Callable[[dict[str, Any]], tuple[str, Any, str | None]]
+EXAMPLES: dict[tuple[str, str], Example] = {
+    ("POST", "/api/auth/login"): lambda ctx: (
+        "/api/auth/login",
+        {"email": ctx["admin"]["email"], "password": ctx["admin"]["password"]},
+        None,
+    ),
+}
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class RecordReplay:
+    """Patches botocore's `BaseClient._make_api_call`: records real (moto) answers, then replays
+    them in order, so a replayed request makes no AWS call at all."""
+
+    def __init__(self) -> None:
+        import botocore.client
+
+        self._client_cls = botocore.client.BaseClient
+        self._real = botocore.client.BaseClient._make_api_call
+        self.recorded: list[Any] = []
+        self._position = 0
+
+    def record(self) -> None:
+        real, recorded = self._real, self.recorded
+
+        def call(client: Any, operation: str, params: Any) -> Any:
+            response = real(client, operation, params)
+            recorded.append(response)
+            return response
+
+        self._client_cls._make_api_call = call
+
+    def replay(self) -> None:
+        def call(client: Any, operation: str, params: Any) -> Any:
+            response = self.recorded[self._position % len(self.recorded)]
+            self._position += 1
+            return response
+
+        self._client_cls._make_api_call = call
+
+    def restore(self) -> None:
+        self._client_cls._make_api_call = self._real
+
+
+def seed(client: Any) -> dict[str, Any]:
+    """One organization with a user of each role, logged in."""
+    from chalicelib.authz import users
+    from chalicelib.authz.principal import Role
+
+    users.create_organization("bench-org", "Bench")
+    ctx: dict[str, Any] = {}
+    for role in Role:
+        email, password = f"{role.value.lower()}@bench.example", "bench-password-1"
+        user = users.create_user(
+            "bench-org", email=email, name=role.value, role=role, password=password
+        )
+        login = client.post("/api/auth/login", json={"email": email, "password": password})
+        ctx[role.value.lower()] = {
+            "id": user.id,
+            "email": email,
+            "password": password,
+            "token": login.json["token"],
+        }
+    return ctx
+
+
+def time_route(
+    app: Any, client: Any, ctx: dict[str, Any], method: str, path: str, *, iterations: int
+) -> dict[str, Any]:
+    from chalice.local import LambdaContext
+
+    from chalicelib.authz.authorizer import authenticate
+
+    route = f"{method} {path}"
+    example = EXAMPLES.get((method, path))
+    if example is None and ("{" in path or method in {"POST", "PUT", "PATCH"}):
+        return {"route": route, "missing": True}
+    url, body, user_key = example(ctx) if example else (path, None, "admin")
+    raw = json.dumps(body).encode() if body is not None else None
+    headers = {"content-type": "application/json"}
+    if raw is not None:
+        headers["content-length"] = str(len(raw))
+    event = client.gateway._generate_lambda_event(method, url, headers, raw)
+    event["requestContext"]["requestId"] = "bench"
+    if app.routes[path][method].authorizer is not None and user_key:
+        principal = authenticate(f"Bearer {ctx[user_key]['token']}")
+        event["requestContext"]["authorizer"] = principal.to_authorizer_context()
+    fake = RecordReplay()
+    fake.record()
+    try:
+        first = app(event, LambdaContext("api", 512))
+        fake.replay()
+        timings = []
+        for index in range(iterations + 20):
+            started = time.perf_counter()
+            response = app(event, LambdaContext("api", 512))
+            if index >= 20:
+                timings.append(time.perf_counter() - started)
+    finally:
+        fake.restore()
+    assert response["statusCode"] == first["statusCode"], (route, response)
+    return {
+        "route": route,
+        "status": first["statusCode"],
+        "aws_calls": len(fake.recorded),
+        "median_ms": statistics.median(timings) * 1000,
+        "p99_ms": _percentile(timings, 0.99) * 1000,
+    }
+
+
+def measure(iterations: int) -> list[dict[str, Any]]:
+    from moto import mock_aws
+
+    with mock_aws():
+        import app as app_module
+        from chalicelib.tables import create_tables
+        from devstack.client import ApiClient
+        from devstack.resources import create_buckets
+
+        create_tables()
+        create_buckets()
+        app = app_module.app
+        client = ApiClient(app)
+        ctx = seed(client)
+        return [
+            time_route(app, client, ctx, method, path, iterations=iterations)
+            for path in sorted(app.routes)
+            for method in sorted(app.routes[path])
+        ]
+
+
+def rows(results: list[dict[str, Any]]) -> list[dict[str, str]]:
+    out = []
+    for result in results:
+        if result.get("missing"):
+            out.append(
+                {
+                    "area": "request overhead",
+                    "measure": f"{result['route']}",
+                    "value": "no example: add one to bench/request_overhead.py EXAMPLES",
+                    "goal": "<= 2 ms median",
+                    "met": "n/a",
+                }
+            )
+            continue
+        login = result["route"] == "POST /api/auth/login"
+        note = " (bcrypt cost 4; see login latency)" if login else ""
+        out.append(
+            {
+                "area": "request overhead",
+                "measure": (
+                    f"{result['route']} -> {result['status']}, "
+                    f"{result['aws_calls']} AWS calls faked{note}"
+                ),
+                "value": f"median {result['median_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms",
+                "goal": "<= 2 ms median",
+                "met": "n/a" if login else ("yes" if result["median_ms"] <= 2 else "no"),
+            }
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--json", action="store_true", help="rows for bench/run_all.py")
+    args = parser.parse_args()
+    results = measure(args.iterations)
+    table = rows(results)
+    if args.json:
+        print(json.dumps(table))
+        return
+    print("| route | per request | goal | met |")
+    print("|---|---|---|---|")
+    for row in table:
+        print(f"| {row['measure']} | {row['value']} | {row['goal']} | {row['met']} |")
+
+
+if __name__ == "__main__":
+    main()

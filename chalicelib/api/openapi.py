@@ -1,0 +1,398 @@
+"""The OpenAPI 3.1 document, generated from what the code declares (never written by hand).
+
+Sources, walked on every call of `generate(app)`:
+- `app.routes`: every path and method Chalice serves, with its path parameters;
+- each view's `RouteDoc` (`chalicelib.api.routing.api_route` keyword arguments): the pydantic
+  models of the body, the query and the success response, the success status, the list envelope;
+- the RBAC table (`chalicelib.authz.policy.POLICY`): public or not, the roles, whether API tokens
+  may call the route and the scope they need, as security requirements;
+- the error classes (`chalicelib.core.errors`): every error response with the contract's body;
+- the security headers (`chalicelib.core.headers`): documented as required on every response.
+
+Routes that declare no schema still appear (generic body / response) and are listed by
+`undocumented()` so they can be annotated. `python -m chalicelib.api.openapi [file]` writes the
+document (`make openapi` writes docs/openapi.json; a test fails when that file is stale).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from chalice.app import Chalice
+from pydantic import BaseModel
+
+from chalicelib.api.routing import RouteDoc, route_doc
+from chalicelib.authz.policy import POLICY, SCOPES, Rule
+from chalicelib.core.errors import DeskguardError
+from chalicelib.core.headers import HSTS, security_headers
+
+API_VERSION = "0.1.0"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SESSION_COOKIE = "deskguard_session"
+ERROR_REF = "#/components/schemas/Error"
+_PATH_PARAM = re.compile(r"{([^}]+)}")
+
+# Statuses a client may meet on any route: throttling (API Gateway stage limits) and the generic
+# 500. The rest depend on the route (see `_error_statuses`).
+_ALWAYS = (429, 500)
+
+
+def _header_names() -> tuple[str, ...]:
+    """The security headers every response carries (documented as required response headers).
+
+    HSTS is listed whatever the local switch says: the document describes the deployed API.
+    """
+    static = [name for name in security_headers() if name != "Strict-Transport-Security"]
+    return (*static, "Strict-Transport-Security", "X-Request-Id")
+
+
+def _error_classes() -> dict[int, DeskguardError]:
+    """One representative error per status (the first defined class wins: 400 -> VALIDATION)."""
+    found: dict[int, DeskguardError] = {}
+    pending: list[type[DeskguardError]] = [DeskguardError]
+    while pending:
+        cls = pending.pop(0)
+        pending.extend(cls.__subclasses__())
+        found.setdefault(cls.status, cls())
+    return found
+
+
+def error_schema() -> dict[str, Any]:
+    """The contract's error body: `{"error": {"code", "message", "details?"}}`."""
+    return {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]*$"},
+                    "message": {"type": "string", "minLength": 1},
+                    "details": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "message"],
+                            "properties": {
+                                "field": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    }
+
+
+def _header_components() -> dict[str, Any]:
+    values = {**security_headers(), "Strict-Transport-Security": HSTS}
+    headers: dict[str, Any] = {}
+    for name in _header_names():
+        schema: dict[str, Any] = {"type": "string", "minLength": 1}
+        if name in values and name != "Strict-Transport-Security":
+            schema = {"type": "string", "const": values[name]}
+        headers[name] = {"required": True, "schema": schema}
+    headers["Retry-After"] = {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    return headers
+
+
+def _security_schemes() -> dict[str, Any]:
+    return {
+        "sessionJwt": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "Session token from POST /api/auth/login (EdDSA-signed JWT).",
+        },
+        "apiToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "Deskguard API token",
+            "description": (
+                "API token from POST /api/admin/tokens. The requirement lists the scope the "
+                f"route needs; known scopes: {', '.join(sorted(SCOPES))}."
+            ),
+        },
+        "sessionCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": SESSION_COOKIE,
+            "description": "The session cookie set at login (browser clients).",
+        },
+    }
+
+
+class _Components:
+    """Collects pydantic schemas into `components.schemas` (names must be unique)."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {"Error": error_schema()}
+        self._owners: dict[str, tuple[type[BaseModel], str]] = {}
+
+    def ref(self, model: type[BaseModel], mode: str) -> dict[str, Any]:
+        name = model.__name__
+        owner = self._owners.get(name)
+        if owner is None:
+            schema = model.model_json_schema(
+                ref_template="#/components/schemas/{model}",
+                mode="serialization" if mode == "serialization" else "validation",
+            )
+            for def_name, definition in schema.pop("$defs", {}).items():
+                self.schemas.setdefault(def_name, definition)
+            self.schemas[name] = schema
+            self._owners[name] = (model, mode)
+        elif owner != (model, mode):
+            raise ValueError(f"two different schemas are named {name!r}; rename one")
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def inline(self, model: type[BaseModel]) -> dict[str, Any]:
+        """A model's schema inline (for query parameters), its nested models as components."""
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for def_name, definition in schema.pop("$defs", {}).items():
+            self.schemas.setdefault(def_name, definition)
+        return schema
+
+
+def _success_schema(doc: RouteDoc | None, components: _Components) -> dict[str, Any]:
+    if doc is None or doc.response is None:
+        schema: dict[str, Any] = {}
+    elif isinstance(doc.response, dict):
+        schema = doc.response
+    else:
+        schema = components.ref(doc.response, "serialization")
+    if doc is not None and doc.paginated:
+        return {
+            "type": "object",
+            "required": ["items", "nextCursor"],
+            "additionalProperties": False,
+            "properties": {
+                "items": {"type": "array", "maxItems": 100, "items": schema},
+                "nextCursor": {"type": ["string", "null"], "maxLength": 2048},
+            },
+        }
+    return schema
+
+
+def _error_statuses(method: str, path: str, rule: Rule, doc: RouteDoc | None) -> list[int]:
+    statuses = set(_ALWAYS)
+    has_params = bool(_PATH_PARAM.search(path))
+    if not rule.public:
+        statuses |= {401, 403, 404}
+    if method in BODY_METHODS:
+        statuses |= {400, 413, 415}
+    if has_params or (doc is not None and doc.query is not None):
+        statuses.add(400)
+    if has_params:
+        statuses.add(404)
+    if method in WRITE_METHODS and not rule.public:
+        statuses.add(409)
+    if doc is not None:
+        statuses |= set(doc.errors)
+    return sorted(statuses)
+
+
+def _headers_ref(extra: Iterable[str] = ()) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in (*_header_names(), *extra)}
+
+
+def _responses(
+    method: str, path: str, rule: Rule, doc: RouteDoc | None, components: _Components
+) -> dict[str, Any]:
+    status = doc.status if doc is not None else 200
+    responses: dict[str, Any] = {
+        str(status): {
+            "description": "Success.",
+            "headers": _headers_ref(),
+            "content": {"application/json": {"schema": _success_schema(doc, components)}},
+        }
+    }
+    for code in _error_statuses(method, path, rule, doc):
+        responses[str(code)] = {"$ref": f"#/components/responses/{_error(code).code}"}
+    return responses
+
+
+def _error(status: int) -> DeskguardError:
+    error = _error_classes().get(status)
+    if error is None:
+        raise ValueError(f"no error class has status {status}")
+    return error
+
+
+def _error_responses() -> dict[str, Any]:
+    """One reusable response per error code: the contract's body, the code pinned."""
+    responses: dict[str, Any] = {}
+    for status, error in sorted(_error_classes().items()):
+        if status < 400:
+            continue
+        responses[error.code] = {
+            "description": f"{status} {error.code}: {error.default_message}",
+            "headers": _headers_ref(["Retry-After"] if status == 429 else []),
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "allOf": [
+                            {"$ref": ERROR_REF},
+                            {
+                                "properties": {
+                                    "error": {"properties": {"code": {"const": error.code}}}
+                                }
+                            },
+                        ]
+                    }
+                }
+            },
+        }
+    return responses
+
+
+def _security(rule: Rule) -> list[dict[str, list[str]]]:
+    if rule.public:
+        return []
+    requirements: list[dict[str, list[str]]] = [{"sessionJwt": []}, {"sessionCookie": []}]
+    if rule.api_tokens:
+        requirements.append({"apiToken": [rule.scope] if rule.scope else []})
+    return requirements
+
+
+def _parameters(path: str, doc: RouteDoc | None, components: _Components) -> list[dict[str, Any]]:
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+        }
+        for name in _PATH_PARAM.findall(path)
+    ]
+    query_schema: dict[str, Any] = {"properties": {}, "required": []}
+    if doc is not None and doc.query is not None:
+        query_schema = components.inline(doc.query)
+    properties = dict(query_schema.get("properties", {}))
+    if doc is not None and doc.paginated:
+        properties.setdefault("limit", {"type": "integer", "minimum": 1, "maximum": 100})
+        properties.setdefault("cursor", {"type": "string", "maxLength": 2048})
+    required = set(query_schema.get("required", []))
+    for name, schema in properties.items():
+        parameters.append(
+            {"name": name, "in": "query", "required": name in required, "schema": schema}
+        )
+    return parameters
+
+
+def _operation_id(method: str, path: str) -> str:
+    slug = re.sub(r"[^a-zA-Z0-9]+", "_", path).strip("_")
+    return f"{method.lower()}_{slug}"
+
+
+def _operation(method: str, path: str, view: Any, components: _Components) -> dict[str, Any]:
+    rule = POLICY.get((method, path))
+    if rule is None:
+        raise ValueError(f"{method} {path} has no entry in the RBAC table (policy.POLICY)")
+    doc = route_doc(view)
+    segments = [part for part in path.split("/") if part and part != "api"]
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(method, path),
+        "tags": [segments[0] if segments else "root"],
+        "summary": (doc.summary if doc and doc.summary else (view.__doc__ or "").strip())
+        or f"{method} {path}",
+        "security": _security(rule),
+        "x-deskguard-rbac": {
+            "public": rule.public,
+            "roles": sorted(role.value for role in rule.roles),
+            "apiTokens": rule.api_tokens and not rule.public,
+            "scope": rule.scope,
+        },
+    }
+    parameters = _parameters(path, doc, components)
+    if parameters:
+        operation["parameters"] = parameters
+    if method in BODY_METHODS:
+        body = doc.body if doc is not None else None
+        operation["requestBody"] = {
+            "required": body is not None,
+            "content": {
+                "application/json": {
+                    "schema": components.ref(body, "validation") if body else {"type": "object"}
+                }
+            },
+        }
+    operation["responses"] = _responses(method, path, rule, doc, components)
+    return operation
+
+
+def generate(app: Chalice) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route the app serves."""
+    components = _Components()
+    paths: dict[str, Any] = {}
+    for path in sorted(app.routes):
+        for method in sorted(app.routes[path]):
+            entry = app.routes[path][method]
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                method, path, entry.view_function, components
+            )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Deskguard API",
+            "version": API_VERSION,
+            "description": (
+                "Multi-tenant helpdesk ticketing API. Generated from the route declarations, the "
+                "request/response schemas and the RBAC table; do not edit by hand."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(components.schemas.items())),
+            "responses": _error_responses(),
+            "headers": _header_components(),
+            "securitySchemes": _security_schemes(),
+        },
+    }
+
+
+def undocumented(app: Chalice) -> dict[str, list[str]]:
+    """Routes whose declaration lacks a schema: `body` (a body method without a body model) and
+    `response` (no response schema). Both lists should be empty."""
+    missing: dict[str, list[str]] = {"body": [], "response": []}
+    for path in sorted(app.routes):
+        for method in sorted(app.routes[path]):
+            doc = route_doc(app.routes[path][method].view_function)
+            if method in BODY_METHODS and (doc is None or doc.body is None):
+                missing["body"].append(f"{method} {path}")
+            if doc is None or doc.response is None:
+                missing["response"].append(f"{method} {path}")
+    return missing
+
+
+def render(app: Chalice) -> str:
+    """The document as the exact text committed in docs/openapi.json."""
+    return json.dumps(generate(app), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    """Write the document to the file named in argv (stdout without one); warn-list gaps."""
+    from app import app
+
+    text = render(app)
+    if argv:
+        with open(argv[0], "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    for kind, routes in undocumented(app).items():
+        for route in routes:
+            print(f"warning: {route} declares no {kind} schema", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
