@@ -16,6 +16,7 @@ Output is one JSON object on stdout; secrets appear there once and nowhere else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -164,16 +165,19 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.core.errors import DeskguardError
     from chalicelib.core.observability import logger
 
-    # Security events still get logged, on stderr, so stdout stays one JSON document.
+    # Security events and EMF metric lines (which Powertools prints) still get written, on
+    # stderr, so stdout stays one JSON document.
     handler: Any = logger.logger_handler
     previous = handler.setStream(sys.stderr)
+    out = sys.stdout
     try:
-        result = COMMANDS[args.command](args)
+        with contextlib.redirect_stdout(sys.stderr):
+            result = COMMANDS[args.command](args)
     except DeskguardError as error:
-        print(json.dumps({"error": {"code": error.code, "message": error.message}}))
+        print(json.dumps({"error": {"code": error.code, "message": error.message}}), file=out)
         return 1
     finally:
         if previous is not None:
             handler.setStream(previous)
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2), file=out)
     return 0

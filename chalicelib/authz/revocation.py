@@ -169,11 +169,14 @@ def revoke_session(organization_id: str, user_id: str, jti: str, expires_at: int
     )
 
 
-def revoke_all_for_user(organization_id: str, user_id: str, reason: str) -> None:
+def revoke_all_for_user(
+    organization_id: str, user_id: str, reason: str, *, actor_id: str | None = None
+) -> None:
     """Revoke every session and API token of a user issued before now (audited).
 
     Credentials issued afterwards (a new login, a new token) work again unless the user is
     deactivated. Acts on the very next request: the authorizer reads this marker on every call.
+    `actor_id` names who revoked (default: the caller); automated containment passes its own.
     """
     settings = get_settings()
     revoked_before = now_ms()
@@ -195,7 +198,7 @@ def revoke_all_for_user(organization_id: str, user_id: str, reason: str) -> None
     transact(
         AuditEntry(
             organization_id=organization_id,
-            actor_id=current_context().user_id or "system",
+            actor_id=actor_id or current_context().user_id or "system",
             action="user.revoke_all_credentials",
             target_type="user",
             target_id=user_id,

@@ -43,7 +43,9 @@ def record_denial(organization_id: str, user_id: str, kind: str) -> None:
             window_seconds=window,
         )
     if count == settings.containment_revoke_threshold:
-        revoke_all_for_user(organization_id, user_id, reason=f"containment:{kind}")
+        revoke_all_for_user(
+            organization_id, user_id, reason=f"containment:{kind}", actor_id="system:containment"
+        )
         emit(
             "security.suspicious_activity",
             reason="credentials_revoked",

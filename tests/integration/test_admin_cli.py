@@ -11,6 +11,7 @@ from cli.admin import main
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any], str]:
+    capsys.readouterr()  # drop earlier output (EMF metric lines go to stdout)
     code = main(list(argv))
     captured = capsys.readouterr()
     return code, json.loads(captured.out), captured.err

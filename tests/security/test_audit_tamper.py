@@ -12,9 +12,9 @@ import pytest
 from chalicelib.core.settings import get_settings
 from chalicelib.security_events import audit
 from devstack import cli
-from tests.factories_audit import audit_scenario
+from tests.factories_audit import ORG_SETUP_RECORDS, audit_scenario
 
-LAST = 10
+LAST = 10 + ORG_SETUP_RECORDS
 
 
 @pytest.fixture
@@ -34,6 +34,7 @@ def _verify(client: Any, org: Any) -> dict[str, Any]:
 
 
 def _cli_verify(org_id: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    capsys.readouterr()  # drop what earlier steps printed (EMF metric lines go to stdout)
     code = cli.main(["audit", "verify", "--org", org_id, "--json"])
     return code, json.loads(capsys.readouterr().out)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.authz.revocation import MARKER_PREFIX, RevocationMarkerModel
+from chalicelib.authz.models import USER_PREFIX
+from chalicelib.authz.revocation import UserRevocationModel
 from chalicelib.core.settings import get_settings
 from chalicelib.security_events import audit
 from tests.factories_audit import audit_scenario
@@ -51,16 +52,19 @@ def test_cross_org_probe_trips_threshold_and_token_dies(
     # Only the prober is cut off; the account is flagged and the revocation is audited.
     assert client.get("/api/me", token=attacker_org.agent.token).status == 200
     assert client.get("/api/me", token=victim.admin.token).status == 200
-    marker = RevocationMarkerModel.get(audit.org_pk(attacker_org.id), MARKER_PREFIX + attacker.id)
-    assert marker.review_required is True
+    # The revoke-all marker is the review flag: its reason names containment and the probe kind.
+    marker = UserRevocationModel.get(audit.org_pk(attacker_org.id), USER_PREFIX + attacker.id)
     assert marker.reason == "containment:cross_org"
     history = client.get("/api/admin/audit", token=attacker_org.admin.token)
     assert history.status == 401  # the attacker was that org's admin: use another admin
     admin2 = attacker_org.add_user(attacker.role)
     items = client.get("/api/admin/audit", token=admin2.token).json["items"]
-    assert [(i["action"], i["targetId"]) for i in items] == [
-        ("user.credentials_revoked", attacker.id)
+    # Newest first: admin2's creation, the containment revocation, then the org's setup records.
+    assert [(i["action"], i["targetId"], i["actorId"]) for i in items[:2]] == [
+        ("user.create", admin2.id, "system"),  # the test factory creates users as the system
+        ("user.revoke_all_credentials", attacker.id, "system:containment"),
     ]
+    assert {i["action"] for i in items[2:]} == {"user.create"}
     # The victim's records were never shown to the attacker.
     assert client.get("/api/admin/audit/verify", token=admin2.token).json["ok"] is True
 
@@ -95,10 +99,10 @@ def test_below_threshold_nothing_happens(client: Any, make_org: Any, log_mark: i
 
 
 def test_revocation_cuts_credentials_issued_before_it(client: Any, make_org: Any) -> None:
-    from chalicelib.authz.revocation import is_revoked, revoke_all_for_user
+    from chalicelib.authz.revocation import revoke_all_for_user
 
     org = make_org()
     revoke_all_for_user(org.id, org.agent.id, "admin:manual")
     assert client.get("/api/me", token=org.agent.token).status == 401
-    assert is_revoked(org.id, org.agent.id, 0)
-    assert not is_revoked(org.id, org.agent.id, 2**40)
+    marker = UserRevocationModel.get(audit.org_pk(org.id), USER_PREFIX + org.agent.id)
+    assert marker.reason == "admin:manual"
