@@ -7,7 +7,6 @@ from typing import Any
 from chalicelib.authz.revocation import revoke_all_for_user
 from chalicelib.security_events import audit
 
-
 # make_org creates three users; each creation is audited (user.create) before any scenario runs.
 ORG_SETUP_RECORDS = 3
 
