@@ -43,6 +43,7 @@ test: venv system-deps lint typecheck
 
 bench: venv
 	$(PY) bench/cold_start.py
+	$(PY) bench/dynamo_calls.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local
