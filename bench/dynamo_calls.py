@@ -1,0 +1,245 @@
+"""DynamoDB round trips per request for every ticket and comment route, against moto.
+
+A botocore `before-call.dynamodb` hook (installed for every session, like moto's own stubber)
+records each DynamoDB operation. Calls made before the RBAC gate (the authorizer) are counted
+apart from the route's own calls. Each route runs against an organization with 10 tickets and
+one with 5,000, seeded with the repository's batch writer. Prints one table.
+
+    .venv/bin/python bench/dynamo_calls.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "DESKGUARD_STAGE": "test",
+        "BCRYPT_ROUNDS": "4",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Deskguard",
+    }
+)
+for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_name, None)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import botocore.handlers  # noqa: E402
+
+_calls: list[tuple[str, str]] = []
+_phase = ["gateway"]
+
+
+def _count(model: Any = None, **_: Any) -> None:
+    _calls.append((_phase[0], model.name if model is not None else "?"))
+
+
+# Every botocore session built from now on (pynamodb's and Powertools' included) gets the hook.
+botocore.handlers.BUILTIN_HANDLERS.append(("before-call.dynamodb", _count))
+
+from moto import mock_aws  # noqa: E402
+
+SIZES = (10, 5000)
+
+
+def _seed(org: Any, count: int) -> list[str]:
+    from chalicelib.tickets import repository
+    from chalicelib.tickets.models import Priority, TagModel, TicketModel, new_id
+
+    items: list[Any] = []
+    ids: list[str] = []
+    for i in range(count):
+        ticket = TicketModel.new(
+            org.id,
+            requester_id=org.requester.id,
+            subject=f"seeded {i}",
+            body_markdown="seeded",
+            body_html="<p>seeded</p>",
+            priority=Priority.ALL[i % 4],
+            tags=["seed"],
+            now="2025-01-01T00:00:00.000+00:00",
+            ticket_id=new_id(),
+        )
+        ticket.version = 1
+        items.append(ticket)
+        items.append(TagModel.for_ticket(org.id, ticket.ticket_id, "seed"))
+        ids.append(ticket.ticket_id)
+    repository.put_tickets(items)
+    return ids
+
+
+def _measure(org: Any, ids: list[str], client: Any) -> dict[str, tuple[int, int, str, int]]:
+    """route label -> (route calls, authorizer calls, operations, status)."""
+    rows: dict[str, tuple[int, int, str, int]] = {}
+
+    def run(label: str, method: str, path: str, user: Any, **kwargs: Any) -> Any:
+        _calls.clear()
+        _phase[0] = "gateway"
+        response = client.request(method, path, token=user.token, **kwargs)
+        route = [op for phase, op in _calls if phase == "route"]
+        gateway = [op for phase, op in _calls if phase == "gateway"]
+        ops = ", ".join(f"{op}x{n}" if n > 1 else op for op, n in Counter(route).items())
+        rows[label] = (len(route), len(gateway), ops, response.status)
+        return response
+
+    agent, requester = org.agent, org.requester
+    body = {"subject": "Bench", "body": "**bench**", "tags": ["seed"]}
+    created = run("POST /tickets", "POST", "/api/tickets", requester, json=body).json
+    key = {"Idempotency-Key": f"bench-key-{org.id}"}
+    run(
+        "POST /tickets + Idempotency-Key (first)",
+        "POST",
+        "/api/tickets",
+        requester,
+        json=body,
+        headers=key,
+    )
+    run(
+        "POST /tickets + Idempotency-Key (replay)",
+        "POST",
+        "/api/tickets",
+        requester,
+        json=body,
+        headers=key,
+    )
+    tid = created["id"]
+    run("GET /tickets/{id}", "GET", f"/api/tickets/{tid}", requester)
+    first = run("GET /tickets (staff, page 1)", "GET", "/api/tickets?limit=5", agent).json
+    run(
+        "GET /tickets (staff, page 2 via cursor)",
+        "GET",
+        f"/api/tickets?limit=5&cursor={first['nextCursor']}",
+        agent,
+    )
+    run("GET /tickets (requester)", "GET", "/api/tickets", requester)
+    run(
+        "GET /tickets?status=OPEN&priority=HIGH",
+        "GET",
+        "/api/tickets?status=OPEN&priority=HIGH",
+        agent,
+    )
+    run("GET /tickets?tag=seed", "GET", "/api/tickets?tag=seed", agent)
+    run("GET /tickets?assigneeId=...", "GET", f"/api/tickets?assigneeId={agent.id}", agent)
+    patched = run(
+        "PATCH /tickets/{id} (status)",
+        "PATCH",
+        f"/api/tickets/{tid}",
+        agent,
+        json={"status": "PENDING"},
+        headers={"If-Match": "1"},
+    ).json
+    run(
+        "PATCH /tickets/{id} (assign + tags)",
+        "PATCH",
+        f"/api/tickets/{tid}",
+        agent,
+        json={"assigneeId": agent.id, "tags": ["vpn"]},
+        headers={"If-Match": str(patched["version"])},
+    )
+    run(
+        "PATCH /tickets/{id} (stale If-Match: 409)",
+        "PATCH",
+        f"/api/tickets/{tid}",
+        agent,
+        json={"status": "OPEN"},
+        headers={"If-Match": "1"},
+    )
+    for i in range(3):
+        client.post(f"/api/tickets/{tid}/comments", json={"body": f"c{i}"}, token=agent.token)
+    run(
+        "POST /tickets/{id}/comments",
+        "POST",
+        f"/api/tickets/{tid}/comments",
+        requester,
+        json={"body": "reply"},
+    )
+    run(
+        "POST /tickets/{id}/comments (internal)",
+        "POST",
+        f"/api/tickets/{tid}/comments",
+        agent,
+        json={"body": "note", "internal": True},
+    )
+    page = run(
+        "GET /tickets/{id}/comments (page 1)",
+        "GET",
+        f"/api/tickets/{tid}/comments?limit=2",
+        requester,
+    ).json
+    run(
+        "GET /tickets/{id}/comments (page 2)",
+        "GET",
+        f"/api/tickets/{tid}/comments?limit=2&cursor={page['nextCursor']}",
+        requester,
+    )
+    run(
+        "POST /tickets/bulk (10 ids)",
+        "POST",
+        "/api/tickets/bulk",
+        agent,
+        json={"ids": ids[:10], "action": "set_priority", "priority": "URGENT"},
+    )
+    hundred = (ids + [f"{n:032x}" for n in range(100)])[:100]
+    run(
+        "POST /tickets/bulk (100 ids)",
+        "POST",
+        "/api/tickets/bulk",
+        agent,
+        json={"ids": hundred, "action": "set_priority", "priority": "LOW"},
+    )
+    return rows
+
+
+def main() -> None:
+    from chalicelib.authz import policy
+
+    real_check = policy.check
+
+    def marked_check(*args: Any, **kwargs: Any) -> Any:
+        _phase[0] = "route"  # the authorizer has run; from here on the route's own calls
+        return real_check(*args, **kwargs)
+
+    policy.check = marked_check  # type: ignore[assignment]
+    results: dict[int, dict[str, tuple[int, int, str, int]]] = {}
+    with mock_aws():
+        import app as app_module
+        from chalicelib.tables import create_tables
+        from devstack.client import ApiClient
+        from devstack.resources import create_buckets
+        from tests.factories import OrgFactory
+
+        create_tables()
+        create_buckets()
+        client = ApiClient(app_module.app)
+        factory = OrgFactory(client)
+        for size in SIZES:
+            org = factory()
+            ids = _seed(org, size)
+            results[size] = _measure(org, ids, client)
+
+    small, large = results[SIZES[0]], results[SIZES[1]]
+    width = max(len(label) for label in small)
+    print(
+        f"{'route':<{width}} | {'10 tickets':>10} | {'5,000 tickets':>13} | auth | status | "
+        "operations (5,000)"
+    )
+    print("-" * (width + 90))
+    for label, (calls, auth, _ops, status) in small.items():
+        big_calls, _big_auth, big_ops, big_status = large[label]
+        same = "" if calls == big_calls else "  <-- differs"
+        print(
+            f"{label:<{width}} | {calls:>10} | {big_calls:>13} | {auth:>4} | "
+            f"{status}/{big_status} | {big_ops}{same}"
+        )
+
+
+if __name__ == "__main__":
+    main()
