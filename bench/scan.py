@@ -1,4 +1,4 @@
-"""Scan time: ClamscanEngine.scan (one `clamscan` process, as the scan function runs it) on clean
+"""Scan time: ClamscanEngine.scan_file (one `clamscan` process, as the scan function runs it) on clean
 files up to the 10 MiB attachment cap. Prints a markdown table of medians.
 
 Official definitions cannot be downloaded here, so two databases are used: the one-signature EICAR
@@ -72,7 +72,7 @@ def main() -> None:
                 samples = []
                 for _ in range(args.runs):
                     start = time.perf_counter()
-                    result = engine.scan(str(path))
+                    result = engine.scan_file(str(path))
                     samples.append(time.perf_counter() - start)
                     assert result.verdict is Verdict.CLEAN
                 median = statistics.median(samples)

@@ -32,7 +32,7 @@ def test_scanner_loads_definitions_from_the_bucket(tmp_path: Path) -> None:
     with override(clamav_definitions_dir=str(target), clamav_definitions_from_s3=True):
         definitions._last_sync = 0.0
         engine = definitions.default_engine()
-        assert engine.scan(str(sample)).verdict is Verdict.INFECTED
+        assert engine.scan_file(str(sample)).verdict is Verdict.INFECTED
     assert [p.name for p in target.iterdir()] == ["tests.hdb"]
 
 
@@ -42,7 +42,7 @@ def test_empty_bucket_means_no_scan(tmp_path: Path) -> None:
     with override(clamav_definitions_dir=str(tmp_path / "defs"), clamav_definitions_from_s3=True):
         definitions._last_sync = 0.0
         with pytest.raises(ScanEngineError):
-            definitions.default_engine().scan(str(sample))
+            definitions.default_engine().scan_file(str(sample))
 
 
 @pytest.mark.parametrize("freshclam", ["missing", "failing"])

@@ -36,29 +36,29 @@ def _file(tmp_path: Path, content: bytes) -> str:
 
 def test_eicar_is_infected_and_pdf_clean(definitions: Path, tmp_path: Path) -> None:
     engine = ClamscanEngine("clamscan", str(definitions), 60)
-    infected = engine.scan(_file(tmp_path, EICAR))
+    infected = engine.scan_file(_file(tmp_path, EICAR))
     assert infected.verdict is Verdict.INFECTED
     assert infected.signature is not None and infected.signature.startswith(SIGNATURE_NAME)
-    assert engine.scan(_file(tmp_path, pdf_bytes())).verdict is Verdict.CLEAN
+    assert engine.scan_file(_file(tmp_path, pdf_bytes())).verdict is Verdict.CLEAN
 
 
 def test_missing_binary_is_an_error(definitions: Path, tmp_path: Path) -> None:
     engine = ClamscanEngine(str(tmp_path / "no-such-clamscan"), str(definitions), 60)
     with pytest.raises(ScanEngineError, match="not found"):
-        engine.scan(_file(tmp_path, pdf_bytes()))
+        engine.scan_file(_file(tmp_path, pdf_bytes()))
 
 
 def test_timeout_is_an_error(definitions: Path, tmp_path: Path) -> None:
     engine = ClamscanEngine("clamscan", str(definitions), 0.001)
     with pytest.raises(ScanEngineError, match="timed out"):
-        engine.scan(_file(tmp_path, pdf_bytes()))
+        engine.scan_file(_file(tmp_path, pdf_bytes()))
 
 
 def test_missing_or_empty_definitions_is_an_error(tmp_path: Path) -> None:
     target = _file(tmp_path, pdf_bytes())
     for directory in (tmp_path / "absent", tmp_path):
         with pytest.raises(ScanEngineError, match="definitions"):
-            ClamscanEngine("clamscan", str(directory), 60).scan(target)
+            ClamscanEngine("clamscan", str(directory), 60).scan_file(target)
 
 
 def test_clamscan_own_error_exit_is_an_error(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_clamscan_own_error_exit_is_an_error(tmp_path: Path) -> None:
     bad.mkdir()
     (bad / "broken.hdb").write_text("not a signature line\n")
     with pytest.raises(ScanEngineError, match="exit code 2"):
-        ClamscanEngine("clamscan", str(bad), 60).scan(_file(tmp_path, pdf_bytes()))
+        ClamscanEngine("clamscan", str(bad), 60).scan_file(_file(tmp_path, pdf_bytes()))
 
 
 @pytest.mark.parametrize(

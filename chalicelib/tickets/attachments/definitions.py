@@ -150,6 +150,6 @@ def _check_definitions(directory: str, work: str) -> None:
     probe.write_text("definitions self-test\n")
     engine = ClamscanEngine(get_settings().clamscan_path, directory, 300)
     try:
-        engine.scan(str(probe))
+        engine.scan_file(str(probe))
     except ScanEngineError as error:
         raise DefinitionsRefreshFailed(f"new definitions unusable: {error}") from None

@@ -1,6 +1,6 @@
 """The antivirus engine: one small interface, and its `clamscan` implementation.
 
-The contract is fail closed: `scan()` returns a verdict only when the engine positively said
+The contract is fail closed: `scan_file()` returns a verdict only when the engine positively said
 "clean" or "infected". Anything else (binary missing, no definitions, timeout, killed, an exit
 code other than 0/1, output that does not name the file) raises `ScanEngineError`, and the caller
 must never treat that as clean.
@@ -40,7 +40,7 @@ class ScanEngineError(Exception):
 class ScanEngine(Protocol):
     """Anything that can scan one local file."""
 
-    def scan(self, path: str) -> ScanResult:
+    def scan_file(self, path: str) -> ScanResult:
         """Return a verdict for the file at `path`, or raise ScanEngineError."""
         ...
 
@@ -75,7 +75,7 @@ class ClamscanEngine:
             path,
         ]
 
-    def scan(self, path: str) -> ScanResult:
+    def scan_file(self, path: str) -> ScanResult:
         if not has_definitions(self.definitions_dir):
             raise ScanEngineError("no ClamAV definitions in the definitions directory")
         if not os.path.isfile(path):

@@ -213,7 +213,7 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
         except ValueError:
             return _reject(record, key, version_id, at, size=size, sniffed=None, reason="size")
         try:
-            result = engine_factory().scan(path)
+            result = engine_factory().scan_file(path)
         except ScanEngineError as error:
             logger.error("scan engine failed", extra={"attachment_id": aid, "error": str(error)})
             storage.tag(bucket, key, version_id, _tags("ERROR", None, at))
