@@ -1,4 +1,4 @@
-"""Scan time: ClamscanEngine.scan_file (one `clamscan` process, as the scan function runs it) on clean
+"""Scan time: ClamscanEngine.scan_file (one `clamscan` process, as the scanner runs it) on clean
 files up to the 10 MiB attachment cap. Prints a markdown table of medians.
 
 Official definitions cannot be downloaded here, so two databases are used: the one-signature EICAR
