@@ -1,13 +1,15 @@
-"""S3 notifications for the local stack: `chalice local` runs no S3 triggers, so this thread
-watches the uploads bucket in moto and delivers an ObjectCreated event for every new object
-version to the app's real `scan_attachment` handler, as S3 would call the Lambda function. It
-also runs the scheduled scan-retry function every minute (EventBridge's job in AWS).
+"""S3 events for the local stack: `chalice local` runs no event triggers, so this thread watches
+the uploads bucket in moto and delivers an EventBridge "Object Created" event for every new
+object version to the app's real `scan_attachment` function, as the EventBridge rule the deploy
+template creates invokes it in AWS. It also runs the scheduled scan-retry function every minute
+(EventBridge's schedule in AWS).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
@@ -20,36 +22,36 @@ from chalicelib.core.settings import get_settings
 
 POLL_SECONDS = 0.5
 RETRY_SWEEP_SECONDS = 60.0
+LOCAL_ACCOUNT = "000000000000"
 
 
 def object_created_event(bucket: str, entry: dict[str, Any], region: str) -> dict[str, Any]:
-    """An S3 ObjectCreated:Post notification for one object version (real events' shape)."""
+    """S3's EventBridge "Object Created" event for one object version (real events' shape)."""
     return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": region,
-                "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                "eventName": "ObjectCreated:Post",
-                "userIdentity": {"principalId": "local"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "scan_attachment",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {
-                        # S3 URL-encodes keys in notifications; Chalice decodes them.
-                        "key": quote_plus(entry["Key"], safe="/"),
-                        "size": entry["Size"],
-                        "eTag": entry["ETag"].strip('"'),
-                        "versionId": entry["VersionId"],
-                        "sequencer": f"{time.time_ns():X}",
-                    },
-                },
-            }
-        ]
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": LOCAL_ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {
+                # URL-encoded like S3's notifications; the function decodes it (Powertools).
+                "key": quote_plus(entry["Key"], safe="/"),
+                "size": entry["Size"],
+                "etag": entry["ETag"].strip('"'),
+                "version-id": entry["VersionId"],
+                "sequencer": f"{time.time_ns():X}",
+            },
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": LOCAL_ACCOUNT,
+            "source-ip-address": "127.0.0.1",
+            "reason": "POST Object",
+        },
     }
 
 

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chalicelib.authz.models import ApiTokenModel
 from infra.resources import POLICY_FILES, TableSpec, bucket, table_specs
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / ".chalice"
@@ -42,9 +43,13 @@ ITEM_WRITE = (
 # attribute_not_exists and never updated or deleted.
 APPEND_ONLY = ("dynamodb:PutItem", "dynamodb:ConditionCheckItem")
 API_TABLE_ACTIONS: dict[str, tuple[str, ...]] = {"audit": ITEM_READ + APPEND_ONLY}
-# The authorizer reads credentials and the revocation denylist; it writes nothing.
+# The authorizer reads a credential's state in one BatchGetItem over the identity and revocations
+# tables (`revocation.read_credential_state`), nothing else. Its only write: an API token's
+# last-use time (`api_tokens._touch_last_used`), one UpdateItem that IAM limits to that attribute
+# (plus the key it addresses).
 AUTHORIZER_TABLES = ("identity", "revocations")
-AUTHORIZER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
+AUTHORIZER_TABLE_ACTIONS = ("dynamodb:BatchGetItem",)
+AUTHORIZER_LAST_USE_TABLE = "identity"
 # The scanner updates attachment records (and audits the change).
 SCANNER_TABLES: dict[str, tuple[str, ...]] = {
     "attachments": (
@@ -171,12 +176,36 @@ def api_policy() -> list[dict[str, Any]]:
     return statements
 
 
+def token_use_attributes() -> list[str]:
+    """The attributes the authorizer's last-use UpdateItem touches: the key and `last_used_at`."""
+    keys = [
+        attr.attr_name
+        for attr in ApiTokenModel.get_attributes().values()
+        if attr.is_hash_key or attr.is_range_key
+    ]
+    return sorted({*keys, ApiTokenModel.last_used_at.attr_name})
+
+
 def authorizer_policy() -> list[dict[str, Any]]:
     statements = _signing_keys("VerifyKeys")
     for spec in table_specs():
         if spec.short_name in AUTHORIZER_TABLES:
             statements.append(
                 _table_statement(f"Read{spec.logical_id}", AUTHORIZER_TABLE_ACTIONS, spec)
+            )
+        if spec.short_name == AUTHORIZER_LAST_USE_TABLE:
+            statements.append(
+                {
+                    "Sid": "RecordApiTokenUse",
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:UpdateItem"],
+                    "Resource": table_resources(spec, with_indexes=False),
+                    # Fine-grained access control: an update naming any other attribute is
+                    # denied, so the authorizer cannot change roles, hashes or status.
+                    "Condition": {
+                        "ForAllValues:StringEquals": {"dynamodb:Attributes": token_use_attributes()}
+                    },
+                }
             )
     return statements
 
@@ -211,6 +240,13 @@ def scanner_policy() -> list[dict[str, Any]]:
             "Resource": [_objects("definitions", DEFINITIONS_PREFIX)],
         },
         _list_definitions("ListDefinitions"),
+        {
+            # An object no attachment owns is removed with every version of its key.
+            "Sid": "ListUploadVersions",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucketVersions"],
+            "Resource": [_bucket("uploads")],
+        },
     ]
     for spec in table_specs():
         if spec.short_name in SCANNER_TABLES:

@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from chalicelib.core.headers import security_headers
 from chalicelib.core.settings import Settings
 from infra import policies, stages
 from infra.resources import (
+    API_HANDLER,
     BUCKETS,
     FUNCTION_POLICIES,
     SCANNER_FUNCTION,
@@ -110,6 +112,14 @@ def _projection(index: Any) -> dict[str, Any]:
     return out
 
 
+def _key_schema(entries: Sequence[Mapping[str, object]]) -> list[dict[str, str]]:
+    """HASH before RANGE, as DynamoDB requires (pynamodb lists them in attribute order)."""
+    return sorted(
+        ({"AttributeName": str(e["AttributeName"]), "KeyType": str(e["KeyType"])} for e in entries),
+        key=lambda entry: entry["KeyType"] != "HASH",
+    )
+
+
 def table_resource(spec: TableSpec, settings: Settings, production: bool) -> dict[str, Any]:
     """One `AWS::DynamoDB::Table` from a model family."""
     schema = spec.model._get_schema()
@@ -123,7 +133,7 @@ def table_resource(spec: TableSpec, settings: Settings, production: bool) -> dic
                 definitions[attr.attr_name] = attr.attr_type
         entry = {
             "IndexName": index_spec.name,
-            "KeySchema": index_schema["key_schema"],
+            "KeySchema": _key_schema(index_schema["key_schema"]),
             "Projection": _projection(index_spec.index),
         }
         (gsis if index_spec.kind == "global" else lsis).append(entry)
@@ -134,7 +144,7 @@ def table_resource(spec: TableSpec, settings: Settings, production: bool) -> dic
             {"AttributeName": name, "AttributeType": kind}
             for name, kind in sorted(definitions.items())
         ],
-        "KeySchema": schema["key_schema"],
+        "KeySchema": _key_schema(schema["key_schema"]),
         "SSESpecification": {
             "SSEEnabled": True,
             "SSEType": "KMS",
@@ -516,6 +526,81 @@ def observability_fragments(
     return fragments
 
 
+# `Fn::Sub` variables the generated ops fragments (devstack/ops.py) use, and the function log group
+# placeholder that stands for every function's log group (security events are logged by the API,
+# the authorizers and the scanner alike, each in its own group).
+API_LOG_GROUP_VARIABLE = "${ApiLogGroupName}"
+
+
+def function_log_groups(app: Chalice, stage: str) -> list[str]:
+    """Logical ids of the functions' log groups (Chalice creates them when the stage sets a
+    retention), the API handler's first; empty when the stage sets none."""
+    if not stages.stage_option(stage, "log_retention_in_days", None):
+        return []
+    groups: list[str] = []
+    for name in app_functions(app):
+        if name == API_HANDLER:
+            groups.insert(0, "ApiHandlerLogGroup")
+        else:
+            groups.append(f"{function_logical_id(name)}LogGroup")
+    return groups
+
+
+def _fragment_variables(stage: str, api_log_group: str) -> dict[str, str]:
+    return {
+        "${Stage}": stage,
+        "${Region}": "${AWS::Region}",
+        "${ApiLogGroupName}": api_log_group,
+        "${AlarmTopicArn}": "${AlarmTopic}",  # Ref of an SNS topic is its ARN
+    }
+
+
+def _replace(value: Any, variables: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for variable, replacement in variables.items():
+            value = value.replace(variable, replacement)
+        return value
+    if isinstance(value, list):
+        return [_replace(item, variables) for item in value]
+    if isinstance(value, dict):
+        return {key: _replace(item, variables) for key, item in value.items()}
+    return value
+
+
+def wire_fragment(fragment: dict[str, Any], stage: str, log_groups: list[str]) -> dict[str, Any]:
+    """Resolve a generated fragment's variables against this stack.
+
+    A metric filter on `${ApiLogGroupName}` is created once per function log group (same metric,
+    so the alarm sees events from every function: malware from the scanner, authorizer denials
+    from the authorizers); a query definition searches all of them.
+    """
+    placeholder = {"Fn::Sub": API_LOG_GROUP_VARIABLE}
+    api_group = f"${{{log_groups[0]}}}" if log_groups else "/aws/lambda/${APIHandler}"
+    resources: dict[str, Any] = {}
+    for logical_id, resource in fragment.get("Resources", {}).items():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Logs::MetricFilter" and (
+            properties.get("LogGroupName") == placeholder and log_groups
+        ):
+            for index, group in enumerate(log_groups):
+                clone = copy.deepcopy(resource)
+                clone["Properties"]["LogGroupName"] = {"Ref": group}
+                suffix = "" if index == 0 else group.removesuffix("LogGroup")
+                resources[logical_id + suffix] = clone
+            continue
+        if resource.get("Type") == "AWS::Logs::QueryDefinition" and (
+            properties.get("LogGroupNames") == [placeholder] and log_groups
+        ):
+            searched = copy.deepcopy(resource)
+            searched["Properties"]["LogGroupNames"] = [{"Ref": group} for group in log_groups]
+            resources[logical_id] = searched
+            continue
+        resources[logical_id] = resource
+    wired = {**fragment, "Resources": resources} if "Resources" in fragment else dict(fragment)
+    wired = _replace(wired, _fragment_variables(stage, api_group))
+    return wired if isinstance(wired, dict) else {}
+
+
 def build_template(
     stage: str, app: Chalice | None = None, observability_dir: Path = OBSERVABILITY_DIR
 ) -> dict[str, Any]:
@@ -569,7 +654,9 @@ def build_template(
     outputs["AlarmTopicArn"] = {"Value": {"Ref": "AlarmTopic"}}
     template: dict[str, Any] = {"Resources": resources, "Outputs": outputs}
 
-    for name, fragment in observability_fragments(settings, observability_dir):
+    log_groups = function_log_groups(app, stage)
+    for name, raw in observability_fragments(settings, observability_dir):
+        fragment = wire_fragment(raw, stage, log_groups)
         for section in FRAGMENT_SECTIONS:
             entries = fragment.get(section, {})
             target = template.setdefault(section, {})

@@ -2,15 +2,22 @@
 
 Each is its own Lambda function. They hold no logic: the pipeline lives in
 `chalicelib.tickets.attachments` (see docs/attachments.md for the layer/image they need).
+
+`scan_attachment` is a plain Lambda function (`lambda_function`), not `on_s3_event`: `chalice
+package` cannot wire S3 notifications, so the uploads bucket sends its events to EventBridge and
+the rule `infra.template` generates invokes this function with S3's "Object Created" event
+(`detail.bucket.name`, `detail.object.key`, `detail.object.version-id`). EventBridge invokes
+it asynchronously, so raising (engine failure) still gets Lambda's async retries.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint, Cron, Rate, S3Event
+from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
+from chalice.app import Blueprint, Cron, Rate
 
-from chalicelib.core.settings import get_settings
+from chalicelib.core.observability import logger
 from chalicelib.tickets.attachments.definitions import default_engine, refresh_definitions
 from chalicelib.tickets.attachments.scanning import (
     Outcome,
@@ -20,19 +27,37 @@ from chalicelib.tickets.attachments.scanning import (
 
 attachment_scanning_bp = Blueprint(__name__)
 
-
-def _version_id(event: S3Event) -> str | None:
-    record = event.to_dict()["Records"][0]
-    version = record.get("s3", {}).get("object", {}).get("versionId")
-    return str(version) if version else None
+OBJECT_CREATED = ("aws.s3", "Object Created")
 
 
-@attachment_scanning_bp.on_s3_event(
-    bucket=get_settings().uploads_bucket, events=["s3:ObjectCreated:*"], name="scan_attachment"
-)
-def scan_attachment(event: S3Event) -> list[dict[str, Any]]:
-    """ObjectCreated in the uploads bucket -> scan. Raises (so Lambda retries) on engine failure."""
-    outcomes = process_s3_event([(event.bucket, event.key, _version_id(event))], default_engine)
+def created_object(event: dict[str, Any]) -> tuple[str, str, str | None] | None:
+    """(bucket, key, version id) of an S3 "Object Created" EventBridge event, else None."""
+    parsed = S3EventBridgeNotificationEvent(event)
+    if (parsed.get("source"), parsed.get("detail-type")) != OBJECT_CREATED:
+        return None
+    try:
+        obj = parsed.detail.object
+        bucket, key = parsed.detail.bucket.name, obj.key  # key: URL-decoded by Powertools
+    except (KeyError, TypeError, AttributeError):
+        return None
+    version = obj.get("version-id")
+    if not isinstance(bucket, str) or not isinstance(key, str) or not key:
+        return None
+    return bucket, key, str(version) if version else None
+
+
+@attachment_scanning_bp.lambda_function(name="scan_attachment")
+def scan_attachment(event: dict[str, Any], context: Any) -> list[dict[str, Any]]:
+    """Object created in the uploads bucket (via EventBridge) -> scan. Raises (so Lambda
+    retries) on engine failure; anything but an S3 "Object Created" event is ignored."""
+    created = created_object(event)
+    if created is None:
+        logger.warning(
+            "scan_attachment: not an S3 Object Created event",
+            extra={"source": str(event.get("source"))[:64]},
+        )
+        return []
+    outcomes = process_s3_event([created], default_engine)
     return [_public(outcome) for outcome in outcomes]
 
 

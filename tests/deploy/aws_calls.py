@@ -27,6 +27,9 @@ class Call:
     action: str
     resource: str
     operation: str
+    # A single-item UpdateItem's attribute names (key and expressions), for policies that limit
+    # them with the `dynamodb:Attributes` condition; empty for every other call.
+    attributes: tuple[str, ...] = ()
 
 
 RECORDED: set[Call] = set()
@@ -50,10 +53,15 @@ def _function_on_stack(frame: FrameType | None) -> str | None:
 
 
 def _event_source_name(handler: Any) -> str:
+    """The Chalice name of an event handler: a schedule, or a `@lambda_function` (Chalice wraps
+    those in an EventSourceHandler around a PureLambdaWrapper)."""
     from infra.resources import load_app
 
-    for source in load_app().event_sources:
-        if source.handler_string.rsplit(".", 1)[-1] == getattr(handler.func, "__name__", ""):
+    func = getattr(handler.func, "_original_func", handler.func)
+    qualified = f"{getattr(func, '__module__', '')}.{getattr(func, '__name__', '')}"
+    app = load_app()
+    for source in [*app.event_sources, *app.pure_lambda_functions]:
+        if source.handler_string == qualified:
             return str(source.name)
     return "unknown_event_source"
 
@@ -146,8 +154,14 @@ def record(service: str, operation: str, params: dict[str, Any], region: str) ->
     function = _function_on_stack(sys._getframe(1))
     if function is None:
         return  # test setup or fixtures, not a function's code
+    attributes: tuple[str, ...] = ()
+    if (service, operation) == ("dynamodb", "UpdateItem"):
+        names = set(params.get("ExpressionAttributeNames", {}).values()) | set(
+            params.get("Key", {})
+        )
+        attributes = tuple(sorted(names))
     for action, resource in iam_requirements(service, operation, params, region):
-        RECORDED.add(Call(function, action, resource, operation))
+        RECORDED.add(Call(function, action, resource, operation, attributes))
 
 
 def _s3_params(request_dict: dict[str, Any]) -> dict[str, Any]:

@@ -100,13 +100,21 @@ def test_least_privilege_by_role() -> None:
         assert not {
             a for a in actions if re.match(r"(iam|kms:(?!Decrypt)|s3:(Put|Delete)Bucket)", a)
         }
-    # The authorizer reads keys and the denylist; it writes nothing and never touches S3.
+    # The authorizer reads keys and the denylist and never touches S3. Its one write is an API
+    # token's last-use time: UpdateItem on the identity table, limited by IAM to that attribute.
     authorizer = _actions("authorizer")
     assert not {a for a in authorizer if a.startswith("s3:")}
     data_actions = {a for a in authorizer if a.startswith(("dynamodb:", "secretsmanager:"))}
-    assert data_actions and not {
-        a for a in data_actions if re.search(r"(Put|Update|Delete|Write)", a)
-    }
+    assert data_actions
+    for statement in _policy("authorizer")["Statement"]:
+        data = [a for a in statement["Action"] if a.startswith(("dynamodb:", "secretsmanager:"))]
+        writes = {a for a in data if re.search(r"(Put|Update|Delete|Write)", a)}
+        if not writes:
+            continue
+        assert writes == set(statement["Action"]) == {"dynamodb:UpdateItem"}, statement["Sid"]
+        assert statement["Resource"] == [{"Fn::Sub": "${IdentityTable.Arn}"}]
+        allowed = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+        assert set(allowed) == {"pk", "sk", "last_used_at"}
     # The audit trail is append-only for the API: no update or delete on the audit table.
     audit_arn = "${AuditTable.Arn}"
     for statement in _policy("api")["Statement"]:
@@ -155,6 +163,11 @@ def granted(call: Call) -> bool:
     for statement in _policy(role)["Statement"]:
         if call.action not in _as_list(statement["Action"]):
             continue
+        limited = statement.get("Condition", {}).get("ForAllValues:StringEquals", {})
+        if "dynamodb:Attributes" in limited and not (
+            call.attributes and set(call.attributes) <= set(limited["dynamodb:Attributes"])
+        ):
+            continue
         for resource in _as_list(statement["Resource"]):
             if fnmatch.fnmatchcase(call.resource, _resolve(resource, values)):
                 return True
@@ -169,6 +182,11 @@ def test_the_check_refuses_what_a_policy_does_not_grant() -> None:
     other = identity.replace("deskguard-test-", "deskguard-other-")
     assert not granted(Call("api_handler", "dynamodb:GetItem", other, "GetItem"))
     assert not granted(Call("unknown_function", "dynamodb:GetItem", identity, "GetItem"))
+    # The authorizer may set an API token's last use, and nothing else on the item.
+    touch = ("deskguard_authorizer", "dynamodb:UpdateItem", identity, "UpdateItem")
+    assert granted(Call(*touch, ("last_used_at", "pk", "sk")))
+    assert not granted(Call(*touch, ("last_used_at", "pk", "role", "sk")))
+    assert not granted(Call(*touch))
 
 
 @pytest.mark.after_all_tests

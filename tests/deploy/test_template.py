@@ -307,3 +307,33 @@ def test_observability_fragments_are_merged(tmp_path: Path) -> None:
     (tmp_path / "clash.json").write_text(json.dumps({"alarms": []}))
     with pytest.raises(TemplateError, match="fragment"):
         build_template("prod", app=_fake_app(), observability_dir=tmp_path)
+
+
+def test_ops_fragments_are_wired_to_this_stack_and_every_function(
+    stage_template: tuple[str, dict[str, Any]],
+) -> None:
+    """The generated ops files use `${Stage}`, `${ApiLogGroupName}`, `${AlarmTopicArn}`,
+    `${Region}`: each resolves here, and a security event counts whichever function logs it
+    (malware from the scanner, authorizer denials from the authorizers)."""
+    stage, template = stage_template
+    text = json.dumps(template)
+    for variable in ("${Stage}", "${ApiLogGroupName}", "${AlarmTopicArn}", "${Region}"):
+        assert variable not in text, variable
+    resources = template["Resources"]
+    filters = [
+        r["Properties"] for r in resources.values() if r.get("Type") == "AWS::Logs::MetricFilter"
+    ]
+    malware = [f for f in filters if "security.malware_detected" in f["FilterPattern"]]
+    assert {"Ref": "ScanAttachmentLogGroup"} in [f["LogGroupName"] for f in malware]
+    denials = [f for f in filters if "security.authorization_failure" in f["FilterPattern"]]
+    assert {"Ref": "DeskguardAuthorizerLogGroup"} in [f["LogGroupName"] for f in denials]
+    alarm = resources["SecurityEventMalwareDetectedAlarm"]["Properties"]
+    assert alarm["AlarmActions"] == [{"Fn::Sub": "${AlarmTopic}"}]
+    assert alarm["AlarmName"] == {"Fn::Sub": f"deskguard-{stage}-security.malware_detected"}
+    published = [
+        (json.dumps(t["MetricNamespace"]), t["MetricName"])
+        for f in malware
+        for t in f["MetricTransformations"]
+    ]
+    assert set(published) == {(json.dumps(alarm["Namespace"]), alarm["MetricName"])}
+    assert f"/SecurityEvents/{stage}" in json.dumps(alarm["Namespace"])

@@ -1,5 +1,5 @@
 """Shared steps of the attachment tests: a ticket, an upload through the presigned POST, and the
-ObjectCreated event delivered to the real `scan_attachment` Lambda handler."""
+EventBridge "Object Created" event delivered to the real `scan_attachment` Lambda function."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
+import boto3
 import pytest
 import requests
 from chalice.test import Client as LambdaClient
@@ -72,10 +74,33 @@ def policy_of(upload: dict[str, Any]) -> dict[str, Any]:
 
 
 def deliver_created(app: Any, key: str) -> Any:
-    """Invoke the deployed-shape handler with an S3 ObjectCreated event (as S3 would)."""
+    """Invoke the deployed-shape handler with S3's EventBridge "Object Created" event for the
+    key's current version, as the uploads bucket's EventBridge rule does in AWS."""
+    bucket = get_settings().uploads_bucket
+    head = boto3.client("s3", region_name=get_settings().region).head_object(Bucket=bucket, Key=key)
+    detail: dict[str, Any] = {
+        "version": "0",
+        "bucket": {"name": bucket},
+        "object": {
+            "key": quote_plus(key, safe="/"),  # URL-encoded like S3's events
+            "size": head["ContentLength"],
+            "etag": head["ETag"].strip('"'),
+            "sequencer": "0064D3901D00059242",
+        },
+        "request-id": "N4N7GDK58NMKJ12R",
+        "requester": "123456789012",
+        "source-ip-address": "203.0.113.7",
+        "reason": "POST Object",
+    }
+    if head.get("VersionId"):  # the uploads bucket is versioned: S3 names the new version
+        detail["object"]["version-id"] = head["VersionId"]
     with LambdaClient(app) as lambda_client:
-        event = lambda_client.events.generate_s3_event(
-            bucket=get_settings().uploads_bucket, key=key, event_name="ObjectCreated:Post"
+        event = lambda_client.events.generate_cw_event(
+            source="aws.s3",
+            detail_type="Object Created",
+            detail=detail,
+            resources=[f"arn:aws:s3:::{bucket}"],
+            region=get_settings().region,
         )
         return lambda_client.lambda_.invoke("scan_attachment", event)
 
