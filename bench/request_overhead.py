@@ -38,13 +38,192 @@ os.environ.update(
     }
 )
 
-# (METHOD, path) -> a function of the seeded context -> (path to call, JSON body, user key).
-Example = Callable[[dict[str, Any]], tuple[str, Any, str | None]]
+# (METHOD, path) -> a function of the seeded context -> (path to call, JSON body, user key) or
+# (path, body, user key, extra request headers). Objects the path names are made on first use
+# through the real services (helpers below) and kept in the context.
+Example = Callable[[dict[str, Any]], tuple[Any, ...]]
+ORG = "bench-org"
+
+
+def _principal(ctx: dict[str, Any], user_key: str) -> Any:
+    from chalicelib.authz.principal import Principal, Role
+
+    return Principal(user_id=ctx[user_key]["id"], organization_id=ORG, role=Role(user_key.upper()))
+
+
+def _ticket(ctx: dict[str, Any], name: str = "ticket") -> str:
+    """A ticket of the requester (every role sees it)."""
+    if name not in ctx:
+        from chalicelib.tickets import service
+        from chalicelib.tickets.schemas import CreateTicket
+
+        data = CreateTicket(subject="Bench ticket", body="The printer is *on fire*.")
+        ctx[name] = service.create_ticket(_principal(ctx, "requester"), data).id
+    return str(ctx[name])
+
+
+def _attachment(ctx: dict[str, Any], name: str) -> str:
+    """An attachment the requester uploaded, stored and marked CLEAN (as the scanner would)."""
+    if name not in ctx:
+        from chalicelib.core.settings import get_settings
+        from chalicelib.tickets.attachments import service, storage
+        from chalicelib.tickets.attachments.models import AttachmentModel, attachment_sk, org_pk
+
+        ticket_id = _ticket(ctx)
+        grant = service.create_upload(
+            _principal(ctx, "requester"),
+            ticket_id,
+            filename="notes.txt",
+            content_type="text/plain",
+            size=5,
+        )
+        key = grant.fields["key"]
+        put = storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=key, Body=b"hello")
+        record = AttachmentModel.get(org_pk(ORG), attachment_sk(ticket_id, grant.attachment.id))
+        record.update(
+            actions=[
+                AttachmentModel.status.set("CLEAN"),
+                AttachmentModel.sniffed_type.set("text/plain"),
+                AttachmentModel.version_id.set(put.get("VersionId") or "null"),
+                AttachmentModel.size.set(5),
+            ]
+        )
+        ctx[name] = grant.attachment.id
+    return str(ctx[name])
+
+
+def _api_token(ctx: dict[str, Any], name: str) -> str:
+    if name not in ctx:
+        from chalicelib.authz import api_tokens
+
+        issued = api_tokens.create_token(
+            _principal(ctx, "admin"), name=name, scopes=["tickets:read"], expires_in_days=30
+        )
+        ctx[name] = issued.record["id"]
+    return str(ctx[name])
+
+
+def _version(ctx: dict[str, Any], ticket_id: str) -> dict[str, str]:
+    from chalicelib.tickets import repository
+
+    item = repository.get_ticket(ORG, ticket_id)
+    assert item is not None
+    return {"if-match": f'"{int(item.version)}"'}
+
+
+def _logout(ctx: dict[str, Any]) -> tuple[Any, ...]:
+    """Logout with a session of its own (it revokes that session, not the admin's)."""
+    from chalicelib.authz.principal import Role
+    from chalicelib.authz.sessions import issue_session
+
+    ctx["leaving"] = {
+        **ctx["admin"],
+        "token": issue_session(ctx["admin"]["id"], ORG, Role.ADMIN).token,
+    }
+    return "/api/auth/logout", None, "leaving"
+
+
+def _attachment_path(ctx: dict[str, Any], name: str, suffix: str = "") -> str:
+    return f"/api/tickets/{_ticket(ctx)}/attachments/{_attachment(ctx, name)}{suffix}"
+
+
 EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/auth/login"): lambda ctx: (
         "/api/auth/login",
         {"email": ctx["admin"]["email"], "password": ctx["admin"]["password"]},
         None,
+    ),
+    ("POST", "/api/auth/logout"): _logout,
+    ("POST", "/api/tickets"): lambda ctx: (
+        "/api/tickets",
+        {"subject": "Bench ticket", "body": "It *burns*.", "tags": ["printer"]},
+        "requester",
+    ),
+    ("POST", "/api/tickets/bulk"): lambda ctx: (
+        "/api/tickets/bulk",
+        {"action": "set_priority", "priority": "HIGH", "ids": [_ticket(ctx, "bulk ticket")]},
+        "agent",
+    ),
+    ("GET", "/api/tickets/{ticket_id}"): lambda ctx: (
+        f"/api/tickets/{_ticket(ctx)}",
+        None,
+        "requester",
+    ),
+    ("PATCH", "/api/tickets/{ticket_id}"): lambda ctx: (
+        f"/api/tickets/{_ticket(ctx, 'patched ticket')}",
+        {"subject": "Renamed"},
+        "requester",
+        _version(ctx, _ticket(ctx, "patched ticket")),
+    ),
+    ("POST", "/api/tickets/{ticket_id}/comments"): lambda ctx: (
+        f"/api/tickets/{_ticket(ctx)}/comments",
+        {"body": "A *reply*."},
+        "requester",
+    ),
+    ("GET", "/api/tickets/{ticket_id}/comments"): lambda ctx: (
+        f"/api/tickets/{_ticket(ctx)}/comments",
+        None,
+        "agent",
+    ),
+    ("POST", "/api/tickets/{ticket_id}/attachments"): lambda ctx: (
+        f"/api/tickets/{_ticket(ctx)}/attachments",
+        {"filename": "report.pdf", "contentType": "application/pdf", "size": 2048},
+        "requester",
+    ),
+    ("GET", "/api/tickets/{ticket_id}/attachments"): lambda ctx: (
+        f"/api/tickets/{_ticket(ctx)}/attachments",
+        None,
+        "requester",
+    ),
+    ("GET", "/api/tickets/{ticket_id}/attachments/{attachment_id}"): lambda ctx: (
+        _attachment_path(ctx, "kept attachment"),
+        None,
+        "requester",
+    ),
+    ("GET", "/api/tickets/{ticket_id}/attachments/{attachment_id}/download"): lambda ctx: (
+        _attachment_path(ctx, "kept attachment", "/download"),
+        None,
+        "requester",
+    ),
+    ("DELETE", "/api/tickets/{ticket_id}/attachments/{attachment_id}"): lambda ctx: (
+        _attachment_path(ctx, "deleted attachment"),
+        None,
+        "requester",
+    ),
+    ("POST", "/api/admin/users"): lambda ctx: (
+        "/api/admin/users",
+        {
+            "email": "invitee@bench.example",
+            "name": "Invitee",
+            "role": "AGENT",
+            "password": "bench-password-long",
+        },
+        "admin",
+    ),
+    ("GET", "/api/admin/users/{user_id}"): lambda ctx: (
+        f"/api/admin/users/{ctx['agent']['id']}",
+        None,
+        "admin",
+    ),
+    ("PATCH", "/api/admin/users/{user_id}"): lambda ctx: (
+        f"/api/admin/users/{ctx['agent']['id']}",
+        {"name": "Renamed agent"},
+        "admin",
+    ),
+    ("POST", "/api/admin/tokens"): lambda ctx: (
+        "/api/admin/tokens",
+        {"name": "ci", "scopes": ["tickets:read"], "expiresInDays": 30},
+        "admin",
+    ),
+    ("POST", "/api/admin/tokens/{token_id}/rotate"): lambda ctx: (
+        f"/api/admin/tokens/{_api_token(ctx, 'rotated token')}/rotate",
+        None,
+        "admin",
+    ),
+    ("DELETE", "/api/admin/tokens/{token_id}"): lambda ctx: (
+        f"/api/admin/tokens/{_api_token(ctx, 'revoked token')}",
+        None,
+        "admin",
     ),
 }
 
@@ -93,13 +272,11 @@ def seed(client: Any) -> dict[str, Any]:
     from chalicelib.authz import users
     from chalicelib.authz.principal import Role
 
-    users.create_organization("bench-org", "Bench")
+    users.create_organization(ORG, "Bench")
     ctx: dict[str, Any] = {}
     for role in Role:
         email, password = f"{role.value.lower()}@bench.example", "bench-password-1"
-        user = users.create_user(
-            "bench-org", email=email, name=role.value, role=role, password=password
-        )
+        user = users.create_user(ORG, email=email, name=role.value, role=role, password=password)
         login = client.post("/api/auth/login", json={"email": email, "password": password})
         ctx[role.value.lower()] = {
             "id": user.id,
@@ -121,9 +298,9 @@ def time_route(
     example = EXAMPLES.get((method, path))
     if example is None and ("{" in path or method in {"POST", "PUT", "PATCH"}):
         return {"route": route, "missing": True}
-    url, body, user_key = example(ctx) if example else (path, None, "admin")
+    url, body, user_key, *extra = example(ctx) if example else (path, None, "admin")
     raw = json.dumps(body).encode() if body is not None else None
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", **(extra[0] if extra else {})}
     if raw is not None:
         headers["content-length"] = str(len(raw))
     event = client.gateway._generate_lambda_event(method, url, headers, raw)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.routing import ApiCall, api_route
+from chalicelib.api.routing import ApiCall, NoBody, api_route
 from chalicelib.authz import api_tokens
 from chalicelib.authz.cursors import parse_limit
 
@@ -21,11 +21,46 @@ class CreateTokenBody(BaseModel):
     expiresInDays: int  # noqa: N815 (the contract's field name)
 
 
+class TokenOut(BaseModel):
+    """`api_tokens.public()`: the listing shape, never the secret nor its hash. Times are epoch
+    seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    ownerId: str  # noqa: N815 (the contract's field names)
+    createdAt: int  # noqa: N815
+    lastUsed: int | None  # noqa: N815
+    expires: int
+    status: Literal["active", "rotating", "revoked", "expired"]
+    successorId: str | None  # noqa: N815
+    predecessorId: str | None  # noqa: N815
+
+
+class IssuedTokenOut(TokenOut):
+    """A new token: `token` is the full secret, shown this once."""
+
+    token: str
+
+
 def _issued(issued: api_tokens.IssuedToken) -> dict[str, Any]:
     return {**issued.record, "token": issued.secret}
 
 
-@api_route(admin_tokens_bp, "/admin/tokens", methods=["POST"], status=201)
+@api_route(
+    admin_tokens_bp,
+    "/admin/tokens",
+    methods=["POST"],
+    status=201,
+    body=CreateTokenBody,
+    response=IssuedTokenOut,
+    summary=(
+        "Create an API token owned by the caller (known scopes; expiry 1..API_TOKEN_MAX_DAYS "
+        "days); the secret is in the response only."
+    ),
+)
 def create_token(call: ApiCall) -> dict[str, Any]:
     body = call.body(CreateTokenBody)
     return _issued(
@@ -35,7 +70,14 @@ def create_token(call: ApiCall) -> dict[str, Any]:
     )
 
 
-@api_route(admin_tokens_bp, "/admin/tokens", methods=["GET"])
+@api_route(
+    admin_tokens_bp,
+    "/admin/tokens",
+    methods=["GET"],
+    response=TokenOut,
+    paginated=True,
+    summary="The organization's API tokens (never their secrets), a page at a time.",
+)
 def list_tokens(call: ApiCall) -> dict[str, Any]:
     page = api_tokens.list_tokens(
         call.principal.organization_id,
@@ -45,12 +87,29 @@ def list_tokens(call: ApiCall) -> dict[str, Any]:
     return page.body()
 
 
-@api_route(admin_tokens_bp, "/admin/tokens/{token_id}/rotate", methods=["POST"], status=201)
+@api_route(
+    admin_tokens_bp,
+    "/admin/tokens/{token_id}/rotate",
+    methods=["POST"],
+    status=201,
+    body=NoBody,
+    response=IssuedTokenOut,
+    summary=(
+        "Issue a successor (same owner, name, scopes, lifetime); the old token keeps working "
+        "for a grace period. 409 unless the token is active."
+    ),
+)
 def rotate_token(call: ApiCall, token_id: str) -> dict[str, Any]:
     return _issued(api_tokens.rotate_token(call.principal, token_id))
 
 
-@api_route(admin_tokens_bp, "/admin/tokens/{token_id}", methods=["DELETE"])
+@api_route(
+    admin_tokens_bp,
+    "/admin/tokens/{token_id}",
+    methods=["DELETE"],
+    status=204,
+    summary="Revoke a token at once (idempotent).",
+)
 def revoke_token(call: ApiCall, token_id: str) -> Response:
     api_tokens.revoke_token(call.principal, token_id)
     return Response(body="", status_code=204)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.api.identity import UserOut
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.authz import users
 from chalicelib.authz.cursors import parse_limit
@@ -35,7 +36,20 @@ class UpdateUserBody(BaseModel):
     active: bool | None = None
 
 
-@api_route(admin_users_bp, "/admin/users", methods=["GET"])
+class AdminUserOut(UserOut):
+    """`users.User.admin_view()`: the contract's user plus whether the account is active."""
+
+    active: bool
+
+
+@api_route(
+    admin_users_bp,
+    "/admin/users",
+    methods=["GET"],
+    response=AdminUserOut,
+    paginated=True,
+    summary="The organization's users, a page at a time.",
+)
 def list_users(call: ApiCall) -> dict[str, Any]:
     page = users.list_users(
         call.principal.organization_id,
@@ -45,7 +59,15 @@ def list_users(call: ApiCall) -> dict[str, Any]:
     return page.body()
 
 
-@api_route(admin_users_bp, "/admin/users", methods=["POST"], status=201)
+@api_route(
+    admin_users_bp,
+    "/admin/users",
+    methods=["POST"],
+    status=201,
+    body=CreateUserBody,
+    response=AdminUserOut,
+    summary="Create (invite) a user in the caller's organization; 409 if the e-mail is taken.",
+)
 def create_user(call: ApiCall) -> dict[str, Any]:
     body = call.body(CreateUserBody)
     validate_password(body.password)
@@ -60,12 +82,28 @@ def create_user(call: ApiCall) -> dict[str, Any]:
     return user.admin_view()
 
 
-@api_route(admin_users_bp, "/admin/users/{user_id}", methods=["GET"])
+@api_route(
+    admin_users_bp,
+    "/admin/users/{user_id}",
+    methods=["GET"],
+    response=AdminUserOut,
+    summary="One user of the caller's organization.",
+)
 def get_user(call: ApiCall, user_id: str) -> dict[str, Any]:
     return users.get_user(call.principal.organization_id, user_id).admin_view()
 
 
-@api_route(admin_users_bp, "/admin/users/{user_id}", methods=["PATCH"])
+@api_route(
+    admin_users_bp,
+    "/admin/users/{user_id}",
+    methods=["PATCH"],
+    body=UpdateUserBody,
+    response=AdminUserOut,
+    summary=(
+        "Change a user's name, role or active flag (deactivation revokes their credentials); "
+        "the last active admin cannot be demoted or deactivated (409)."
+    ),
+)
 def update_user(call: ApiCall, user_id: str) -> dict[str, Any]:
     body = call.body(UpdateUserBody)
     user = users.update_user(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.tickets.attachments import service
+from chalicelib.tickets.attachments.schemas import AttachmentCreatedOut, AttachmentOut
 
 attachments_bp = Blueprint(__name__)
 
@@ -32,7 +33,15 @@ def _limit(call: ApiCall) -> int:
     return int(raw)
 
 
-@api_route(attachments_bp, _BASE, methods=["POST"], status=201)
+@api_route(
+    attachments_bp,
+    _BASE,
+    methods=["POST"],
+    status=201,
+    body=CreateAttachmentBody,
+    response=AttachmentCreatedOut,
+    summary="Record a PENDING_SCAN attachment and grant a presigned POST for its upload.",
+)
 def create_attachment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     body = call.body(CreateAttachmentBody)
     grant = service.create_upload(
@@ -50,7 +59,14 @@ def create_attachment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     }
 
 
-@api_route(attachments_bp, _BASE, methods=["GET"])
+@api_route(
+    attachments_bp,
+    _BASE,
+    methods=["GET"],
+    response=AttachmentOut,
+    paginated=True,
+    summary="A page of the ticket's attachments, oldest first.",
+)
 def list_attachments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     items, cursor = service.list_attachments(
         call.principal, ticket_id, limit=_limit(call), cursor=call.query.get("cursor")
@@ -58,18 +74,40 @@ def list_attachments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     return {"items": [item.public() for item in items], "nextCursor": cursor}
 
 
-@api_route(attachments_bp, _BASE + "/{attachment_id}", methods=["GET"])
+@api_route(
+    attachments_bp,
+    _BASE + "/{attachment_id}",
+    methods=["GET"],
+    response=AttachmentOut,
+    summary="One attachment of a ticket the caller may see.",
+)
 def get_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> dict[str, Any]:
     return service.get_attachment(call.principal, ticket_id, attachment_id).public()
 
 
-@api_route(attachments_bp, _BASE + "/{attachment_id}/download", methods=["GET"])
+@api_route(
+    attachments_bp,
+    _BASE + "/{attachment_id}/download",
+    methods=["GET"],
+    status=302,
+    errors=(409,),
+    summary=(
+        "Redirect (`Location`) to a short-lived presigned GET of the scanned file; 409 unless "
+        "the attachment is CLEAN."
+    ),
+)
 def download_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> Response:
     url = service.download_url(call.principal, ticket_id, attachment_id)
     return Response(body="", status_code=302, headers={"Location": url})
 
 
-@api_route(attachments_bp, _BASE + "/{attachment_id}", methods=["DELETE"], status=204)
+@api_route(
+    attachments_bp,
+    _BASE + "/{attachment_id}",
+    methods=["DELETE"],
+    status=204,
+    summary="Delete an attachment (staff, or the requester who uploaded it).",
+)
 def delete_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> Response:
     service.delete_attachment(call.principal, ticket_id, attachment_id)
     return Response(body="", status_code=204)

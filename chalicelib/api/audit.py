@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,7 +27,56 @@ class AuditQuery(BaseModel):
     cursor: str | None = Field(default=None, max_length=2048)
 
 
-@api_route(audit_bp, "/admin/audit", methods=["GET"])
+class AuditRecordOut(BaseModel):
+    """`audit_log.record_json`: one hash-chained record (`before`/`after` are short summaries)."""
+
+    model_config = ConfigDict(extra="forbid")
+    seq: int
+    at: str
+    actorId: str  # noqa: N815 (the contract's field names)
+    action: str
+    targetType: str  # noqa: N815
+    targetId: str  # noqa: N815
+    requestId: str | None  # noqa: N815
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    prevHash: str  # noqa: N815
+    hash: str
+
+
+class BrokenLinkOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seq: int
+    reason: Literal[
+        "missing_record",
+        "sequence_mismatch",
+        "prev_hash_mismatch",
+        "hash_mismatch",
+        "head_mismatch",
+    ]
+    detail: str
+
+
+class VerifyOut(BaseModel):
+    """`audit_log.VerifyReport.to_json()`: the first broken link, if any."""
+
+    model_config = ConfigDict(extra="forbid")
+    organizationId: str  # noqa: N815
+    ok: bool
+    checked: int
+    headSeq: int  # noqa: N815
+    firstBroken: BrokenLinkOut | None  # noqa: N815
+
+
+@api_route(
+    audit_bp,
+    "/admin/audit",
+    methods=["GET"],
+    query=AuditQuery,
+    response=AuditRecordOut,
+    paginated=True,
+    summary="The organization's audit records, newest first, filtered (ISO 8601 since/until).",
+)
 def list_audit(call: ApiCall) -> dict[str, Any]:
     try:
         query = AuditQuery.model_validate(dict(call.query))
@@ -46,6 +95,12 @@ def list_audit(call: ApiCall) -> dict[str, Any]:
     return {"items": items, "nextCursor": next_cursor}
 
 
-@api_route(audit_bp, "/admin/audit/verify", methods=["GET"])
+@api_route(
+    audit_bp,
+    "/admin/audit/verify",
+    methods=["GET"],
+    response=VerifyOut,
+    summary="Walk the organization's hash chain and report the first broken link.",
+)
 def verify_audit(call: ApiCall) -> dict[str, Any]:
     return audit_log.verify_chain(call.principal.organization_id).to_json()

@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.routing import ApiCall, api_route
+from chalicelib.api.routing import ApiCall, NoBody, api_route
 from chalicelib.authz import revocation, users
 from chalicelib.authz.authorizer import SESSION_COOKIE
 from chalicelib.authz.principal import Role
@@ -86,7 +86,14 @@ def me(call: ApiCall) -> dict[str, Any]:
     return users.get_user(principal.organization_id, principal.user_id).public()
 
 
-@api_route(identity_bp, "/auth/logout", methods=["POST"])
+@api_route(
+    identity_bp,
+    "/auth/logout",
+    methods=["POST"],
+    status=204,
+    body=NoBody,
+    summary="Revoke the calling session (effective on the next request) and clear the cookie.",
+)
 def logout(call: ApiCall) -> Response:
     """Revoke the calling session's jti (effective on the next request) and clear the cookie."""
     principal = call.principal

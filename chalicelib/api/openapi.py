@@ -25,7 +25,7 @@ from typing import Any
 from chalice.app import Chalice
 from pydantic import BaseModel
 
-from chalicelib.api.routing import RouteDoc, route_doc
+from chalicelib.api.routing import BODYLESS_STATUSES, NoBody, RouteDoc, route_doc
 from chalicelib.authz.policy import POLICY, SCOPES, Rule
 from chalicelib.core.errors import DeskguardError
 from chalicelib.core.headers import HSTS, security_headers
@@ -102,6 +102,7 @@ def _header_components() -> dict[str, Any]:
             schema = {"type": "string", "const": values[name]}
         headers[name] = {"required": True, "schema": schema}
     headers["Retry-After"] = {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    headers["Location"] = {"required": True, "schema": {"type": "string", "minLength": 1}}
     return headers
 
 
@@ -189,8 +190,8 @@ def _error_statuses(method: str, path: str, rule: Rule, doc: RouteDoc | None) ->
         statuses |= {401, 403, 404}
     if method in BODY_METHODS:
         statuses |= {400, 413, 415}
-    if has_params or (doc is not None and doc.query is not None):
-        statuses.add(400)
+    if has_params or (doc is not None and (doc.query is not None or doc.paginated)):
+        statuses.add(400)  # a malformed id, query value, `limit` or `cursor`
     if has_params:
         statuses.add(404)
     if method in WRITE_METHODS and not rule.public:
@@ -208,13 +209,17 @@ def _responses(
     method: str, path: str, rule: Rule, doc: RouteDoc | None, components: _Components
 ) -> dict[str, Any]:
     status = doc.status if doc is not None else 200
-    responses: dict[str, Any] = {
-        str(status): {
-            "description": "Success.",
-            "headers": _headers_ref(),
-            "content": {"application/json": {"schema": _success_schema(doc, components)}},
-        }
-    }
+    success: dict[str, Any] = {"description": "Success.", "headers": _headers_ref()}
+    if status in BODYLESS_STATUSES:
+        if doc is not None and (doc.response is not None or doc.paginated):
+            raise ValueError(f"{method} {path}: a {status} response has no body to document")
+        if 300 <= status < 400:
+            success = {"description": "Redirect.", "headers": _headers_ref(["Location"])}
+        else:
+            success["description"] = "Success (no content)."
+    else:
+        success["content"] = {"application/json": {"schema": _success_schema(doc, components)}}
+    responses: dict[str, Any] = {str(status): success}
     for code in _error_statuses(method, path, rule, doc):
         responses[str(code)] = {"$ref": f"#/components/responses/{_error(code).code}"}
     return responses
@@ -315,7 +320,7 @@ def _operation(method: str, path: str, view: Any, components: _Components) -> di
     parameters = _parameters(path, doc, components)
     if parameters:
         operation["parameters"] = parameters
-    if method in BODY_METHODS:
+    if method in BODY_METHODS and not (doc is not None and doc.body is NoBody):
         body = doc.body if doc is not None else None
         operation["requestBody"] = {
             "required": body is not None,
@@ -360,15 +365,16 @@ def generate(app: Chalice) -> dict[str, Any]:
 
 
 def undocumented(app: Chalice) -> dict[str, list[str]]:
-    """Routes whose declaration lacks a schema: `body` (a body method without a body model) and
-    `response` (no response schema). Both lists should be empty."""
+    """Routes whose declaration lacks a schema: `body` (a body method without a body model, or
+    `NoBody`) and `response` (no response schema, unless the success status has no body). Both
+    lists should be empty."""
     missing: dict[str, list[str]] = {"body": [], "response": []}
     for path in sorted(app.routes):
         for method in sorted(app.routes[path]):
             doc = route_doc(app.routes[path][method].view_function)
             if method in BODY_METHODS and (doc is None or doc.body is None):
                 missing["body"].append(f"{method} {path}")
-            if doc is None or doc.response is None:
+            if doc is None or (doc.response is None and doc.status not in BODYLESS_STATUSES):
                 missing["response"].append(f"{method} {path}")
     return missing
 

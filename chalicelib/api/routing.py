@@ -134,6 +134,8 @@ class RouteDoc:
     `body`/`query`: the pydantic models the handler parses. `response`: the success body (a model
     or a JSON-schema dict); with `paginated=True` it is the item of the list envelope
     `{"items": [...], "nextCursor": ...}`. `errors`: error statuses beyond the generic ones.
+    A `status` in BODYLESS_STATUSES (204, redirects) takes no `response`; `body=NoBody` declares
+    a POST that reads no body.
     """
 
     status: int
@@ -146,6 +148,17 @@ class RouteDoc:
 
 
 ROUTE_DOC_ATTR = "deskguard_route_doc"
+
+
+class NoBody(BaseModel):
+    """`body=NoBody`: the route reads no request body (a POST that acts on its path alone).
+
+    Documented as an operation without `requestBody`, so a missing body is not a gap.
+    """
+
+
+# Success statuses that carry no body: documented without content (a 3xx with `Location`).
+BODYLESS_STATUSES = frozenset({204, 301, 302, 303, 307, 308})
 
 
 def route_doc(view: Callable[..., Any]) -> RouteDoc | None:

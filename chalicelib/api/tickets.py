@@ -18,10 +18,14 @@ from chalicelib.tickets import idempotency, service
 from chalicelib.tickets.models import Comment, Ticket
 from chalicelib.tickets.schemas import (
     BULK_REQUEST,
+    BulkOut,
+    BulkRequest,
+    CommentOut,
     CreateComment,
     CreateTicket,
     ListCommentsQuery,
     ListTicketsQuery,
+    TicketOut,
     UpdateTicket,
 )
 
@@ -86,7 +90,19 @@ def _if_match(call: ApiCall) -> int:
     return int(match.group(1))
 
 
-@api_route(tickets_bp, "/tickets", methods=["POST"], status=201)
+@api_route(
+    tickets_bp,
+    "/tickets",
+    methods=["POST"],
+    status=201,
+    body=CreateTicket,
+    response=TicketOut,
+    summary=(
+        "Open a ticket requested by the caller. Optional `Idempotency-Key` header (8..128 of "
+        "[A-Za-z0-9._:-]): a retry returns the first result; reused for another body: 409. "
+        "The response carries `ETag` (the version)."
+    ),
+)
 def create_ticket(call: ApiCall) -> Response:
     payload = call.json_object()
     body = call.body(CreateTicket)
@@ -102,13 +118,28 @@ def create_ticket(call: ApiCall) -> Response:
     return _with_etag(result, status=201)
 
 
-@api_route(tickets_bp, "/tickets", methods=["GET"])
+@api_route(
+    tickets_bp,
+    "/tickets",
+    methods=["GET"],
+    query=ListTicketsQuery,
+    response=TicketOut,
+    paginated=True,
+    summary="Tickets the caller may see (a requester: their own), newest first, filtered.",
+)
 def list_tickets(call: ApiCall) -> dict[str, Any]:
     page = service.list_tickets(call.principal, _query(call, ListTicketsQuery))
     return {"items": [ticket_json(t) for t in page.items], "nextCursor": page.next_cursor}
 
 
-@api_route(tickets_bp, "/tickets/bulk", methods=["POST"])
+@api_route(
+    tickets_bp,
+    "/tickets/bulk",
+    methods=["POST"],
+    body=BulkRequest,
+    response=BulkOut,
+    summary="Apply one action to up to 100 tickets (staff); one outcome per id, in order.",
+)
 def bulk(call: ApiCall) -> dict[str, Any]:
     try:
         request = BULK_REQUEST.validate_python(call.json_object())
@@ -117,19 +148,46 @@ def bulk(call: ApiCall) -> dict[str, Any]:
     return {"results": service.bulk_update(call.principal, request)}
 
 
-@api_route(tickets_bp, "/tickets/{ticket_id}", methods=["GET"])
+@api_route(
+    tickets_bp,
+    "/tickets/{ticket_id}",
+    methods=["GET"],
+    response=TicketOut,
+    summary="A ticket the caller may see; `ETag` carries its version.",
+)
 def get_ticket(call: ApiCall, ticket_id: str) -> Response:
     return _with_etag(ticket_json(service.get_visible_ticket(call.principal, ticket_id)))
 
 
-@api_route(tickets_bp, "/tickets/{ticket_id}", methods=["PATCH"])
+@api_route(
+    tickets_bp,
+    "/tickets/{ticket_id}",
+    methods=["PATCH"],
+    body=UpdateTicket,
+    response=TicketOut,
+    summary=(
+        "Change fields of a ticket. Requires `If-Match` with the version read (ETag); a stale "
+        "version is a 409. Requesters may only change the subject or close their ticket."
+    ),
+)
 def update_ticket(call: ApiCall, ticket_id: str) -> Response:
     body = call.body(UpdateTicket)
     version = _if_match(call)
     return _with_etag(ticket_json(service.update_ticket(call.principal, ticket_id, body, version)))
 
 
-@api_route(tickets_bp, "/tickets/{ticket_id}/comments", methods=["POST"], status=201)
+@api_route(
+    tickets_bp,
+    "/tickets/{ticket_id}/comments",
+    methods=["POST"],
+    status=201,
+    body=CreateComment,
+    response=CommentOut,
+    summary=(
+        "Reply to a ticket, or add an internal note (staff only). Optional `Idempotency-Key` "
+        "header as on ticket creation."
+    ),
+)
 def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     payload = call.json_object()
     body = call.body(CreateComment)
@@ -144,7 +202,15 @@ def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     )
 
 
-@api_route(tickets_bp, "/tickets/{ticket_id}/comments", methods=["GET"])
+@api_route(
+    tickets_bp,
+    "/tickets/{ticket_id}/comments",
+    methods=["GET"],
+    query=ListCommentsQuery,
+    response=CommentOut,
+    paginated=True,
+    summary="A ticket's conversation, oldest first (requesters never see internal notes).",
+)
 def list_comments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     page = service.list_comments(call.principal, ticket_id, _query(call, ListCommentsQuery))
     return {"items": [comment_json(c) for c in page.items], "nextCursor": page.next_cursor}

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    RootModel,
     StringConstraints,
     TypeAdapter,
 )
@@ -149,3 +150,57 @@ class ListTicketsQuery(_Strict):
 class ListCommentsQuery(_Strict):
     limit: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}$")] | None = None
     cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+
+
+class BulkRequest(RootModel[BulkAction]):
+    """The body of `POST /api/tickets/bulk` as one model (the handler validates the same union
+    through `BULK_REQUEST`; this class exists for the OpenAPI document)."""
+
+
+# --- Response schemas (what the ticket routes return; documentation and fuzz oracle) ---------
+# Unknown fields are forbidden, so a field the handlers start leaking fails schema validation.
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TicketOut(_Out):
+    """`chalicelib.api.tickets.ticket_json`."""
+
+    id: str
+    organizationId: str  # noqa: N815 (the contract's field names)
+    subject: str
+    bodyHtml: str  # noqa: N815
+    bodyMarkdown: str  # noqa: N815
+    status: StatusValue
+    priority: PriorityValue
+    requesterId: str  # noqa: N815
+    assigneeId: str | None  # noqa: N815
+    tags: list[str]
+    version: int
+    createdAt: str  # noqa: N815
+    updatedAt: str  # noqa: N815
+
+
+class CommentOut(_Out):
+    """`chalicelib.api.tickets.comment_json`."""
+
+    id: str
+    ticketId: str  # noqa: N815
+    authorId: str  # noqa: N815
+    internal: bool
+    bodyHtml: str  # noqa: N815
+    bodyMarkdown: str  # noqa: N815
+    createdAt: str  # noqa: N815
+
+
+class BulkResult(_Out):
+    id: str
+    result: Literal["ok", "NOT_FOUND", "FORBIDDEN", "CONFLICT"]
+
+
+class BulkOut(_Out):
+    """Per-id outcomes, in request order."""
+
+    results: list[BulkResult]

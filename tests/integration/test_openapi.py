@@ -107,3 +107,40 @@ def test_every_route_declares_its_body_schema(app: Any) -> None:
 def test_every_route_declares_its_response_schema(app: Any) -> None:
     """Without `response=`, the fuzzer cannot check what a route returns."""
     assert undocumented(app)["response"] == []
+
+
+def test_bodyless_successes_and_bodyless_posts_are_documented_as_such(app: Any) -> None:
+    operations = _operations(generate(app))
+    download = operations[("GET", "/api/tickets/{ticket_id}/attachments/{attachment_id}/download")]
+    assert set(download["responses"]) >= {"302", "409"}
+    assert "content" not in download["responses"]["302"]
+    assert "Location" in download["responses"]["302"]["headers"]
+    assert "200" not in download["responses"]
+    for route in (
+        ("POST", "/api/auth/logout"),
+        ("DELETE", "/api/admin/tokens/{token_id}"),
+        ("DELETE", "/api/tickets/{ticket_id}/attachments/{attachment_id}"),
+    ):
+        assert "content" not in operations[route]["responses"]["204"], route
+    for route in (("POST", "/api/auth/logout"), ("POST", "/api/admin/tokens/{token_id}/rotate")):
+        assert "requestBody" not in operations[route], route
+    assert operations[("POST", "/api/tickets")]["requestBody"]["required"] is True
+
+
+def test_every_success_body_forbids_unknown_fields(app: Any) -> None:
+    """A response model that allowed extra fields would let a leaked field through the fuzzer."""
+    document = generate(app)
+    schemas = document["components"]["schemas"]
+    for (method, path), operation in _operations(document).items():
+        for code, response in operation["responses"].items():
+            if int(code) >= 300 or "content" not in response:
+                continue
+            schema = response["content"]["application/json"]["schema"]
+            if "items" in schema.get("properties", {}):  # the list envelope
+                assert schema["additionalProperties"] is False, (method, path)
+                schema = schema["properties"]["items"]["items"]
+            if "$ref" not in schema:
+                assert path == "/api/openapi.json", (method, path)  # the document itself
+                continue
+            model = schemas[schema["$ref"].rsplit("/", 1)[1]]
+            assert model.get("additionalProperties") is False, (method, path)
