@@ -11,6 +11,7 @@ import base64
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from chalice.app import Chalice
 from chalice.config import Config
@@ -32,7 +33,11 @@ class GatewayWsgiApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ["REQUEST_METHOD"]).upper()
-        path = str(environ.get("PATH_INFO") or "/")
+        # Route on the path as sent (still percent-encoded), as API Gateway does: a decoded ';',
+        # '?', '#' or newline inside a path parameter must not cut the path short (Chalice's local
+        # router parses the path as a URL, so `/tokens/%3Bx` would become `/tokens/` -> 405).
+        raw_uri = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
+        path = raw_uri.split("?", 1)[0] or quote(str(environ.get("PATH_INFO") or "/"))
         query = str(environ.get("QUERY_STRING") or "")
         if query:
             path = f"{path}?{query}"

@@ -48,7 +48,8 @@ def unsign(purpose: str, token: str) -> bytes | None:
         return None
     try:
         expected = b64url(keyed_digest(purpose, body))
-        if not hmac.compare_digest(expected, mac):
+        # compare_digest refuses non-ASCII str (TypeError): such a MAC is simply not ours.
+        if not mac.isascii() or not hmac.compare_digest(expected, mac):
             return None
         return b64url_decode(body)
     except (ValueError, UnicodeError):
