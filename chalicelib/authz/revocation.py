@@ -16,13 +16,11 @@ strongly consistent, so a revocation acts on the very next request.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -35,7 +33,7 @@ from chalicelib.authz.models import (
     org_pk,
 )
 from chalicelib.authz.principal import TokenType
-from chalicelib.core.dynamo import table_meta
+from chalicelib.core.dynamo import connection, table_meta
 from chalicelib.core.observability import current_context
 from chalicelib.core.settings import get_settings
 from chalicelib.security_events import emit
@@ -82,15 +80,9 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@functools.cache
 def _client() -> Any:
     """The botocore DynamoDB client of this process (pynamodb's, with its timeouts)."""
-    return Connection(
-        region=get_settings().region,
-        connect_timeout_seconds=2,
-        read_timeout_seconds=5,
-        max_retry_attempts=3,
-    ).client
+    return connection().client
 
 
 def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:

@@ -14,7 +14,6 @@ seq is still the one read, so two writers can never fork the chain; the loser re
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -22,15 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.core.dynamo import table_meta
+from chalicelib.core.dynamo import connection, table_meta
 from chalicelib.core.errors import Conflict
 from chalicelib.core.observability import current_context
-from chalicelib.core.settings import get_settings
 
 GENESIS_HASH = "0" * 64
 HEAD_SK = "HEAD"
@@ -112,12 +109,6 @@ def compute_hash(prev_hash: str, body: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(body)).encode()).hexdigest()
 
 
-@functools.cache
-def _connection() -> Connection:
-    """One connection per process: building a botocore client costs ~100 ms per transaction."""
-    return Connection(region=get_settings().region)
-
-
 def _read_head(organization_id: str) -> tuple[int, str]:
     try:
         head = AuditHeadModel.get(org_pk(organization_id), HEAD_SK, consistent_read=True)
@@ -187,7 +178,7 @@ def transact(
             prev_seq, prev_hash = _read_head(entry.organization_id)
         record = _build_record(entry, prev_seq + 1, prev_hash)
         try:
-            with TransactWrite(connection=_connection()) as tx:
+            with TransactWrite(connection=connection()) as tx:
                 if build is not None:
                     build(tx)
                 _add_chain_items(tx, record, prev_seq)

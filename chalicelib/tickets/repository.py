@@ -11,12 +11,11 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactGet
 
-from chalicelib.core.settings import get_settings
+from chalicelib.core.dynamo import connection
 from chalicelib.security_events import audit
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
@@ -36,10 +35,6 @@ from chalicelib.tickets.models import (
 
 MAX_BATCH_GET = 100
 MAX_BATCH_GET_ATTEMPTS = 5
-
-
-def _connection() -> Connection:
-    return Connection(region=get_settings().region)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +59,7 @@ def get_ticket_and_audit_head(
     organization_id: str, ticket_id: str
 ) -> tuple[TicketModel | None, tuple[int, str]]:
     """The ticket and the organization's audit-chain head in one TransactGetItems."""
-    with TransactGet(connection=_connection()) as tx:
+    with TransactGet(connection=connection()) as tx:
         ticket_future = tx.get(TicketModel, ticket_pk(organization_id, ticket_id), TICKET_SK)
         head_future = tx.get(audit.AuditHeadModel, audit.org_pk(organization_id), audit.HEAD_SK)
     try:
@@ -92,7 +87,7 @@ def batch_get_tickets_and_audit_head(
     if with_head:
         head_key = {"pk": {"S": audit.org_pk(organization_id)}, "sk": {"S": audit.HEAD_SK}}
         keys.append((audit_table, head_key))
-    client = _connection().client
+    client = connection().client
     tickets: dict[str, TicketModel] = {}
     head_item: audit.AuditHeadModel | None = None
     for start in range(0, len(keys), MAX_BATCH_GET):
