@@ -196,7 +196,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
             "email": "invitee@bench.example",
             "name": "Invitee",
             "role": "AGENT",
-            "password": "bench-password-long",
+            "password": "bench-password-long",  # pragma: allowlist secret
         },
         "admin",
     ),

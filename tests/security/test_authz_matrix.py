@@ -179,7 +179,7 @@ REQUEST_MAKERS: dict[tuple[str, str], RequestMaker] = {
             "email": f"invitee-{next(_unique)}@matrix.example",
             "name": "Invitee",
             "role": "AGENT",
-            "password": "a long enough password",
+            "password": "a long enough password",  # pragma: allowlist secret
         }
     ),
     ("PATCH", "/api/admin/users/{user_id}"): lambda org, params: RequestParts(
