@@ -5,8 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests need (ClamAV for the attachment scanner tests, curl for the headers
-# smoke test).
-APT_PACKAGES := clamav curl
+# smoke test, binutils for stripping debug sections from the package's native extensions).
+APT_PACKAGES := clamav curl binutils
 
 .PHONY: run test lint typecheck unit venv system-deps bench openapi clean \
 	template package deploy stage audit secrets-baseline keys

@@ -29,9 +29,7 @@ APP = "app: import app"
 CASES = {FLOOR: (TIMER, "import chalice, boto3"), APP: (TIMER, "import app")}
 COMPONENTS = {
     "+ pydantic (BaseModel)": "from pydantic import BaseModel, Field",
-    "+ PyJWT, cryptography (Ed25519)": (
-        "import jwt, cryptography.hazmat.primitives.asymmetric.ed25519"
-    ),
+    "+ PyJWT, PyNaCl (Ed25519)": "import jwt, nacl.signing",
     "+ pynamodb": "import pynamodb.models, pynamodb.transactions",
     "+ Powertools Logger": "import aws_lambda_powertools.logging",
     "+ authorizer's own imports": "import chalicelib.api.authorizer",

@@ -11,10 +11,9 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.signing import SigningKey
 
-from chalicelib.authz.keys import keyring
+from chalicelib.authz.keys import encode_jwt, keyring
 
 
 def b64(raw: bytes) -> str:
@@ -30,9 +29,7 @@ def sign(claims: dict[str, Any], *, kid: str | None = None, key: Any = None) -> 
     """Sign claims with the server's active key (or `key`), EdDSA."""
     ring = keyring()
     active_kid, active_key = ring.signing_key()
-    return jwt.encode(
-        claims, key or active_key, algorithm="EdDSA", headers={"kid": kid or active_kid}
-    )
+    return encode_jwt(claims, key or active_key, kid or active_kid)
 
 
 def unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
@@ -42,20 +39,19 @@ def unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes = 
 
 
 def hs256_with_public_key(claims: dict[str, Any]) -> str:
-    """The classic key-confusion forgery: HMAC-SHA256 keyed with the server's public key PEM."""
+    """The classic key-confusion forgery: HMAC-SHA256 keyed with the server's public key, as
+    the keyring publishes it (base64url text)."""
     ring = keyring()
     kid = ring.active_kid
-    pem = ring.public_keys[kid].public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    published = b64(bytes(ring.public_keys[kid])).encode()
     head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode())
     body = b64(json.dumps(claims).encode())
-    mac = hmac.new(pem, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    mac = hmac.new(published, f"{head}.{body}".encode(), hashlib.sha256).digest()
     return f"{head}.{body}.{b64(mac)}"
 
 
-def foreign_key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
+def foreign_key() -> SigningKey:
+    return SigningKey.generate()
 
 
 def now() -> int:

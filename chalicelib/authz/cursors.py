@@ -7,15 +7,12 @@ organization, another list, or edited by hand is a 400.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-
-from chalicelib.authz.keys import keyring
+from chalicelib.authz.keys import b64url, keyring, unb64url, verify_signature
 from chalicelib.core.errors import ValidationFailed
 
 DEFAULT_LIMIT = 25
@@ -31,14 +28,6 @@ class Page:
     def body(self) -> dict[str, Any]:
         """The contract's list shape."""
         return {"items": self.items, "nextCursor": self.next_cursor}
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def parse_limit(query: Mapping[str, str]) -> int:
@@ -62,13 +51,13 @@ def encode_cursor(organization_id: str, list_name: str, key: dict[str, Any] | No
     """A cursor for the page after `key` (None when there is no next page)."""
     if not key:
         return None
-    payload = _b64(
+    payload = b64url(
         json.dumps({"o": organization_id, "l": list_name, "k": key}, sort_keys=True).encode()
     )
     ring = keyring()
     kid, private_key = ring.signing_key()
-    signature = private_key.sign(_signed_message(f"{kid}.{payload}"))
-    return f"{kid}.{payload}.{_b64(signature)}"
+    signature = private_key.sign(_signed_message(f"{kid}.{payload}")).signature
+    return f"{kid}.{payload}.{b64url(signature)}"
 
 
 def decode_cursor(
@@ -87,9 +76,11 @@ def decode_cursor(
     if public_key is None:
         raise invalid
     try:
-        public_key.verify(_unb64(signature), _signed_message(f"{kid}.{payload}"))
-        data = json.loads(_unb64(payload))
-    except (InvalidSignature, ValueError):
+        signed = verify_signature(
+            public_key, _signed_message(f"{kid}.{payload}"), unb64url(signature)
+        )
+        data = json.loads(unb64url(payload)) if signed else None
+    except ValueError:
         raise invalid from None
     if not isinstance(data, dict) or data.get("o") != organization_id or data.get("l") != list_name:
         raise invalid

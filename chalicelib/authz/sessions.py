@@ -1,7 +1,8 @@
 """Session JWTs: issued at login, verified by the authorizer.
 
-EdDSA only; every claim of `REQUIRED_CLAIMS` must be present; issuer, audience and expiry are
-checked with a small explicit leeway. The algorithm list is fixed here, never read from the token.
+EdDSA only (the codec in `keys` knows no other algorithm); every claim of `REQUIRED_CLAIMS`
+must be present; issuer, audience and expiry are checked with a small explicit leeway. The
+algorithm is fixed in code, never read from the token.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from typing import Any
 
 import jwt
 
-from chalicelib.authz.keys import keyring
+from chalicelib.authz.keys import ALGORITHM, decode_jwt, encode_jwt, keyring
 from chalicelib.authz.principal import Principal, Role, TokenType
 from chalicelib.core.errors import Unauthenticated
 from chalicelib.core.settings import get_settings
 
-ALGORITHM = "EdDSA"
 LEEWAY_SECONDS = 30
 REQUIRED_CLAIMS = ("sub", "role", "organizationId", "iat", "exp", "jti", "iss", "aud")
 
@@ -48,7 +48,7 @@ def issue_session(user_id: str, organization_id: str, role: Role) -> IssuedSessi
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
     }
-    token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
+    token = encode_jwt(claims, key, kid)
     return IssuedSession(token=token, jti=jti, expires_at=expires_at)
 
 
@@ -63,10 +63,9 @@ def decode_session(token: str) -> dict[str, Any]:
         public_key = keyring().public_keys.get(kid)
         if public_key is None:
             raise Unauthenticated()
-        return jwt.decode(
+        return decode_jwt(
             token,
             public_key,
-            algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             leeway=LEEWAY_SECONDS,
