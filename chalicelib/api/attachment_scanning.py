@@ -17,7 +17,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 from chalice.app import Blueprint, Cron, Rate
 
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import logger, traced
 from chalicelib.tickets.attachments.definitions import default_engine, refresh_definitions
 from chalicelib.tickets.attachments.scanning import (
     Outcome,
@@ -57,20 +57,28 @@ def scan_attachment(event: dict[str, Any], context: Any) -> list[dict[str, Any]]
             extra={"source": str(event.get("source"))[:64]},
         )
         return []
-    outcomes = process_s3_event([created], default_engine)
+    with traced("## scan_attachment") as annotate:
+        outcomes = process_s3_event([created], default_engine)
+        annotate(outcome=",".join(sorted({o.status or o.action for o in outcomes})) or None)
     return [_public(outcome) for outcome in outcomes]
 
 
 @attachment_scanning_bp.schedule(Rate(10, unit=Rate.MINUTES), name="retry_attachment_scans")
 def retry_attachment_scans(event: Any) -> list[dict[str, Any]]:
     """The retry path for ERROR attachments and uploads whose event never arrived."""
-    return [_public(outcome) for outcome in retry_due_scans(default_engine)]
+    with traced("## retry_attachment_scans") as annotate:
+        outcomes = retry_due_scans(default_engine)
+        annotate(retried=len(outcomes))
+    return [_public(outcome) for outcome in outcomes]
 
 
 @attachment_scanning_bp.schedule(Cron(17, "*/3", "*", "*", "?", "*"), name="refresh_av_definitions")
 def refresh_av_definitions(event: Any) -> dict[str, Any]:
     """freshclam -> definitions bucket, every three hours."""
-    return {"updated": refresh_definitions()}
+    with traced("## refresh_av_definitions") as annotate:
+        updated = refresh_definitions()
+        annotate(updated_files=len(updated))
+    return {"updated": updated}
 
 
 def _public(outcome: Outcome) -> dict[str, Any]:

@@ -25,9 +25,11 @@ from chalicelib.core.errors import (
 from chalicelib.core.headers import security_headers
 from chalicelib.core.observability import (
     RequestContext,
+    current_context,
     logger,
     reset_context,
     set_context,
+    traced,
 )
 from chalicelib.core.ratelimit import route_class
 from chalicelib.core.settings import get_settings
@@ -88,19 +90,31 @@ def _allow_header(response: Response) -> dict[str, str]:
 
 def http_boundary(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Chalice `http` middleware wrapped around every API request."""
-    token = set_context(_request_context(request))
+    ctx = _request_context(request)
+    token = set_context(ctx)
     try:
-        if _body_size(request) > get_settings().max_body_bytes:
-            response = error_response(PayloadTooLarge())
-        else:
-            response = get_response(request)
-            reshaped = _chalice_error(response)
-            if reshaped is not None:
-                if reshaped.status >= 500:
-                    logger.error("unshaped server error", extra={"status": response.status_code})
-                response = error_response(reshaped)
-        response.headers.update(security_headers())
-        response.headers["X-Request-Id"] = str(token.var.get().request_id)
+        with traced(f"## {ctx.method} {ctx.route}") as annotate:
+            if _body_size(request) > get_settings().max_body_bytes:
+                response = error_response(PayloadTooLarge())
+            else:
+                response = get_response(request)
+                reshaped = _chalice_error(response)
+                if reshaped is not None:
+                    if reshaped.status >= 500:
+                        logger.error(
+                            "unshaped server error", extra={"status": response.status_code}
+                        )
+                    response = error_response(reshaped)
+            response.headers.update(security_headers())
+            response.headers["X-Request-Id"] = str(ctx.request_id)
+            served = current_context()
+            annotate(
+                route=ctx.route,
+                method=ctx.method,
+                route_class=ctx.route_class,
+                status=response.status_code,
+                organization_id=served.organization_id,
+            )
         return response
     finally:
         reset_context(token)

@@ -7,15 +7,19 @@ being handed a Chalice request.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import functools
 import os
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
+
+from chalicelib.core.settings import get_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -45,10 +49,37 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Desk
 @functools.cache
 def tracer() -> Tracer:
     """The X-Ray tracer, built on first use: importing the X-Ray SDK costs ~150 ms of cold start,
-    paid only by functions that trace."""
+    paid only by functions that trace. It patches botocore, so every DynamoDB, S3 and Secrets
+    Manager call becomes a subsegment of the unit of work around it."""
     from aws_lambda_powertools import Tracer
 
     return Tracer(service=SERVICE)
+
+
+Annotate = Callable[..., None]
+
+
+def _no_annotations(**values: Any) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def traced(name: str) -> Iterator[Annotate]:
+    """An X-Ray subsegment `name` around a unit of work (an API request, a scan). Yields
+    `annotate(**values)` for X-Ray annotations (indexed: `annotation.organization_id = "acme"`
+    finds a tenant's traces); None values are skipped. Where tracing is off (local and test
+    stages, `POWERTOOLS_TRACE_DISABLED`) it does nothing and the X-Ray SDK is never imported."""
+    if not get_settings().tracing_enabled:
+        yield _no_annotations
+        return
+    with tracer().provider.in_subsegment(name=name) as subsegment:
+
+        def annotate(**values: Any) -> None:
+            for key, value in values.items():
+                if value is not None:
+                    subsegment.put_annotation(key, value)
+
+        yield annotate
 
 
 @dataclasses.dataclass(frozen=True)

@@ -50,6 +50,8 @@ class Settings:
     # HTTP.
     max_body_bytes: int
     hsts_enabled: bool
+    # X-Ray subsegments through Powertools' Tracer: in Lambda unless POWERTOOLS_TRACE_DISABLED.
+    tracing_enabled: bool
     # Rate limiting: on unless the stage is local/test (tests switch it on explicitly).
     rate_limit_enabled: bool
     # Identity.
@@ -123,6 +125,8 @@ def load(env: Mapping[str, str]) -> Settings:
         audit_archive_bucket=env.get("AUDIT_ARCHIVE_BUCKET", f"{prefix}-audit-archive"),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),
         hsts_enabled=_bool(env, "HSTS_ENABLED", True),
+        tracing_enabled=bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+        and not _bool(env, "POWERTOOLS_TRACE_DISABLED", False),
         rate_limit_enabled=_bool(env, "RATE_LIMIT_ENABLED", not local),
         jwt_issuer=env.get("JWT_ISSUER", f"deskguard-{stage}"),
         jwt_audience=env.get("JWT_AUDIENCE", "deskguard-api"),

@@ -52,7 +52,7 @@ def test_package_is_small_and_leaves_out_the_runtime_sdk(packaged: dict[str, Any
             with zipfile.ZipFile(packaged[key]) as archive:
                 names += archive.namelist()
     tops = {n.removeprefix(packaging.LAYER_PREFIX).split("/", 1)[0] for n in names}
-    assert {"app.py", "chalicelib", "chalice", "pynamodb", "jwt", "nacl"} <= tops
+    assert {"app.py", "chalicelib", "chalice", "pynamodb", "jwt", "nacl", "aws_xray_sdk"} <= tops
     assert not tops & {"botocore", "boto3", "moto", "pytest", "click", "cryptography"}, tops
     assert not [n for n in names if n.startswith(("tests/", "infra/", "devstack/", ".chalice/"))]
 
@@ -67,7 +67,7 @@ except ImportError:
 else:
     raise SystemExit("cryptography is importable: the check is not isolated")
 import app
-from chalicelib.authz.keys import keyring
+import aws_xray_sdk.core  # what Powertools' Tracer loads where tracing is on
 from chalicelib.authz.principal import Role
 from chalicelib.authz.sessions import decode_session, issue_session
 from chalicelib.authz.passwords import hash_password, verify_password
@@ -126,7 +126,8 @@ def test_the_package_runs_with_only_what_lambda_provides(
     assert out["routes"] >= 19 and out["sub"] == "u-1" and out["password"] is True
     assert "<strong>hi</strong>" in out["html"]
     assert "<script" not in out["html"] and "javascript:" not in out["html"]
-    assert "nacl" in out["modules"] and "cryptography" not in out["modules"]
+    assert {"nacl", "aws_xray_sdk"} <= set(out["modules"])
+    assert "cryptography" not in out["modules"]
 
 
 def test_merged_template_is_cfn_lint_clean(packaged: dict[str, Any]) -> None:
