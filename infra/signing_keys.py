@@ -1,6 +1,6 @@
 """Signing keys of a deployed stage, in its Secrets Manager secret (JWT_SIGNING_KEY_SECRET_ID).
 
-    python -m infra.signing_keys init --stage prod      # first deploy: a fresh keyring
+    python -m infra.signing_keys init --stage prod      # first deploy: keyring + keyed-hash key
     python -m infra.signing_keys add --stage prod       # rotation 1: new key, verify-only
     python -m infra.signing_keys activate KID --stage prod   # rotation 2: sign with it
     python -m infra.signing_keys retire KID --stage prod     # rotation 3: drop the old key
@@ -22,7 +22,7 @@ from typing import Any
 
 import boto3
 
-from chalicelib.authz.keys import generate_keyring_json, parse_keyring
+from chalicelib.authz.keys import generate_hmac_key, generate_keyring_json, parse_keyring
 from infra import stages
 
 
@@ -54,9 +54,13 @@ def _write(stage: str, data: dict[str, Any]) -> None:
 
 
 def init(stage: str) -> str:
-    """Store a fresh keyring unless a valid one is there; returns the active kid."""
+    """Store a fresh keyring unless a valid one is there (adding the keyed-hash key to one that
+    predates it); returns the active kid."""
     current = _read(stage)
     if current is not None:
+        if "hmac" not in current:
+            current["hmac"] = generate_hmac_key()
+            _write(stage, current)
         return str(current["active"])
     data = json.loads(generate_keyring_json())
     _write(stage, data)

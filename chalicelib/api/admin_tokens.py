@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
 from chalicelib.authz import api_tokens
-from chalicelib.authz.cursors import parse_limit
+from chalicelib.core.cursors import parse_limit
 
 admin_tokens_bp = Blueprint(__name__)
 
@@ -81,7 +81,7 @@ def create_token(call: ApiCall) -> dict[str, Any]:
 def list_tokens(call: ApiCall) -> dict[str, Any]:
     page = api_tokens.list_tokens(
         call.principal.organization_id,
-        limit=parse_limit(call.query),
+        limit=parse_limit(call.query.get("limit")),
         cursor=call.query.get("cursor"),
     )
     return page.body()

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.api.identity import UserOut
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.authz import users
-from chalicelib.authz.cursors import parse_limit
 from chalicelib.authz.passwords import validate_password
 from chalicelib.authz.principal import Role
+from chalicelib.core.cursors import parse_limit
 
 admin_users_bp = Blueprint(__name__)
 
@@ -53,7 +53,7 @@ class AdminUserOut(UserOut):
 def list_users(call: ApiCall) -> dict[str, Any]:
     page = users.list_users(
         call.principal.organization_id,
-        limit=parse_limit(call.query),
+        limit=parse_limit(call.query.get("limit")),
         cursor=call.query.get("cursor"),
     )
     return page.body()

@@ -23,10 +23,11 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.authz import revocation
-from chalicelib.authz.cursors import Page, decode_cursor, encode_cursor
 from chalicelib.authz.models import API_TOKEN_PREFIX, ApiTokenModel, org_pk
 from chalicelib.authz.policy import SCOPES
 from chalicelib.authz.principal import Principal, Role, TokenType
+from chalicelib.core import cursors
+from chalicelib.core.cursors import Page
 from chalicelib.core.dynamo import is_condition_failure
 from chalicelib.core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from chalicelib.core.settings import get_settings
@@ -189,10 +190,10 @@ def list_tokens(organization_id: str, *, limit: int, cursor: str | None) -> Page
         org_pk(organization_id),
         ApiTokenModel.sk.startswith(API_TOKEN_PREFIX),
         limit=limit,
-        last_evaluated_key=decode_cursor(organization_id, "tokens", cursor),
+        last_evaluated_key=cursors.decode(organization_id, "tokens", cursor),
     )
     items = [public(item) for item in results]
-    return Page(items, encode_cursor(organization_id, "tokens", results.last_evaluated_key))
+    return Page(items, cursors.encode(organization_id, "tokens", results.last_evaluated_key))
 
 
 def rotate_token(principal: Principal, token_id: str) -> IssuedToken:

@@ -4,10 +4,12 @@ Sources, first match wins:
 - `JWT_SIGNING_KEY_SECRET_ID`: a Secrets Manager secret holding the keyring JSON (deployed stages);
 - `JWT_KEYRING`: the keyring JSON in the environment (the local stack writes one per run);
 - local/test stages only: a keyring generated in memory.
-Keyring JSON: `{"active": "<kid>", "keys": {"<kid>": {"public": "<key>", "private": "<seed>"}}}`,
-both values the raw 32 bytes in unpadded base64url (the `x` and `d` of an Ed25519 JWK); `private`
-is absent for verify-only keys. Rotation: add a new kid, make it active; the old kid keeps
-verifying until it is removed. The verifier (authorizer) needs public keys only.
+Keyring JSON: `{"active": "<kid>", "keys": {"<kid>": {"public": "<key>", "private": "<seed>"}},
+"hmac": "<key>"}`, each value raw 32 bytes in unpadded base64url (`public`/`private` are the `x`
+and `d` of an Ed25519 JWK); `private` is absent for verify-only keys. Rotation: add a new kid,
+make it active; the old kid keeps verifying until it is removed. The verifier (authorizer) needs
+public keys only. `hmac` is the service's keyed-hash key (`chalicelib/core/keyed.py`: e-mail
+pseudonyms, list cursors) for deployed stages, so one secret holds all key material.
 
 The primitives are libsodium's, through PyNaCl: the same Ed25519 as `cryptography`, in 0.6 MiB of
 Lambda bundle instead of 14 MiB (docs/decisions.md). PyJWT knows no PyNaCl keys, so `JWT` below
@@ -117,6 +119,7 @@ class Keyring:
     active_kid: str
     private_keys: dict[str, SigningKey]
     public_keys: dict[str, VerifyKey]
+    hmac_key: bytes | None = None
 
     def signing_key(self) -> tuple[str, SigningKey]:
         """The active kid and its private key (KeyError if this process holds no private key)."""
@@ -128,13 +131,18 @@ def generate_keyring_json(kid: str | None = None) -> str:
     kid = kid or f"k-{secrets.token_hex(4)}"
     key = SigningKey.generate()
     entry = {"public": b64url(bytes(key.verify_key)), "private": b64url(bytes(key))}
-    return json.dumps({"active": kid, "keys": {kid: entry}})
+    return json.dumps({"active": kid, "keys": {kid: entry}, "hmac": generate_hmac_key()})
+
+
+def generate_hmac_key() -> str:
+    """A fresh keyed-hash key for the keyring's `hmac` field."""
+    return b64url(secrets.token_bytes(_KEY_BYTES))
 
 
 def _raw_key(kid: str, field: str, value: Any) -> bytes:
     raw = unb64url(value) if isinstance(value, str) else b""
     if len(raw) != _KEY_BYTES:
-        raise ValueError(f"key {kid}: {field} is not a base64url Ed25519 key")
+        raise ValueError(f"key {kid}: {field} is not 32 bytes of base64url")
     return raw
 
 
@@ -153,7 +161,13 @@ def parse_keyring(raw: str) -> Keyring:
             private_keys[kid] = private
     if not isinstance(data["active"], str) or data["active"] not in public_keys:
         raise ValueError("the active kid is not in the keyring")
-    return Keyring(active_kid=data["active"], private_keys=private_keys, public_keys=public_keys)
+    hmac_key = _raw_key("hmac", "hmac", data["hmac"]) if "hmac" in data else None
+    return Keyring(
+        active_kid=data["active"],
+        private_keys=private_keys,
+        public_keys=public_keys,
+        hmac_key=hmac_key,
+    )
 
 
 def _load_raw() -> str:

@@ -17,7 +17,6 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.authz import revocation
-from chalicelib.authz.cursors import Page, decode_cursor, encode_cursor
 from chalicelib.authz.models import (
     EMAIL_PREFIX,
     USER_PREFIX,
@@ -28,6 +27,8 @@ from chalicelib.authz.models import (
 )
 from chalicelib.authz.passwords import burn_dummy_check, hash_password, verify_password
 from chalicelib.authz.principal import Role
+from chalicelib.core import cursors
+from chalicelib.core.cursors import Page
 from chalicelib.core.dynamo import is_condition_failure
 from chalicelib.core.errors import Conflict, NotFound, Unauthenticated
 from chalicelib.security_events.audit import AuditEntry, transact
@@ -268,10 +269,10 @@ def list_users(organization_id: str, *, limit: int = 100, cursor: str | None = N
         org_pk(organization_id),
         UserModel.sk.startswith(USER_PREFIX),
         limit=limit,
-        last_evaluated_key=decode_cursor(organization_id, "users", cursor),
+        last_evaluated_key=cursors.decode(organization_id, "users", cursor),
     )
     items = [_to_user(item).admin_view() for item in results]
-    return Page(items, encode_cursor(organization_id, "users", results.last_evaluated_key))
+    return Page(items, cursors.encode(organization_id, "users", results.last_evaluated_key))
 
 
 def authenticate_password(email: str, password: str) -> User:

@@ -2,7 +2,9 @@
 
 Used to pseudonymize e-mail addresses in security events and limiter keys (the same address always
 maps to the same value, so ops can correlate attempts without ever logging the address), and to
-sign opaque cursors. The key comes from settings (`SECURITY_HMAC_KEY`).
+sign list cursors (`chalicelib/core/cursors.py`). The key, first match wins: `SECURITY_HMAC_KEY`;
+on local/test stages a fixed development key; else the `hmac` field of the stage's keyring secret
+(`infra.signing_keys init` stores one), loaded with the signing keys once per cold start.
 """
 
 from __future__ import annotations
@@ -13,13 +15,28 @@ import hmac
 
 from chalicelib.core.settings import get_settings
 
+_LOCAL_KEY = b"deskguard-local-development-hmac-key"
+
+
+def service_key() -> bytes:
+    """The keyed-hash key (see the module docstring); RuntimeError if a deployed stage has none."""
+    settings = get_settings()
+    if settings.security_hmac_key:
+        return settings.security_hmac_key.encode()
+    if settings.is_local:
+        return _LOCAL_KEY
+    from chalicelib.authz.keys import keyring  # the one loader of the stage's secret
+
+    key = keyring().hmac_key
+    if key is None:
+        raise RuntimeError("no keyed-hash key: run `infra.signing_keys init` for this stage")
+    return key
+
 
 def keyed_digest(purpose: str, data: str | bytes) -> bytes:
     """HMAC-SHA256 of `data` under the service key, domain-separated by `purpose`."""
     raw = data.encode() if isinstance(data, str) else data
-    return hmac.new(
-        get_settings().hmac_key(), purpose.encode() + b"\x00" + raw, hashlib.sha256
-    ).digest()
+    return hmac.new(service_key(), purpose.encode() + b"\x00" + raw, hashlib.sha256).digest()
 
 
 def email_hash(email: str) -> str:

@@ -78,13 +78,13 @@ class Settings:
     scan_timeout_seconds: int
     scan_tmp_dir: str
     freshclam_path: str
-    # Tickets: list cursors are HMAC-signed with this key (required outside local/test).
-    cursor_signing_key: str = ""
+    # How long a list cursor stays valid (cursors are signed with the keyed-hash key).
     cursor_ttl_seconds: int = 86400
     # Tickets: how long an Idempotency-Key's first result is replayed.
     idempotency_ttl_seconds: int = 86400
     # Security events, rate limiting, containment (issue 6).
-    # Key for keyed hashes (e-mail pseudonyms in events and limiter keys) and signed audit cursors.
+    # Key for keyed hashes (e-mail pseudonyms, list cursors); deployed stages may leave it empty
+    # and use the keyring secret's `hmac` (chalicelib/core/keyed.py).
     security_hmac_key: str = ""
     containment_window_seconds: int = 600
     containment_suspicious_threshold: int = 10
@@ -96,14 +96,6 @@ class Settings:
     def is_local(self) -> bool:
         """True on the `local` and `test` stages (moto, no real AWS)."""
         return self.stage in _LOCAL_STAGES
-
-    def hmac_key(self) -> bytes:
-        """The keyed-hash/signing key; a fixed development key only on local/test stages."""
-        if self.security_hmac_key:
-            return self.security_hmac_key.encode()
-        if self.is_local:
-            return b"deskguard-local-development-hmac-key"
-        raise RuntimeError("SECURITY_HMAC_KEY must be set outside the local/test stages")
 
     def table_name(self, short_name: str) -> str:
         """The physical DynamoDB table name for a logical table (e.g. `tickets`)."""
@@ -167,7 +159,6 @@ def load(env: Mapping[str, str]) -> Settings:
         scan_timeout_seconds=_int(env, "SCAN_TIMEOUT_SECONDS", 120),
         scan_tmp_dir=env.get("SCAN_TMP_DIR", ""),
         freshclam_path=env.get("FRESHCLAM_PATH") or "freshclam",
-        cursor_signing_key=env.get("CURSOR_SIGNING_KEY", ""),
         cursor_ttl_seconds=_int(env, "CURSOR_TTL_SECONDS", 86400),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400),
         security_hmac_key=env.get("SECURITY_HMAC_KEY", ""),

@@ -21,8 +21,8 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 
+from chalicelib.core import cursors
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.core.keyed import sign, unsign
 from chalicelib.security_events.audit import (
     GENESIS_HASH,
     HEAD_SK,
@@ -35,19 +35,7 @@ from chalicelib.security_events.audit import (
     seq_sk,
 )
 
-CURSOR_PURPOSE = "audit-cursor"
-MAX_LIMIT = 100
-
-
-class CursorRejected(ValidationFailed):
-    """A cursor that is forged, tampered with, or belongs to another organization or query."""
-
-    default_message = "The cursor is not valid."
-
-    def __init__(self, containment_kind: str | None = None) -> None:
-        super().__init__(details=[{"field": "cursor", "message": "invalid cursor"}])
-        # Read by the HTTP boundary: a foreign organization's cursor is a cross-org probe.
-        self.containment_kind = containment_kind
+MAX_LIMIT = cursors.MAX_LIMIT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,26 +96,8 @@ def record_json(record: AuditRecordModel) -> dict[str, Any]:
     }
 
 
-def encode_cursor(organization_id: str, filters: AuditFilters, last_seq: int) -> str:
-    payload = {"o": organization_id, "f": filters.digest_source(), "s": last_seq}
-    return sign(CURSOR_PURPOSE, json.dumps(payload, separators=(",", ":")).encode())
-
-
-def decode_cursor(organization_id: str, filters: AuditFilters, cursor: str) -> int:
-    """The last seq a cursor points after; CursorRejected unless this org and query made it."""
-    raw = unsign(CURSOR_PURPOSE, cursor[:2048])
-    if raw is None:
-        raise CursorRejected("tampered_cursor")
-    try:
-        payload = json.loads(raw)
-        owner, filter_source, last_seq = payload["o"], payload["f"], int(payload["s"])
-    except (ValueError, KeyError, TypeError):
-        raise CursorRejected("tampered_cursor") from None
-    if owner != organization_id:
-        raise CursorRejected("cross_org")
-    if filter_source != filters.digest_source() or last_seq < 1:
-        raise CursorRejected()
-    return last_seq
+def _binding(filters: AuditFilters) -> str:
+    return "audit|" + json.dumps(filters.digest_source(), separators=(",", ":"))
 
 
 def list_records(
@@ -135,7 +105,10 @@ def list_records(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of an organization's audit records, newest first, and the next cursor."""
     limit = max(1, min(limit, MAX_LIMIT))
-    upper = decode_cursor(organization_id, filters, cursor) - 1 if cursor else None
+    last_seq = cursors.decode(organization_id, _binding(filters), cursor)
+    if last_seq is not None and (not isinstance(last_seq, int) or last_seq < 1):
+        raise cursors.CursorRejected(cursors.TAMPERED)
+    upper = last_seq - 1 if last_seq is not None else None
     if upper is not None and upper < 1:
         return [], None
     range_condition = (
@@ -157,7 +130,9 @@ def list_records(
             break
     more = len(page) > limit
     page = page[:limit]
-    next_cursor = encode_cursor(organization_id, filters, int(page[-1].seq)) if more else None
+    next_cursor = (
+        cursors.encode(organization_id, _binding(filters), int(page[-1].seq)) if more else None
+    )
     return [record_json(r) for r in page], next_cursor
 
 

@@ -23,9 +23,11 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.authz.models import USER_PREFIX, UserModel
 from chalicelib.authz.models import org_pk as identity_org_pk
 from chalicelib.authz.principal import STAFF_ROLES, Principal
+from chalicelib.core import cursors
+from chalicelib.core.cursors import parse_limit
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.security_events import audit
-from chalicelib.tickets import cursor, repository
+from chalicelib.tickets import repository
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
@@ -53,8 +55,6 @@ from chalicelib.tickets.schemas import (
     UpdateTicket,
 )
 
-DEFAULT_LIMIT = 25
-MAX_LIMIT = 100
 # DynamoDB allows 100 items per transaction; the audit record and head take two of them.
 MAX_TRANSACTION_ITEMS = 100
 AUDIT_ITEMS = 2
@@ -189,16 +189,6 @@ class TicketPage:
     next_cursor: str | None
 
 
-def parse_limit(raw: str | None) -> int:
-    """`?limit=` as an int in 1..100 (default 25), or a 400."""
-    if raw is None:
-        return DEFAULT_LIMIT
-    value = int(raw)
-    if not 1 <= value <= MAX_LIMIT:
-        raise ValidationFailed(details=[{"field": "limit", "message": "must be 1..100"}])
-    return value
-
-
 def list_tickets(principal: Principal, query: ListTicketsQuery) -> TicketPage:
     """One page of the tickets the principal may see, newest first, filtered."""
     org = principal.organization_id
@@ -216,7 +206,7 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> TicketPage:
         "tag": query.tag,
     }
     binding = "tickets|" + principal.user_id + "|" + audit.canonical_json(filters)
-    start = cursor.decode(org, binding, query.cursor) if query.cursor else None
+    start = cursors.decode(org, binding, query.cursor)
 
     if query.tag is not None:
         page = repository.query_tag(org, query.tag, limit, start)
@@ -240,7 +230,7 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> TicketPage:
         page = repository.query_tickets(plan, limit, start)
         items = [item for item in page.items if isinstance(item, TicketModel)]
     tickets = [Ticket.from_model(item) for item in items if can_see(principal, item)]
-    next_cursor = cursor.encode(org, binding, page.last_key) if page.last_key else None
+    next_cursor = cursors.encode(org, binding, page.last_key)
     return TicketPage(tickets, next_cursor)
 
 
@@ -578,7 +568,7 @@ def list_comments(principal: Principal, ticket_id: str, query: ListCommentsQuery
         ticket = page.items[0] if page.items else None
         rest = page.items[1:]
     else:
-        start = cursor.decode(org, binding, query.cursor)
+        start = cursors.decode(org, binding, query.cursor)
         ticket = repository.get_ticket(org, ticket_id)
         page = repository.query_thread(org, ticket_id, limit, start, public_only=public_only)
         rest = page.items
@@ -589,5 +579,5 @@ def list_comments(principal: Principal, ticket_id: str, query: ListCommentsQuery
         for item in rest
         if isinstance(item, CommentModel) and (principal.is_staff or not item.internal)
     ]
-    next_cursor = cursor.encode(org, binding, page.last_key) if page.last_key else None
+    next_cursor = cursors.encode(org, binding, page.last_key)
     return CommentPage(comments, next_cursor)

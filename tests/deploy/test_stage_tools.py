@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.authz.keys import decode_jwt, encode_jwt, parse_keyring
+from chalicelib.authz.keys import decode_jwt, encode_jwt, generate_keyring_json, parse_keyring
 from infra import new_stage, signing_keys, stages
 from infra.template import build_template
 
@@ -68,7 +68,9 @@ def test_key_rotation_keeps_old_tokens_valid_until_retired() -> None:
         SecretString='{"uninitialized": true, "placeholder": "x"}',
     )
     first = signing_keys.init("dev")
+    hmac_key = _secret("dev")["hmac"]
     assert signing_keys.init("dev") == first  # idempotent: never replaces live keys
+    assert _secret("dev")["hmac"] == hmac_key
     old_ring = parse_keyring(json.dumps(_secret("dev")))
     token = encode_jwt({"sub": "u"}, old_ring.signing_key()[1], first)
 
@@ -82,5 +84,17 @@ def test_key_rotation_keeps_old_tokens_valid_until_retired() -> None:
         signing_keys.retire("dev", second)  # never the active key
     signing_keys.retire("dev", first)
     assert first not in parse_keyring(json.dumps(_secret("dev"))).public_keys
-    private = [entry["private"] for entry in _secret("dev")["keys"].values()]
-    assert private and not any(value in json.dumps(signing_keys.show("dev")) for value in private)
+    private = [entry["private"] for entry in _secret("dev")["keys"].values()] + [hmac_key]
+    assert not any(value in json.dumps(signing_keys.show("dev")) for value in private)
+    assert _secret("dev")["hmac"] == hmac_key  # rotation keeps the keyed-hash key
+
+
+def test_init_adds_the_keyed_hash_key_to_an_older_keyring() -> None:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    older = json.loads(generate_keyring_json("k-old"))
+    del older["hmac"]
+    client.create_secret(Name=signing_keys.secret_id("dev"), SecretString=json.dumps(older))
+    assert signing_keys.init("dev") == "k-old"
+    stored = _secret("dev")
+    assert stored["keys"] == older["keys"]
+    assert parse_keyring(json.dumps(stored)).hmac_key is not None

@@ -15,11 +15,11 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.authz.principal import Principal
+from chalicelib.core import cursors
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.security_events.audit import AuditEntry, transact
-from chalicelib.tickets import cursor as cursor_codec
 from chalicelib.tickets.attachments import storage
 from chalicelib.tickets.attachments.filenames import content_disposition, validate_filename
 from chalicelib.tickets.attachments.models import (
@@ -193,7 +193,7 @@ def list_attachments(
     ticket = get_visible_ticket(principal, ticket_id)
     org = principal.organization_id
     binding = f"attachments|{principal.user_id}|{ticket.id}"
-    start = cursor_codec.decode(org, binding, cursor) if cursor else None
+    start = cursors.decode(org, binding, cursor)
     query = AttachmentModel.query(
         org_pk(org),
         AttachmentModel.sk.startswith(ticket_prefix(ticket.id)),
@@ -203,7 +203,7 @@ def list_attachments(
     )
     items = [Attachment.from_model(item) for item in query]
     last_key = query.last_evaluated_key
-    next_cursor = cursor_codec.encode(org, binding, last_key) if last_key else None
+    next_cursor = cursors.encode(org, binding, last_key)
     return items, next_cursor
 
 

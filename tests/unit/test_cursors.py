@@ -1,0 +1,102 @@
+"""The one cursor codec: round trip, and refusal of anything not minted for this organization,
+list, caller and query; the keyed-hash key it signs with on deployed stages."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib.authz import keys
+from chalicelib.core import cursors
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.keyed import email_hash, keyed_digest
+from chalicelib.core.settings import override
+
+POSITION = {"pk": "ORG#acme#TICKET#1", "sk": "#TICKET"}
+
+
+def test_round_trip_and_binding() -> None:
+    token = cursors.encode("acme", "tickets|u1|{}", POSITION)
+    assert token is not None
+    assert cursors.decode("acme", "tickets|u1|{}", token) == POSITION
+    assert cursors.decode("acme", "tickets|u1|{}", None) is None
+    assert cursors.encode("acme", "q", None) is None  # no next page
+    with pytest.raises(cursors.CursorRejected) as other_org:
+        cursors.decode("globex", "tickets|u1|{}", token)
+    assert other_org.value.containment_kind == cursors.CROSS_ORG
+    for binding in ("tickets|u2|{}", "comments|u1|{}", "users"):
+        with pytest.raises(cursors.CursorRejected) as other_query:
+            cursors.decode("acme", binding, token)
+        assert other_query.value.containment_kind is None
+
+
+def test_tampering_is_reported_and_every_rejection_is_the_same_400() -> None:
+    token = cursors.encode("acme", "q", POSITION)
+    assert token is not None
+    body, mac = token.split(".")
+    for forged in (f"{body}.{mac[:-1]}A", f"{body[:-2]}xx.{mac}", "a" * 3000, f"{body}.é"):
+        with pytest.raises(cursors.CursorRejected) as rejected:
+            cursors.decode("acme", "q", forged)
+        assert rejected.value.containment_kind == cursors.TAMPERED
+        assert rejected.value.status == 400
+        assert rejected.value.details == [
+            {"field": "cursor", "message": "invalid, expired or issued for another query"}
+        ]
+
+
+def test_key_change_and_expiry_invalidate() -> None:
+    token = cursors.encode("acme", "q", POSITION)
+    with override(security_hmac_key="another-key"), pytest.raises(cursors.CursorRejected):
+        cursors.decode("acme", "q", token)
+    with override(cursor_ttl_seconds=-1):
+        expired = cursors.encode("acme", "q", POSITION)
+    with pytest.raises(cursors.CursorRejected):
+        cursors.decode("acme", "q", expired)
+
+
+@pytest.fixture
+def deployed_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
+    data = json.loads(keys.generate_keyring_json("kid-1"))
+    monkeypatch.setenv("JWT_KEYRING", json.dumps(data))
+    keys.reload_keyring()
+    with override(stage="prod", security_hmac_key=""):
+        yield data
+    monkeypatch.undo()
+    keys.reload_keyring()
+
+
+def test_deployed_stages_sign_with_the_keyring_secrets_hmac_key(
+    deployed_keyring: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = keys.unb64url(str(deployed_keyring["hmac"]))
+    expected = hmac.new(key, b"email\x00alice@example.com", hashlib.sha256).hexdigest()[:32]
+    assert email_hash(" Alice@Example.com") == expected
+    token = cursors.encode("acme", "q", POSITION)
+    assert token is not None and cursors.decode("acme", "q", token) == POSITION
+
+    del deployed_keyring["hmac"]  # a keyring stored before the field existed
+    monkeypatch.setenv("JWT_KEYRING", json.dumps(deployed_keyring))
+    keys.reload_keyring()
+    with pytest.raises(RuntimeError, match="signing_keys init"):
+        keyed_digest("cursor", b"x")
+
+
+def test_limit_is_1_to_100() -> None:
+    assert cursors.parse_limit(None) == 25
+    assert cursors.parse_limit("100") == 100
+    for bad in ("0", "101", "-1", "1.5", "ten", "", "١٢"):
+        with pytest.raises(ValidationFailed):
+            cursors.parse_limit(bad)
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=300))
+def test_arbitrary_strings_are_refused(garbage: str) -> None:
+    with pytest.raises(cursors.CursorRejected):
+        cursors.decode("acme", "q", garbage)
