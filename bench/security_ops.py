@@ -103,14 +103,16 @@ def main() -> None:
                 median_ms(lambda: emit("security.token_lifecycle", action="bench"), args.runs),
             )
         )
+        setup_records = audit_log.verify_chain("bench").checked  # the org's own setup records
         entry = audit.AuditEntry("bench", "u", "bench.write", "thing", "t1", None, {"n": 1})
-        per_record = median_ms(lambda: audit.transact(entry), args.records)
-        rows.append(("audit.transact (per record)", per_record))
+        rows.append(
+            ("audit.transact (per record)", median_ms(lambda: audit.transact(entry), args.records))
+        )
         start = time.perf_counter()
         report = audit_log.verify_chain("bench")
         verify_ms = (time.perf_counter() - start) * 1000
-        assert report.ok and report.checked == args.records
-        rows.append((f"verify_chain over {args.records} records (total)", verify_ms))
+        assert report.ok and report.checked == setup_records + args.records
+        rows.append((f"verify_chain over {report.checked} records (total)", verify_ms))
         del sink
 
     print(f"Security machinery on moto, median of {args.runs} runs\n")

@@ -1,4 +1,4 @@
-"""Signing keys for session JWTs and list cursors: Ed25519, `kid` in the header.
+"""Key material: the Ed25519 keys of session JWTs (`kid` in the header) and the keyed-hash key.
 
 Sources, first match wins:
 - `JWT_SIGNING_KEY_SECRET_ID`: a Secrets Manager secret holding the keyring JSON (deployed stages);
@@ -12,15 +12,13 @@ public keys only. `hmac` is the service's keyed-hash key (`chalicelib/core/keyed
 pseudonyms, list cursors) for deployed stages, so one secret holds all key material.
 
 The primitives are libsodium's, through PyNaCl: the same Ed25519 as `cryptography`, in 0.6 MiB of
-Lambda bundle instead of 14 MiB (docs/decisions.md). PyJWT knows no PyNaCl keys, so `JWT` below
+Lambda bundle instead of 14 MiB (docs/decision-log.md). PyJWT knows no PyNaCl keys, so `JWT` below
 is a PyJWT codec whose only algorithm is `Ed25519Algorithm`: no other algorithm, `none` and HMAC
 included, can be chosen by a token.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import functools
 import json
@@ -34,6 +32,7 @@ from jwt.api_jws import PyJWS
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from chalicelib.core.keyed import b64url, b64url_decode
 from chalicelib.core.settings import get_settings
 
 ALGORITHM = "EdDSA"
@@ -41,21 +40,7 @@ _KEY_BYTES = 32
 _SIGNATURE_BYTES = 64
 
 
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def unb64url(text: str) -> bytes:
-    """Strict unpadded base64url (raises ValueError on anything else)."""
-    try:
-        return base64.b64decode(
-            text.encode("ascii") + b"=" * (-len(text) % 4), altchars=b"-_", validate=True
-        )
-    except (binascii.Error, UnicodeEncodeError) as error:
-        raise ValueError("not base64url") from error
-
-
-def verify_signature(public_key: VerifyKey, message: bytes, signature: bytes) -> bool:
+def _verify_signature(public_key: VerifyKey, message: bytes, signature: bytes) -> bool:
     """True only for a valid Ed25519 signature of `message` under `public_key`."""
     if len(signature) != _SIGNATURE_BYTES:
         return False
@@ -81,7 +66,7 @@ class Ed25519Algorithm(Algorithm):
 
     def verify(self, msg: bytes, key: SigningKey | VerifyKey, sig: bytes) -> bool:
         public = key.verify_key if isinstance(key, SigningKey) else key
-        return verify_signature(public, msg, sig)
+        return _verify_signature(public, msg, sig)
 
     @staticmethod
     def to_jwk(key_obj: Any, as_dict: bool = False) -> NoReturn:
@@ -140,7 +125,7 @@ def generate_hmac_key() -> str:
 
 
 def _raw_key(kid: str, field: str, value: Any) -> bytes:
-    raw = unb64url(value) if isinstance(value, str) else b""
+    raw = b64url_decode(value) if isinstance(value, str) else b""
     if len(raw) != _KEY_BYTES:
         raise ValueError(f"key {kid}: {field} is not 32 bytes of base64url")
     return raw

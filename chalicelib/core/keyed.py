@@ -10,6 +10,7 @@ on local/test stages a fixed development key; else the `hmac` field of the stage
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 
@@ -49,7 +50,13 @@ def b64url(raw: bytes) -> str:
 
 
 def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict unpadded base64url (ValueError on anything else, non-ASCII included)."""
+    try:
+        return base64.b64decode(
+            text.encode("ascii") + b"=" * (-len(text) % 4), altchars=b"-_", validate=True
+        )
+    except (binascii.Error, UnicodeEncodeError) as error:
+        raise ValueError("not base64url") from error
 
 
 def sign(purpose: str, payload: bytes) -> str:

@@ -74,7 +74,7 @@ def deployed_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, obje
 def test_deployed_stages_sign_with_the_keyring_secrets_hmac_key(
     deployed_keyring: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = keys.unb64url(str(deployed_keyring["hmac"]))
+    key = keys.b64url_decode(str(deployed_keyring["hmac"]))
     expected = hmac.new(key, b"email\x00alice@example.com", hashlib.sha256).hexdigest()[:32]
     assert email_hash(" Alice@Example.com") == expected
     token = cursors.encode("acme", "q", POSITION)

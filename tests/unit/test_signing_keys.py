@@ -30,7 +30,7 @@ def test_our_tokens_verify_with_the_reference_implementation() -> None:
     ring, data = _ring()
     kid, private = ring.signing_key()
     token = keys.encode_jwt(CLAIMS, private, kid)
-    public = Ed25519PublicKey.from_public_bytes(keys.unb64url(data["keys"][kid]["public"]))
+    public = Ed25519PublicKey.from_public_bytes(keys.b64url_decode(data["keys"][kid]["public"]))
     assert jwt.decode(token, public, algorithms=["EdDSA"], audience="deskguard") == CLAIMS
     assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "typ": "JWT", "kid": "kid-a"}
 
@@ -69,8 +69,8 @@ def test_the_codec_knows_only_eddsa(alg: str) -> None:
 def test_keyring_json_holds_raw_keys_and_no_pem() -> None:
     _, data = _ring()
     entry = data["keys"]["kid-a"]
-    assert len(keys.unb64url(entry["public"])) == 32
-    assert len(keys.unb64url(entry["private"])) == 32
+    assert len(keys.b64url_decode(entry["public"])) == 32
+    assert len(keys.b64url_decode(entry["private"])) == 32
     assert "BEGIN" not in json.dumps(data)
 
 
