@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # smoke test, binutils for stripping debug sections from the package's native extensions).
 APT_PACKAGES := clamav curl binutils
 
-.PHONY: run test lint typecheck unit venv system-deps bench openapi clean \
+.PHONY: run test lint imports typecheck unit venv system-deps bench generate clean \
 	template package deploy stage audit secrets-baseline keys
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -37,10 +37,14 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The layer contracts in pyproject.toml (docs/architecture.md): no upward import, no cycle.
+imports: venv
+	$(VENV)/bin/lint-imports
+
 typecheck: venv
 	$(VENV)/bin/mypy
 
-test: venv system-deps lint typecheck audit
+test: venv system-deps lint imports typecheck audit
 	$(VENV)/bin/pytest
 
 bench: venv
@@ -48,9 +52,10 @@ bench: venv
 	$(PY) bench/scan.py
 	$(PY) bench/security_ops.py
 
-# The OpenAPI document, generated from the routes, schemas and RBAC table (a test fails if stale).
-openapi: venv
-	$(PY) -m chalicelib.api.openapi docs/openapi.json
+# Every generated file: OpenAPI, observability JSON, the rate-limit doc, IAM policies (a test
+# fails if any is stale).
+generate: venv
+	$(PY) -m infra.generate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local build

@@ -3,7 +3,7 @@
 Cases, each timed over many calls on the same token, interleaved in rounds so machine noise hits
 all alike:
 - floor: `keys.decode_jwt(token, public_key, audience=..., issuer=...)`;
-- authorizer verify: what `chalicelib.authz.authorizer.authenticate()` does for a session JWT
+- authorizer verify: what `chalicelib.auth.authorizer.authenticate()` does for a session JWT
   (header parsing, kid lookup, full claim checks, Principal, revocation checks), with the one
   DynamoDB BatchGetItem answered from memory: that call's latency is the network's, not ours;
 - full path on moto: the same with the BatchGetItem served by in-process moto (for information
@@ -53,11 +53,13 @@ def main() -> None:
     from moto import mock_aws
 
     with mock_aws():
-        from chalicelib.authz import authorizer, revocation, users
-        from chalicelib.authz.keys import decode_jwt, keyring
+        from chalicelib.auth import authorizer
+        from chalicelib.auth.jwt_codec import decode_jwt
+        from chalicelib.auth.sessions import issue_session
         from chalicelib.authz.principal import Role
-        from chalicelib.authz.sessions import issue_session
+        from chalicelib.core.keyring import keyring
         from chalicelib.core.settings import get_settings
+        from chalicelib.identity import revocation, users
         from chalicelib.tables import create_tables
 
         create_tables()

@@ -33,8 +33,8 @@ def measure(runs: int) -> dict[str, list[float]]:
 
     with mock_aws():
         import app as app_module
-        from chalicelib.authz import users
         from chalicelib.authz.principal import Role
+        from chalicelib.identity import users
         from chalicelib.tables import create_tables
         from devstack.client import ApiClient
 

@@ -65,9 +65,9 @@ def _ticket(ctx: dict[str, Any], name: str = "ticket") -> str:
 def _attachment(ctx: dict[str, Any], name: str) -> str:
     """An attachment the requester uploaded, stored and marked CLEAN (as the scanner would)."""
     if name not in ctx:
+        from chalicelib.attachments import service, storage
+        from chalicelib.attachments.models import AttachmentItem, attachment_sk, org_pk
         from chalicelib.core.settings import get_settings
-        from chalicelib.tickets.attachments import service, storage
-        from chalicelib.tickets.attachments.models import AttachmentModel, attachment_sk, org_pk
 
         ticket_id = _ticket(ctx)
         grant = service.create_upload(
@@ -79,13 +79,13 @@ def _attachment(ctx: dict[str, Any], name: str) -> str:
         )
         key = grant.fields["key"]
         put = storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=key, Body=b"hello")
-        record = AttachmentModel.get(org_pk(ORG), attachment_sk(ticket_id, grant.attachment.id))
+        record = AttachmentItem.get(org_pk(ORG), attachment_sk(ticket_id, grant.attachment.id))
         record.update(
             actions=[
-                AttachmentModel.status.set("CLEAN"),
-                AttachmentModel.sniffed_type.set("text/plain"),
-                AttachmentModel.version_id.set(put.get("VersionId") or "null"),
-                AttachmentModel.size.set(5),
+                AttachmentItem.status.set("CLEAN"),
+                AttachmentItem.sniffed_type.set("text/plain"),
+                AttachmentItem.version_id.set(put.get("VersionId") or "null"),
+                AttachmentItem.size.set(5),
             ]
         )
         ctx[name] = grant.attachment.id
@@ -94,7 +94,7 @@ def _attachment(ctx: dict[str, Any], name: str) -> str:
 
 def _api_token(ctx: dict[str, Any], name: str) -> str:
     if name not in ctx:
-        from chalicelib.authz import api_tokens
+        from chalicelib.identity import api_tokens
 
         issued = api_tokens.create_token(
             _principal(ctx, "admin"), name=name, scopes=["tickets:read"], expires_in_days=30
@@ -113,8 +113,8 @@ def _version(ctx: dict[str, Any], ticket_id: str) -> dict[str, str]:
 
 def _logout(ctx: dict[str, Any]) -> tuple[Any, ...]:
     """Logout with a session of its own (it revokes that session, not the admin's)."""
+    from chalicelib.auth.sessions import issue_session
     from chalicelib.authz.principal import Role
-    from chalicelib.authz.sessions import issue_session
 
     ctx["leaving"] = {
         **ctx["admin"],
@@ -269,8 +269,8 @@ class RecordReplay:
 
 def seed(client: Any) -> dict[str, Any]:
     """One organization with a user of each role, logged in."""
-    from chalicelib.authz import users
     from chalicelib.authz.principal import Role
+    from chalicelib.identity import users
 
     users.create_organization(ORG, "Bench")
     ctx: dict[str, Any] = {}
@@ -292,7 +292,7 @@ def time_route(
 ) -> dict[str, Any]:
     from chalice.local import LambdaContext
 
-    from chalicelib.authz.authorizer import authenticate
+    from chalicelib.auth.authorizer import authenticate
 
     route = f"{method} {path}"
     example = EXAMPLES.get((method, path))

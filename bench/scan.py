@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.tickets.attachments.engine import ClamscanEngine, Verdict  # noqa: E402
+from chalicelib.attachments.scanning.engine import ClamscanEngine, Verdict  # noqa: E402
 from devstack.clamav import write_test_definitions  # noqa: E402
 from tests.avtools import pdf_bytes  # noqa: E402
 

@@ -53,10 +53,13 @@ def main() -> None:
 
     with mock_aws(), contextlib.redirect_stdout(io.StringIO()) as sink:
         import app as app_module
-        from chalicelib.authz import users
+        from chalicelib.audit import log as audit_log
+        from chalicelib.audit import trail as audit
         from chalicelib.authz.principal import Role
-        from chalicelib.core import ratelimit, settings
-        from chalicelib.security_events import audit, audit_log, emit
+        from chalicelib.core import route_classes, settings
+        from chalicelib.identity import users
+        from chalicelib.ratelimit import limiter as ratelimit
+        from chalicelib.security_events import emit
         from chalicelib.tables import create_tables
         from devstack.client import ApiClient
         from devstack.resources import create_buckets
@@ -86,7 +89,7 @@ def main() -> None:
             ratelimit.Limit(10**9, 60),
             ratelimit.FailureMode.OPEN,
         )
-        ratelimit.LIMITS[ratelimit.DEFAULT] = big
+        ratelimit.LIMITS[route_classes.DEFAULT] = big
         with settings.override(rate_limit_enabled=True):
             on = median_ms(me, args.runs)
         rows.append(("GET /api/me, rate limiting on", on))

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from pynamodb.models import Model
 
-from chalicelib.authz.models import IdentityItem
-from chalicelib.authz.revocation import RevocationItem
-from chalicelib.core.ratelimit import RateLimitCounter
-from chalicelib.security_events.audit import AuditItem
-from chalicelib.tickets.attachments.models import AttachmentModel
-from chalicelib.tickets.idempotency import IdempotencyRecordModel  # Tickets
-from chalicelib.tickets.models import TicketsItem  # Tickets
+from chalicelib.attachments.models import AttachmentItem
+from chalicelib.audit.models import AuditItem
+from chalicelib.identity.models import IdentityItem, RevocationItem
+from chalicelib.ratelimit.models import RateLimitItem
+from chalicelib.tickets.models import IdempotencyItem, TicketsItem
 
 
 def table_models() -> list[type[Model]]:
@@ -20,12 +18,12 @@ def table_models() -> list[type[Model]]:
     return [
         IdentityItem,
         AuditItem,
-        TicketsItem,  # Tickets
-        IdempotencyRecordModel,  # Tickets: Powertools idempotency records
-        AttachmentModel,  # Attachments
-        RevocationItem,  # Identity: logged-out sessions and revoke-all markers
+        TicketsItem,
+        IdempotencyItem,  # Powertools idempotency records
+        AttachmentItem,
+        RevocationItem,  # logged-out sessions and revoke-all markers
         # Rate limiting and containment counters (TTL on `expires_at`).
-        RateLimitCounter,
+        RateLimitItem,
     ]
 
 

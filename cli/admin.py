@@ -84,9 +84,9 @@ def _admin_password(generate: bool) -> tuple[str, bool]:
 
 
 def _create_org(args: argparse.Namespace) -> dict[str, Any]:
-    from chalicelib.authz import users
-    from chalicelib.authz.passwords import validate_password
     from chalicelib.authz.principal import Role
+    from chalicelib.identity import users
+    from chalicelib.identity.passwords import validate_password
 
     password, generated = _admin_password(args.generate_password)
     validate_password(password)
@@ -108,10 +108,10 @@ def _create_org(args: argparse.Namespace) -> dict[str, Any]:
 def _issue_token(args: argparse.Namespace) -> dict[str, Any]:
     from pynamodb.exceptions import DoesNotExist
 
-    from chalicelib.authz import api_tokens, users
-    from chalicelib.authz.models import EMAIL_PREFIX, EmailClaimModel
     from chalicelib.authz.principal import Principal
     from chalicelib.core.errors import NotFound
+    from chalicelib.identity import api_tokens, users
+    from chalicelib.identity.models import EMAIL_PREFIX, EmailClaimModel
 
     user_id = args.user_id
     if args.user_email:
@@ -136,8 +136,8 @@ def _issue_token(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _revoke_user(args: argparse.Namespace) -> dict[str, Any]:
-    from chalicelib.authz import users
-    from chalicelib.authz.revocation import revoke_all_for_user
+    from chalicelib.identity import users
+    from chalicelib.identity.revocation import revoke_all_for_user
 
     users.get_user(args.org_id, args.user_id)  # 404 for unknown users
     revoke_all_for_user(args.org_id, args.user_id, args.reason)

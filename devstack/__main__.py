@@ -42,7 +42,7 @@ def _configure_environment(host: str, port: int, moto_port: int) -> None:
         os.environ["CLAMAV_DEFINITIONS_DIR"] = str(definitions)
     # Cookie-authenticated writes must come from the local API's own origin (CSRF check).
     os.environ.setdefault("ALLOWED_ORIGINS", f"http://{host}:{port},http://localhost:{port}")
-    from chalicelib.authz.keys import generate_keyring_json
+    from chalicelib.core.keyring import generate_keyring_json
 
     os.environ.setdefault("JWT_KEYRING", generate_keyring_json())
 

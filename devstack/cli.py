@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from devstack import ops
+from infra import security_ops as ops
 
 _DURATION = re.compile(r"^(\d{1,6})([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -79,7 +79,7 @@ def _security_events(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from chalicelib.security_events.audit_log import verify_chain
+    from chalicelib.audit.log import verify_chain
 
     report = verify_chain(args.org).to_json()
     if args.json:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from chalicelib.authz import users
 from chalicelib.authz.principal import Role
+from chalicelib.identity import users
 
 DEMO_ORGANIZATIONS = (("acme", "Acme Corporation"), ("globex", "Globex Corporation"))
 

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chalicelib.authz.models import ApiTokenModel
+from chalicelib.identity.models import ApiTokenModel
 from infra.resources import POLICY_FILES, TableSpec, bucket, table_specs
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / ".chalice"

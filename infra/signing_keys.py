@@ -22,7 +22,7 @@ from typing import Any
 
 import boto3
 
-from chalicelib.authz.keys import generate_hmac_key, generate_keyring_json, parse_keyring
+from chalicelib.core.keyring import generate_hmac_key, generate_keyring_json, parse_keyring
 from infra import stages
 
 

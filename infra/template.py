@@ -526,7 +526,7 @@ def observability_fragments(
     return fragments
 
 
-# `Fn::Sub` variables the generated ops fragments (devstack/ops.py) use, and the function log group
+# `Fn::Sub` variables the generated ops fragments (infra/security_ops.py) use, and the log group
 # placeholder that stands for every function's log group (security events are logged by the API,
 # the authorizers and the scanner alike, each in its own group).
 API_LOG_GROUP_VARIABLE = "${ApiLogGroupName}"

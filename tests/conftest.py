@@ -78,7 +78,8 @@ def make_org(client) -> Callable[..., TestOrg]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def rate_limited() -> Iterator[None]:
     """Rate limiting switched on (it is off on the test stage), with fresh limiter state."""
-    from chalicelib.core import ratelimit, settings
+    from chalicelib.core import settings
+    from chalicelib.ratelimit import limiter as ratelimit
 
     ratelimit._failure_events.clear()
     with settings.override(rate_limit_enabled=True):

@@ -7,8 +7,8 @@ import itertools
 import secrets
 from typing import Any
 
-from chalicelib.authz import api_tokens, users
 from chalicelib.authz.principal import Principal, Role
+from chalicelib.identity import api_tokens, users
 
 _counter = itertools.count(1)
 

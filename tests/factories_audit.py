@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.authz.revocation import revoke_all_for_user
-from chalicelib.security_events import audit
+from chalicelib.audit import trail as audit
+from chalicelib.identity.revocation import revoke_all_for_user
 
 # make_org creates three users; each creation is audited (user.create) before any scenario runs.
 ORG_SETUP_RECORDS = 3

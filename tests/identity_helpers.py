@@ -13,7 +13,8 @@ import jwt
 import pytest
 from nacl.signing import SigningKey
 
-from chalicelib.authz.keys import encode_jwt, keyring
+from chalicelib.auth.jwt_codec import encode_jwt
+from chalicelib.core.keyring import keyring
 
 
 def b64(raw: bytes) -> str:

@@ -8,8 +8,8 @@ from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.authz import api_tokens
 from chalicelib.core.cursors import parse_limit
+from chalicelib.identity import api_tokens
 
 admin_tokens_bp = Blueprint(__name__)
 

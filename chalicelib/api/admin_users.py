@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.identity import UserOut
 from chalicelib.api.routing import ApiCall, api_route
-from chalicelib.authz import users
-from chalicelib.authz.passwords import validate_password
 from chalicelib.authz.principal import Role
 from chalicelib.core.cursors import parse_limit
+from chalicelib.identity import users
+from chalicelib.identity.passwords import validate_password
 
 admin_users_bp = Blueprint(__name__)
 

@@ -1,7 +1,7 @@
 """Event-driven attachment functions: scan-on-put, the scan retry sweep, definitions refresh.
 
 Each is its own Lambda function. They hold no logic: the pipeline lives in
-`chalicelib.tickets.attachments` (see docs/attachments.md for the layer/image they need).
+`chalicelib.attachments` (see docs/attachments.md for the layer/image they need).
 
 `scan_attachment` is a plain Lambda function (`lambda_function`), not `on_s3_event`: `chalice
 package` cannot wire S3 notifications, so the uploads bucket sends its events to EventBridge and
@@ -17,13 +17,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 from chalice.app import Blueprint, Cron, Rate
 
-from chalicelib.core.observability import logger, traced
-from chalicelib.tickets.attachments.definitions import default_engine, refresh_definitions
-from chalicelib.tickets.attachments.scanning import (
+from chalicelib.attachments.scanning.definitions import default_engine, refresh_definitions
+from chalicelib.attachments.scanning.pipeline import (
     Outcome,
     process_s3_event,
     retry_due_scans,
 )
+from chalicelib.core.observability import logger, traced
 
 attachment_scanning_bp = Blueprint(__name__)
 

@@ -8,9 +8,9 @@ from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, api_route
+from chalicelib.attachments import service
+from chalicelib.attachments.schemas import AttachmentCreatedOut, AttachmentOut
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.tickets.attachments import service
-from chalicelib.tickets.attachments.schemas import AttachmentCreatedOut, AttachmentOut
 
 attachments_bp = Blueprint(__name__)
 

@@ -8,8 +8,8 @@ from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.api.routing import ApiCall, api_route, validation_details
+from chalicelib.audit import log as audit_log
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.security_events import audit_log
 
 audit_bp = Blueprint(__name__)
 

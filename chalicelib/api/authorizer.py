@@ -17,7 +17,7 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Blueprint
 
-from chalicelib.authz.authorizer import (
+from chalicelib.auth.authorizer import (
     CsrfRejected,
     RequestView,
     authenticate,

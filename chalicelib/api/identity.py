@@ -8,13 +8,13 @@ from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.authz import revocation, users
-from chalicelib.authz.authorizer import SESSION_COOKIE
+from chalicelib.auth.authorizer import SESSION_COOKIE
+from chalicelib.auth.sessions import issue_session
 from chalicelib.authz.principal import Role
-from chalicelib.authz.sessions import issue_session
-from chalicelib.core import ratelimit
 from chalicelib.core.errors import Unauthenticated
 from chalicelib.core.settings import get_settings
+from chalicelib.identity import revocation, users
+from chalicelib.ratelimit import limiter as ratelimit
 from chalicelib.security_events import emit
 
 identity_bp = Blueprint(__name__)

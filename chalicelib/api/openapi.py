@@ -11,14 +11,13 @@ Sources, walked on every call of `generate(app)`:
 
 Routes that declare no schema still appear (generic body / response) and are listed by
 `undocumented()` so they can be annotated. `python -m chalicelib.api.openapi [file]` writes the
-document (`make openapi` writes docs/openapi.json; a test fails when that file is stale).
+document (`make generate` writes docs/openapi.json; a test fails when that file is stale).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -382,23 +381,3 @@ def undocumented(app: Chalice) -> dict[str, list[str]]:
 def render(app: Chalice) -> str:
     """The document as the exact text committed in docs/openapi.json."""
     return json.dumps(generate(app), indent=2, ensure_ascii=False) + "\n"
-
-
-def main(argv: list[str]) -> int:
-    """Write the document to the file named in argv (stdout without one); warn-list gaps."""
-    from app import app
-
-    text = render(app)
-    if argv:
-        with open(argv[0], "w", encoding="utf-8") as out:
-            out.write(text)
-    else:
-        sys.stdout.write(text)
-    for kind, routes in undocumented(app).items():
-        for route in routes:
-            print(f"warning: {route} declares no {kind} schema", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

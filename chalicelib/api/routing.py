@@ -19,10 +19,10 @@ from chalice.app import Blueprint, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.authorizer import deskguard_authorizer
+from chalicelib.auth import containment
+from chalicelib.auth.authorizer import check_csrf
 from chalicelib.authz import policy
-from chalicelib.authz.authorizer import check_csrf
 from chalicelib.authz.principal import Credential, Principal
-from chalicelib.core import ratelimit
 from chalicelib.core.errors import (
     DeskguardError,
     Forbidden,
@@ -33,7 +33,9 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.http import error_response
 from chalicelib.core.observability import bind_principal, current_context, logger
-from chalicelib.security_events import containment, emit
+from chalicelib.core.route_classes import route_class
+from chalicelib.ratelimit import limiter as ratelimit
+from chalicelib.security_events import emit
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
@@ -119,7 +121,7 @@ def _record_denial(error: DeskguardError, principal: Principal | None, public: b
 def _rate_limit(request: Request, principal: Principal | None) -> ratelimit.Decision | None:
     ctx = current_context()
     return ratelimit.enforce(
-        ratelimit.route_class(request.method, ctx.route),
+        route_class(request.method, ctx.route),
         ip=ctx.ip,
         organization_id=principal.organization_id if principal else None,
         user_id=principal.user_id if principal else None,

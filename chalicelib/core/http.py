@@ -31,7 +31,7 @@ from chalicelib.core.observability import (
     set_context,
     traced,
 )
-from chalicelib.core.ratelimit import route_class
+from chalicelib.core.route_classes import route_class
 from chalicelib.core.settings import get_settings
 
 

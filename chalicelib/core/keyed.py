@@ -9,11 +9,11 @@ on local/test stages a fixed development key; else the `hmac` field of the stage
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 
+from chalicelib.core.b64 import b64url, b64url_decode
+from chalicelib.core.keyring import keyring
 from chalicelib.core.settings import get_settings
 
 _LOCAL_KEY = b"deskguard-local-development-hmac-key"
@@ -26,8 +26,6 @@ def service_key() -> bytes:
         return settings.security_hmac_key.encode()
     if settings.is_local:
         return _LOCAL_KEY
-    from chalicelib.authz.keys import keyring  # the one loader of the stage's secret
-
     key = keyring().hmac_key
     if key is None:
         raise RuntimeError("no keyed-hash key: run `infra.signing_keys init` for this stage")
@@ -43,20 +41,6 @@ def keyed_digest(purpose: str, data: str | bytes) -> bytes:
 def email_hash(email: str) -> str:
     """The pseudonym of an e-mail address (normalized: trimmed, lower-cased); 32 hex chars."""
     return keyed_digest("email", email.strip().lower()).hex()[:32]
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def b64url_decode(text: str) -> bytes:
-    """Strict unpadded base64url (ValueError on anything else, non-ASCII included)."""
-    try:
-        return base64.b64decode(
-            text.encode("ascii") + b"=" * (-len(text) % 4), altchars=b"-_", validate=True
-        )
-    except (binascii.Error, UnicodeEncodeError) as error:
-        raise ValueError("not base64url") from error
 
 
 def sign(purpose: str, payload: bytes) -> str:

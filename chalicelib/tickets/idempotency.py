@@ -26,24 +26,14 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
-from pynamodb.attributes import TTLAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
 from chalicelib.authz.principal import Principal
-from chalicelib.core.dynamo import table_meta
 from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.core.org_keys import org_scoped
 from chalicelib.core.settings import get_settings
 
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-
-
-class IdempotencyRecordModel(Model):
-    """The idempotency table as Powertools' DynamoDB persistence layer uses it."""
-
-    Meta = table_meta("idempotency")
-    id = UnicodeAttribute(hash_key=True)
-    expiration = TTLAttribute(null=True)
 
 
 class OrganizationScopedPersistence(DynamoDBPersistenceLayer):
@@ -53,7 +43,7 @@ class OrganizationScopedPersistence(DynamoDBPersistenceLayer):
         hashed = super()._get_hashed_idempotency_key(data)
         if hashed is None:
             return None
-        return f"ORG#{data['scope']['organizationId']}#{hashed}"
+        return org_scoped(data["scope"]["organizationId"], hashed)
 
 
 @functools.cache

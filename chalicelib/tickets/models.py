@@ -26,6 +26,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
     ListAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     VersionAttribute,
 )
@@ -33,6 +34,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from chalicelib.core.dynamo import table_meta
+from chalicelib.core.org_keys import org_prefix
 
 TICKET_SK = "#TICKET"
 COMMENT_PREFIX = "COMMENT#"
@@ -67,10 +69,6 @@ def new_id() -> str:
 def is_valid_id(value: object) -> bool:
     """Ticket, comment and user ids: 32 lowercase hex digits (checked before any DynamoDB call)."""
     return isinstance(value, str) and _ID.fullmatch(value) is not None
-
-
-def org_prefix(organization_id: str) -> str:
-    return f"ORG#{organization_id}#"
 
 
 def ticket_pk(organization_id: str, ticket_id: str) -> str:
@@ -325,3 +323,14 @@ class Comment:
             body_html=item.body_html,
             created_at=item.created_at,
         )
+
+
+# --- The idempotency table (Powertools' persistence layer; see tickets/idempotency.py) ------
+
+
+class IdempotencyItem(Model):
+    """The idempotency table as Powertools' DynamoDB persistence layer uses it."""
+
+    Meta = table_meta("idempotency")
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)

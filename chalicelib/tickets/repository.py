@@ -15,8 +15,10 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactGet
 
+from chalicelib.audit import trail as audit
+from chalicelib.audit.models import AuditHeadModel
 from chalicelib.core.dynamo import connection
-from chalicelib.security_events import audit
+from chalicelib.core.org_keys import org_pk
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
     COMMENT_SK_END,
@@ -61,13 +63,13 @@ def get_ticket_and_audit_head(
     """The ticket and the organization's audit-chain head in one TransactGetItems."""
     with TransactGet(connection=connection()) as tx:
         ticket_future = tx.get(TicketModel, ticket_pk(organization_id, ticket_id), TICKET_SK)
-        head_future = tx.get(audit.AuditHeadModel, audit.org_pk(organization_id), audit.HEAD_SK)
+        head_future = tx.get(AuditHeadModel, org_pk(organization_id), audit.HEAD_SK)
     try:
         ticket: TicketModel | None = ticket_future.get()
     except DoesNotExist:
         ticket = None
     try:
-        head: audit.AuditHeadModel | None = head_future.get()
+        head: AuditHeadModel | None = head_future.get()
     except DoesNotExist:
         head = None
     return ticket, audit.head_state(head)
@@ -79,17 +81,17 @@ def batch_get_tickets_and_audit_head(
     """Tickets by id (missing ones absent) and the audit head, in BatchGetItem calls of <= 100
     keys across both tables (one call for up to 99 tickets)."""
     tickets_table = TicketModel.Meta.table_name
-    audit_table = audit.AuditHeadModel.Meta.table_name
+    audit_table = AuditHeadModel.Meta.table_name
     keys: list[tuple[str, dict[str, Any]]] = [
         (tickets_table, {"pk": {"S": ticket_pk(organization_id, tid)}, "sk": {"S": TICKET_SK}})
         for tid in dict.fromkeys(ticket_ids)
     ]
     if with_head:
-        head_key = {"pk": {"S": audit.org_pk(organization_id)}, "sk": {"S": audit.HEAD_SK}}
+        head_key = {"pk": {"S": org_pk(organization_id)}, "sk": {"S": audit.HEAD_SK}}
         keys.append((audit_table, head_key))
     client = connection().client
     tickets: dict[str, TicketModel] = {}
-    head_item: audit.AuditHeadModel | None = None
+    head_item: AuditHeadModel | None = None
     for start in range(0, len(keys), MAX_BATCH_GET):
         request: dict[str, Any] = {}
         for table, key in keys[start : start + MAX_BATCH_GET]:
@@ -101,7 +103,7 @@ def batch_get_tickets_and_audit_head(
                 if isinstance(item, TicketModel) and item.organization_id == organization_id:
                     tickets[item.ticket_id] = item
             for raw in response.get("Responses", {}).get(audit_table, []):
-                head_item = audit.AuditHeadModel.from_raw_data(raw)
+                head_item = AuditHeadModel.from_raw_data(raw)
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break

@@ -20,13 +20,13 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.authz.models import USER_PREFIX, UserModel
-from chalicelib.authz.models import org_pk as identity_org_pk
+from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import STAFF_ROLES, Principal
 from chalicelib.core import cursors
 from chalicelib.core.cursors import parse_limit
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from chalicelib.security_events import audit
+from chalicelib.core.org_keys import org_pk
+from chalicelib.identity.models import USER_PREFIX, UserModel
 from chalicelib.tickets import repository
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
@@ -141,7 +141,7 @@ def _assignee_check(tx: TransactWrite, organization_id: str, user_id: str) -> No
     (a demotion or deactivation racing the assignment makes the transaction fail)."""
     tx.condition_check(
         UserModel,
-        identity_org_pk(organization_id),
+        org_pk(organization_id),
         f"{USER_PREFIX}{user_id}",
         condition=UserModel.role.is_in(*sorted(role.value for role in STAFF_ROLES))
         & (UserModel.active == True),  # noqa: E712 (a DynamoDB condition, not a comparison)

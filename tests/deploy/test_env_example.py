@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ["chalicelib/core/settings.py", "chalicelib/authz/keys.py", "devstack/__main__.py"]
+SOURCES = ["chalicelib/core/settings.py", "chalicelib/core/keyring.py", "devstack/__main__.py"]
 READ = re.compile(
     r"""(?:env\.get|environ\.get|os\.environ\[|_(?:int|bool|csv)\(\s*env,)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
 )

@@ -69,8 +69,8 @@ else:
 import app
 import aws_xray_sdk.core  # what Powertools' Tracer loads where tracing is on
 from chalicelib.authz.principal import Role
-from chalicelib.authz.sessions import decode_session, issue_session
-from chalicelib.authz.passwords import hash_password, verify_password
+from chalicelib.auth.sessions import decode_session, issue_session
+from chalicelib.identity.passwords import hash_password, verify_password
 from chalicelib.tickets.markdown_render import render_markdown as render
 from chalicelib.tickets.schemas import CreateTicket
 

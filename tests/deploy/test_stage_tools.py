@@ -9,7 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.authz.keys import decode_jwt, encode_jwt, generate_keyring_json, parse_keyring
+from chalicelib.auth.jwt_codec import decode_jwt, encode_jwt
+from chalicelib.core.keyring import generate_keyring_json, parse_keyring
 from infra import new_stage, signing_keys, stages
 from infra.template import build_template
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.authz.models import OrganizationModel, UserModel, org_pk
-from chalicelib.security_events import audit
+from chalicelib.audit import trail as audit
+from chalicelib.identity.models import OrganizationModel, UserModel, org_pk
 from tests.factories import TestOrg
 from tests.integration.test_foundation import assert_error
 

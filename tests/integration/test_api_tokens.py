@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.authz.models import ApiTokenModel, org_pk
 from chalicelib.core.settings import override
+from chalicelib.identity.models import ApiTokenModel, org_pk
 from tests.factories import TestOrg, mint_api_token
 from tests.integration.test_foundation import assert_error
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from chalicelib.attachments.scanning import definitions
+from chalicelib.attachments.scanning.engine import ScanEngineError, Verdict
 from chalicelib.core.settings import get_settings, override
-from chalicelib.tickets.attachments import definitions
-from chalicelib.tickets.attachments.engine import ScanEngineError, Verdict
 from tests.avtools import EICAR, build_signature_db
 
 

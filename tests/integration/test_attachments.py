@@ -11,8 +11,8 @@ import boto3
 import pytest
 import requests
 
+from chalicelib.audit.trail import AuditRecordModel, org_pk
 from chalicelib.core.settings import get_settings, override
-from chalicelib.security_events.audit import AuditRecordModel, org_pk
 from tests.avtools import EICAR, EXE_BYTES, SIGNATURE_NAME, pdf_bytes
 from tests.factories import TestOrg
 from tests.integration.attachment_flow import (

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pynamodb.exceptions import TransactWriteError
 
-from chalicelib.security_events import audit
+from chalicelib.audit import trail as audit
 
 
 def _records(org: str) -> list[audit.AuditRecordModel]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.authz.authorizer import SESSION_COOKIE
+from chalicelib.auth.authorizer import SESSION_COOKIE
 from chalicelib.core.settings import override
 from tests.factories import TestOrg
 from tests.identity_helpers import read_events

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.authz import users
-from chalicelib.authz.models import UserModel, org_pk
 from chalicelib.authz.principal import Role
 from chalicelib.core.settings import override
+from chalicelib.identity import users
+from chalicelib.identity.models import UserModel, org_pk
 from tests.identity_helpers import read_events
 
 
@@ -43,7 +43,7 @@ def test_wrong_password_and_unknown_email_are_identical(client: Any, make_org: A
 def test_unknown_email_still_pays_one_bcrypt_check(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.authz import passwords
+    from chalicelib.identity import passwords
 
     calls: list[str] = []
     real = passwords.bcrypt.checkpw

@@ -24,7 +24,7 @@ def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any
 
 def test_committed_document_is_current(app: Any) -> None:
     assert COMMITTED.read_text(encoding="utf-8") == render(app), (
-        "docs/openapi.json is stale: run `make openapi` and commit it"
+        "docs/openapi.json is stale: run `make generate` and commit it"
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from moto.dynamodb.models import DynamoDBBackend
 
-from chalicelib.core import ratelimit
+from chalicelib.ratelimit import limiter as ratelimit
 
 THREADS = 8
 HITS_PER_THREAD = 20
@@ -81,7 +81,7 @@ def test_eight_threads_never_exceed_the_limit(client: Any, atomic_dynamodb: None
     remaining = sorted(d.remaining for d in decisions if d.admitted)
     assert remaining == list(range(limit.requests))
     window_start = int(NOW) - int(NOW) % limit.window_seconds
-    item = ratelimit.RateLimitCounter.get(f"TEST#concurrency#W{window_start}")
+    item = ratelimit.RateLimitItem.get(f"TEST#concurrency#W{window_start}")
     assert int(item.hits) == limit.requests + 1  # the counter stops at limit+1
 
 
@@ -89,10 +89,10 @@ def test_harness_catches_a_read_then_write_limiter(client: Any, atomic_dynamodb:
     """Control: the same harness against a naive get-then-put limiter admits too many."""
     limit = 3
     key = "TEST#racy"
-    ratelimit.RateLimitCounter(key, hits=0, expires_at=ratelimit.datetime.now(ratelimit.UTC)).save()
+    ratelimit.RateLimitItem(key, hits=0, expires_at=ratelimit.datetime.now(ratelimit.UTC)).save()
 
     def racy_hit() -> bool:
-        item = ratelimit.RateLimitCounter.get(key, consistent_read=True)
+        item = ratelimit.RateLimitItem.get(key, consistent_read=True)
         if int(item.hits) >= limit:
             return False
         time.sleep(0.05)  # the gap between read and write every racy limiter has

@@ -10,12 +10,13 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.core import ratelimit
+from chalicelib.core import route_classes
 from chalicelib.core.keyed import email_hash
 from chalicelib.core.settings import get_settings, load
+from chalicelib.ratelimit import limiter as ratelimit
 from tests.logcheck import events_since
 
-AUTH_IP = ratelimit.LIMITS[ratelimit.AUTH].per_ip
+AUTH_IP = ratelimit.LIMITS[route_classes.AUTH].per_ip
 ACCOUNT = ratelimit.LOGIN_ACCOUNT_LIMIT
 assert AUTH_IP is not None
 
@@ -149,7 +150,7 @@ def test_headers_on_admitted_requests(
     client: Any, make_org: Any, rate_limited: None, clock: FakeClock
 ) -> None:
     org = make_org()
-    default = ratelimit.LIMITS[ratelimit.DEFAULT]
+    default = ratelimit.LIMITS[route_classes.DEFAULT]
     assert default.per_principal is not None
     response = client.get("/api/me", token=org.agent.token)
     assert response.status == 200
@@ -168,7 +169,7 @@ def test_principal_limit_is_per_principal(
     small = ratelimit.RouteClassLimits(
         "test", None, ratelimit.Limit(3, 60), ratelimit.FailureMode.OPEN
     )
-    monkeypatch.setitem(ratelimit.LIMITS, ratelimit.DEFAULT, small)
+    monkeypatch.setitem(ratelimit.LIMITS, route_classes.DEFAULT, small)
     from chalicelib.core import settings
 
     with settings.override(rate_limit_enabled=True):
@@ -183,13 +184,13 @@ def test_stale_window_item_is_ignored(client: Any, rate_limited: None, clock: Fa
     window = AUTH_IP.window_seconds
     previous = int(clock.now) - int(clock.now) % window - window
     # A full counter of the previous window that TTL has not deleted yet.
-    ratelimit.RateLimitCounter(
+    ratelimit.RateLimitItem(
         f"IP#{ip}#RL#auth#W{previous}",
         hits=AUTH_IP.requests + 1,
         expires_at=datetime.fromtimestamp(previous + window + 60, tz=UTC),
     ).save()
     assert _login(client, "x-stale@nowhere.example", "wrong-password-1", ip).status == 401
-    current = ratelimit.RateLimitCounter.get(
+    current = ratelimit.RateLimitItem.get(
         f"IP#{ip}#RL#auth#W{int(clock.now) - int(clock.now) % window}"
     )
     assert int(current.hits) == 1
@@ -210,7 +211,7 @@ def test_limiter_failure_policy(
     client: Any, make_org: Any, rate_limited: None, log_mark: int
 ) -> None:
     org = make_org()
-    ratelimit.RateLimitCounter.delete_table()  # DynamoDB "fails" for the limiter only
+    ratelimit.RateLimitItem.delete_table()  # DynamoDB "fails" for the limiter only
     # auth fails closed: a short Retry-After, no credential check.
     for _ in range(3):
         response = _login(client, org.requester.email, org.requester.password, "203.0.113.10")

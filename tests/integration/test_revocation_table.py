@@ -6,14 +6,14 @@ from typing import Any
 
 import boto3
 
-from chalicelib.authz.revocation import (
+from chalicelib.audit import trail as audit
+from chalicelib.core.settings import get_settings
+from chalicelib.identity.revocation import (
     RevocationItem,
     RevokedSessionModel,
     UserRevocationModel,
     revoke_all_for_user,
 )
-from chalicelib.core.settings import get_settings
-from chalicelib.security_events import audit
 from tests.identity_helpers import claims_of
 
 

@@ -16,7 +16,9 @@ from chalicelib.core.keyed import email_hash
 from chalicelib.core.observability import RequestContext, reset_context, set_context
 from chalicelib.security_events import CATEGORIES, emit
 from chalicelib.security_events.events import REQUIRED_FIELDS
-from devstack import cli, ops, opsgen
+from devstack import cli
+from infra import generate
+from infra import security_ops as ops
 from tests import insights
 from tests.logcheck import events_since
 
@@ -193,7 +195,7 @@ def test_metric_filters_match_exactly_their_category() -> None:
 
 
 def test_alarms_and_dashboard_cover_categories_and_route_classes() -> None:
-    from chalicelib.core import ratelimit
+    from chalicelib.ratelimit import limiter as ratelimit
 
     alarms = ops.alarms()["Resources"].values()
     assert {a["Properties"]["AlarmDescription"].split(":")[0] for a in alarms} == CATEGORIES
@@ -205,7 +207,7 @@ def test_alarms_and_dashboard_cover_categories_and_route_classes() -> None:
 
 
 def test_generated_ops_files_are_up_to_date() -> None:
-    assert opsgen.stale_files() == [], "run: python -m devstack.opsgen"
+    assert generate.stale_files() == [], "run: make generate"
 
 
 # --- CLI over the Logs API (moto) ---------------------------------------------------------------

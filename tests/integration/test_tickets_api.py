@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Role
-from chalicelib.security_events import audit
 from chalicelib.tickets.models import TICKET_SK, TicketModel, ticket_pk
 from tests.factories import TestOrg
 from tests.integration.tickets_helpers import comment, create, patch

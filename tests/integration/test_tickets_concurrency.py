@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from moto.dynamodb.models import DynamoDBBackend
 
+from chalicelib.audit import log as audit_log
+from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Principal
 from chalicelib.core.errors import Conflict
-from chalicelib.security_events import audit, audit_log
 from chalicelib.tickets import service
 from chalicelib.tickets.models import TICKET_SK, TicketModel, ticket_pk
 from chalicelib.tickets.schemas import UpdateTicket

@@ -123,7 +123,7 @@ def test_unauthenticated_requests_are_traced_without_a_tenant(
 def test_the_scanner_is_a_subsegment_annotated_with_its_outcome(
     recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.tickets.attachments.scanning import Outcome
+    from chalicelib.attachments.scanning.pipeline import Outcome
 
     monkeypatch.setattr(
         attachment_scanning,

@@ -13,10 +13,10 @@ import boto3
 import pytest
 import requests
 
+from chalicelib.attachments.models import AttachmentItem, attachment_sk, org_pk
+from chalicelib.attachments.scanning.definitions import default_engine
+from chalicelib.attachments.scanning.pipeline import ScanFailed, retry_due_scans
 from chalicelib.core.settings import get_settings, override
-from chalicelib.tickets.attachments.definitions import default_engine
-from chalicelib.tickets.attachments.models import AttachmentModel, attachment_sk, org_pk
-from chalicelib.tickets.attachments.scanning import ScanFailed, retry_due_scans
 from tests.avtools import EICAR, pdf_bytes
 from tests.factories import TestOrg
 from tests.integration.attachment_flow import (
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.usefixtures("scanner_settings")
 
 
 def _status(org_id: str, ticket_id: str, attachment_id: str) -> str:
-    record = AttachmentModel.get(org_pk(org_id), attachment_sk(ticket_id, attachment_id))
+    record = AttachmentItem.get(org_pk(org_id), attachment_sk(ticket_id, attachment_id))
     return str(record.status)
 
 
@@ -149,20 +149,20 @@ def test_engine_failure_never_yields_clean(
     assert download.status == 409 and download.header("Location") is None
 
     # The retry path: once due, the sweep rescans; still broken -> still ERROR, never CLEAN.
-    record = AttachmentModel.get(org_pk(org.id), attachment_sk(ticket_id, aid))
+    record = AttachmentItem.get(org_pk(org.id), attachment_sk(ticket_id, aid))
     assert record.retry_queue == "SCAN_RETRY"
     past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
-    record.update(actions=[AttachmentModel.retry_at.set(past)])
+    record.update(actions=[AttachmentItem.retry_at.set(past)])
     with override(**broken):
         outcomes = retry_due_scans(default_engine)
     assert [(o.action, o.status) for o in outcomes] == [("retry_failed", "ERROR")]
     assert _status(org.id, ticket_id, aid) == "ERROR"
 
     # Engine repaired: the sweep decides, and the attachment leaves the retry queue.
-    record = AttachmentModel.get(org_pk(org.id), attachment_sk(ticket_id, aid))
-    record.update(actions=[AttachmentModel.retry_at.set(past)])
+    record = AttachmentItem.get(org_pk(org.id), attachment_sk(ticket_id, aid))
+    record.update(actions=[AttachmentItem.retry_at.set(past)])
     assert [o.status for o in retry_due_scans(default_engine)] == ["CLEAN"]
-    record = AttachmentModel.get(org_pk(org.id), attachment_sk(ticket_id, aid))
+    record = AttachmentItem.get(org_pk(org.id), attachment_sk(ticket_id, aid))
     assert record.status == "CLEAN" and record.retry_queue is None
     assert record.scan_attempts == 3
 

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.audit import trail as audit
 from chalicelib.core.settings import get_settings
-from chalicelib.security_events import audit
 from devstack import cli
 from tests.factories_audit import ORG_SETUP_RECORDS, audit_scenario
 

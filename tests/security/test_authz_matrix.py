@@ -43,17 +43,17 @@ from pydantic import BaseModel, ValidationError
 import app as app_module
 from chalicelib.api.openapi import generate
 from chalicelib.api.routing import BODYLESS_STATUSES, route_doc
-from chalicelib.authz import api_tokens
+from chalicelib.attachments import service as attachment_service
+from chalicelib.attachments import storage
+from chalicelib.attachments.models import AttachmentItem, AttachmentStatus, attachment_sk
+from chalicelib.attachments.models import org_pk as attachment_org_pk
+from chalicelib.auth.sessions import issue_session
 from chalicelib.authz.policy import POLICY, SCOPES, Rule
 from chalicelib.authz.principal import Principal, Role
-from chalicelib.authz.sessions import issue_session
 from chalicelib.core.settings import get_settings
+from chalicelib.identity import api_tokens
 from chalicelib.tickets import repository as ticket_repository
 from chalicelib.tickets import service as ticket_service
-from chalicelib.tickets.attachments import service as attachment_service
-from chalicelib.tickets.attachments import storage
-from chalicelib.tickets.attachments.models import AttachmentModel, AttachmentStatus, attachment_sk
-from chalicelib.tickets.attachments.models import org_pk as attachment_org_pk
 from chalicelib.tickets.schemas import CreateTicket
 from tests.factories import TestOrg, TestUser, mint_api_token
 
@@ -103,15 +103,15 @@ def _clean_attachment(client: Any, org: TestOrg, params: dict[str, str]) -> str:
     )
     key = grant.fields["key"]
     put = storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=key, Body=b"hello")
-    record = AttachmentModel.get(
+    record = AttachmentItem.get(
         attachment_org_pk(org.id), attachment_sk(params["ticket_id"], grant.attachment.id)
     )
     record.update(
         actions=[
-            AttachmentModel.status.set(AttachmentStatus.CLEAN.value),
-            AttachmentModel.sniffed_type.set("text/plain"),
-            AttachmentModel.version_id.set(put.get("VersionId") or "null"),
-            AttachmentModel.size.set(5),
+            AttachmentItem.status.set(AttachmentStatus.CLEAN.value),
+            AttachmentItem.sniffed_type.set("text/plain"),
+            AttachmentItem.version_id.set(put.get("VersionId") or "null"),
+            AttachmentItem.size.set(5),
         ]
     )
     return grant.attachment.id

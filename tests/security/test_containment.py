@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.authz.models import USER_PREFIX
-from chalicelib.authz.revocation import UserRevocationModel
+from chalicelib.audit import trail as audit
 from chalicelib.core.settings import get_settings
-from chalicelib.security_events import audit
+from chalicelib.identity.models import USER_PREFIX
+from chalicelib.identity.revocation import UserRevocationModel
 from tests.factories_audit import audit_scenario
 from tests.logcheck import events_since
 
@@ -99,7 +99,7 @@ def test_below_threshold_nothing_happens(client: Any, make_org: Any, log_mark: i
 
 
 def test_revocation_cuts_credentials_issued_before_it(client: Any, make_org: Any) -> None:
-    from chalicelib.authz.revocation import revoke_all_for_user
+    from chalicelib.identity.revocation import revoke_all_for_user
 
     org = make_org()
     revoke_all_for_user(org.id, org.agent.id, "admin:manual")

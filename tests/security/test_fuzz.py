@@ -46,7 +46,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from chalicelib.api.openapi import generate
-from chalicelib.authz.sessions import issue_session
+from chalicelib.auth.sessions import issue_session
 from devstack.wsgi import GatewayWsgiApp
 from tests.integration.test_foundation import CONTRACT_HEADERS
 from tests.security.test_authz_matrix import make_objects

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-from chalicelib.authz.authorizer import authenticate
+from chalicelib.auth.authorizer import authenticate
 from chalicelib.core.settings import override
 from tests.factories import mint_api_token
 from tests.identity_helpers import all_log_text, read_events

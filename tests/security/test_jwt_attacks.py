@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.authz import keys
-from chalicelib.authz.models import USER_PREFIX, ApiTokenModel, UserModel, org_pk
-from chalicelib.authz.revocation import revoke_all_for_user
-from chalicelib.authz.sessions import REQUIRED_CLAIMS
+from chalicelib.auth import jwt_codec
+from chalicelib.auth.sessions import REQUIRED_CLAIMS
+from chalicelib.core import keyring
 from chalicelib.core.settings import override
+from chalicelib.identity.models import USER_PREFIX, ApiTokenModel, UserModel, org_pk
+from chalicelib.identity.revocation import revoke_all_for_user
 from tests.factories import TestOrg, TestUser, mint_api_token
 from tests.identity_helpers import (
     all_log_text,
@@ -50,7 +51,8 @@ def test_alg_none_is_rejected(client: Any, make_org: Any) -> None:
     claims = claims_of(make_org().agent.token)
     for alg in ("none", "None", "NONE"):
         _rejected(
-            client, unsigned({"alg": alg, "typ": "JWT", "kid": keys.keyring().active_kid}, claims)
+            client,
+            unsigned({"alg": alg, "typ": "JWT", "kid": keyring.keyring().active_kid}, claims),
         )
 
 
@@ -70,12 +72,12 @@ def test_non_string_kid_and_missing_kid_are_rejected(client: Any, make_org: Any)
     from tests.identity_helpers import b64
 
     claims = claims_of(make_org().agent.token)
-    _, key = keys.keyring().signing_key()
+    _, key = keyring.keyring().signing_key()
     head = b64(json.dumps({"alg": "EdDSA", "typ": "JWT", "kid": 7}).encode())
     body = b64(json.dumps(claims).encode())
     signature = b64(key.sign(f"{head}.{body}".encode()).signature)
     _rejected(client, f"{head}.{body}.{signature}")
-    _rejected(client, keys.JWT.encode(claims, key, algorithm="EdDSA"))  # no kid at all
+    _rejected(client, jwt_codec.JWT.encode(claims, key, algorithm="EdDSA"))  # no kid at all
 
 
 def test_valid_kid_but_foreign_signing_key_is_rejected(client: Any, make_org: Any) -> None:
@@ -301,7 +303,7 @@ def keyring_env() -> Iterator[None]:
         os.environ.pop("JWT_KEYRING", None)
     else:
         os.environ["JWT_KEYRING"] = saved
-    keys.reload_keyring()
+    keyring.reload_keyring()
 
 
 def _ring(active: str, entries: dict[str, dict[str, str]]) -> str:
@@ -311,20 +313,20 @@ def _ring(active: str, entries: dict[str, dict[str, str]]) -> str:
 def test_key_rotation_old_kid_verifies_until_retired(
     client: Any, make_org: Any, keyring_env: None
 ) -> None:
-    old = json.loads(keys.generate_keyring_json("kid-old"))["keys"]["kid-old"]
-    new = json.loads(keys.generate_keyring_json("kid-new"))["keys"]["kid-new"]
+    old = json.loads(keyring.generate_keyring_json("kid-old"))["keys"]["kid-old"]
+    new = json.loads(keyring.generate_keyring_json("kid-new"))["keys"]["kid-new"]
     os.environ["JWT_KEYRING"] = _ring("kid-old", {"kid-old": old})
-    keys.reload_keyring()
+    keyring.reload_keyring()
     org = make_org()
     old_token = org.agent.token
-    assert keys.keyring().active_kid == "kid-old"
+    assert keyring.keyring().active_kid == "kid-old"
 
     # Rotation: the new key signs; the old one is kept public-only and still verifies.
     os.environ["JWT_KEYRING"] = _ring(
         "kid-new", {"kid-new": new, "kid-old": {"public": old["public"]}}
     )
-    keys.reload_keyring()
-    assert "kid-old" not in keys.keyring().private_keys
+    keyring.reload_keyring()
+    assert "kid-old" not in keyring.keyring().private_keys
     _accepted(client, old_token)
     new_token = client.post(
         "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
@@ -336,6 +338,6 @@ def test_key_rotation_old_kid_verifies_until_retired(
 
     # Retirement: the old kid is gone, its tokens fail; the new ones keep working.
     os.environ["JWT_KEYRING"] = _ring("kid-new", {"kid-new": new})
-    keys.reload_keyring()
+    keyring.reload_keyring()
     _rejected(client, old_token)
     _accepted(client, new_token)

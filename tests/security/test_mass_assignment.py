@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.authz.models import ApiTokenModel, EmailClaimModel, UserModel, org_pk
+from chalicelib.identity.models import ApiTokenModel, EmailClaimModel, UserModel, org_pk
 from tests.integration.test_foundation import assert_error
 
 FORBIDDEN_USER_FIELDS = [

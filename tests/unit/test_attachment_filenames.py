@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.core.errors import ValidationFailed
-from chalicelib.tickets.attachments.filenames import (
+from chalicelib.attachments.filenames import (
     content_disposition,
     filename_problem,
     validate_filename,
 )
+from chalicelib.core.errors import ValidationFailed
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.tickets.attachments.sniff import (
+from chalicelib.attachments.scanning.sniff import (
     DOCX,
     EXECUTABLE,
     OCTET_STREAM,

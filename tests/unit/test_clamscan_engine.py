@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.tickets.attachments.engine import (
+from chalicelib.attachments.scanning.engine import (
     ClamscanEngine,
     ScanEngineError,
     Verdict,

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.authz import keys
-from chalicelib.core import cursors
+from chalicelib.core import b64, cursors, keyring
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.keyed import email_hash, keyed_digest
 from chalicelib.core.settings import override
@@ -62,19 +61,19 @@ def test_key_change_and_expiry_invalidate() -> None:
 
 @pytest.fixture
 def deployed_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
-    data = json.loads(keys.generate_keyring_json("kid-1"))
+    data = json.loads(keyring.generate_keyring_json("kid-1"))
     monkeypatch.setenv("JWT_KEYRING", json.dumps(data))
-    keys.reload_keyring()
+    keyring.reload_keyring()
     with override(stage="prod", security_hmac_key=""):
         yield data
     monkeypatch.undo()
-    keys.reload_keyring()
+    keyring.reload_keyring()
 
 
 def test_deployed_stages_sign_with_the_keyring_secrets_hmac_key(
     deployed_keyring: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = keys.b64url_decode(str(deployed_keyring["hmac"]))
+    key = b64.b64url_decode(str(deployed_keyring["hmac"]))
     expected = hmac.new(key, b"email\x00alice@example.com", hashlib.sha256).hexdigest()[:32]
     assert email_hash(" Alice@Example.com") == expected
     token = cursors.encode("acme", "q", POSITION)
@@ -82,7 +81,7 @@ def test_deployed_stages_sign_with_the_keyring_secrets_hmac_key(
 
     del deployed_keyring["hmac"]  # a keyring stored before the field existed
     monkeypatch.setenv("JWT_KEYRING", json.dumps(deployed_keyring))
-    keys.reload_keyring()
+    keyring.reload_keyring()
     with pytest.raises(RuntimeError, match="signing_keys init"):
         keyed_digest("cursor", b"x")
 

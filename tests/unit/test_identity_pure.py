@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from chalicelib.authz.authorizer import (
+from chalicelib.auth.authorizer import (
     CsrfRejected,
     bearer_credential,
     check_csrf,

@@ -16,22 +16,22 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.authz import revocation
-from chalicelib.authz.models import (
-    EMAIL_PREFIX,
-    USER_PREFIX,
-    EmailClaimModel,
-    OrganizationModel,
-    UserModel,
-    org_pk,
-)
-from chalicelib.authz.passwords import burn_dummy_check, hash_password, verify_password
+from chalicelib.audit.trail import AuditEntry, transact
 from chalicelib.authz.principal import Role
 from chalicelib.core import cursors
 from chalicelib.core.cursors import Page
 from chalicelib.core.dynamo import is_condition_failure
 from chalicelib.core.errors import Conflict, NotFound, Unauthenticated
-from chalicelib.security_events.audit import AuditEntry, transact
+from chalicelib.core.org_keys import org_pk
+from chalicelib.identity import revocation
+from chalicelib.identity.models import (
+    EMAIL_PREFIX,
+    USER_PREFIX,
+    EmailClaimModel,
+    OrganizationModel,
+    UserModel,
+)
+from chalicelib.identity.passwords import burn_dummy_check, hash_password, verify_password
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from chalicelib.authz import api_tokens, revocation
+from chalicelib.auth import api_tokens
+from chalicelib.auth.sessions import decode_session, principal_from_claims
 from chalicelib.authz.principal import Credential, Principal, Role
-from chalicelib.authz.sessions import decode_session, principal_from_claims
 from chalicelib.core.errors import Forbidden, Unauthenticated
 from chalicelib.core.settings import get_settings
+from chalicelib.identity import revocation
 
 MAX_CREDENTIAL_LENGTH = 4096
 SESSION_COOKIE = "deskguard_session"

@@ -4,7 +4,7 @@ Every API route belongs to a route class (`ROUTE_CLASSES`, keyed by method and p
 route not listed is `default`). Each class has a per-IP and a per-principal limit and a failure
 policy (`LIMITS`). Login is additionally limited per account (`LOGIN_ACCOUNT_LIMIT`, keyed by a
 keyed hash of the e-mail, so a distributed guess against one account is stopped too).
-`docs/rate-limits.md` is generated from these tables (`python -m devstack.opsgen`); a test fails
+`docs/rate-limits.md` is generated from these tables (`make generate`); a test fails
 when it is out of date.
 
 Algorithm: fixed window. The counter item's key holds the window start, and ONE conditional
@@ -25,20 +25,28 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-import re
 import threading
 import time
 from datetime import UTC, datetime
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PynamoDBException
-from pynamodb.models import Model
 
-from chalicelib.core.dynamo import is_condition_failure, table_meta
+from chalicelib.core.dynamo import is_condition_failure
 from chalicelib.core.errors import RateLimited
 from chalicelib.core.keyed import email_hash
 from chalicelib.core.observability import count_metric, logger
+from chalicelib.core.org_keys import org_scoped
+from chalicelib.core.route_classes import (
+    ATTACHMENT_CREATE,
+    AUTH,
+    BULK,
+    COMMENT_CREATE,
+    DEFAULT,
+    TICKET_CREATE,
+)
 from chalicelib.core.settings import get_settings
+from chalicelib.ratelimit.models import RateLimitItem
+from chalicelib.security_events import emit
 
 
 class FailureMode(enum.StrEnum):
@@ -61,13 +69,6 @@ class RouteClassLimits:
     per_principal: Limit | None
     on_failure: FailureMode
 
-
-AUTH = "auth"
-TICKET_CREATE = "ticket_create"
-COMMENT_CREATE = "comment_create"
-BULK = "bulk"
-ATTACHMENT_CREATE = "attachment_create"
-DEFAULT = "default"
 
 # --- The limits table (ops read this; docs/rate-limits.md is generated from it) ---------------
 LIMITS: dict[str, RouteClassLimits] = {
@@ -98,36 +99,11 @@ LIMITS: dict[str, RouteClassLimits] = {
 # wrong, known account or not (so the limit does not reveal which e-mails exist).
 LOGIN_ACCOUNT_LIMIT = Limit(10, 900)
 
-# (METHOD, path template) -> route class. Path parameters are matched by position, not by name.
-ROUTE_CLASSES: dict[tuple[str, str], str] = {
-    ("POST", "/api/auth/login"): AUTH,
-    ("POST", "/api/tickets"): TICKET_CREATE,
-    ("POST", "/api/tickets/{}/comments"): COMMENT_CREATE,
-    ("POST", "/api/tickets/bulk"): BULK,
-    ("POST", "/api/tickets/{}/attachments"): ATTACHMENT_CREATE,
-}
 # ----------------------------------------------------------------------------------------------
 
 FAILURE_RETRY_AFTER_SECONDS = 5
 TTL_GRACE_SECONDS = 60
 FAILURE_EVENT_INTERVAL_SECONDS = 60
-_PARAM = re.compile(r"\{[^}]*\}")
-
-
-def route_class(method: str | None, path: str | None) -> str:
-    """The route class of a route (its path template, e.g. `/api/tickets/{id}/comments`)."""
-    if not method or not path:
-        return DEFAULT
-    return ROUTE_CLASSES.get((method.upper(), _PARAM.sub("{}", path)), DEFAULT)
-
-
-class RateLimitCounter(Model):
-    """One fixed-window counter: `pk` = `<subject>#<scope>#<class>#W<window start>`."""
-
-    Meta = table_meta("ratelimit", connect_timeout_seconds=1, read_timeout_seconds=2)
-    pk = UnicodeAttribute(hash_key=True)
-    hits = NumberAttribute(default=0)
-    expires_at = TTLAttribute()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,15 +137,15 @@ def hit(key: str, limit: Limit, *, now: float | None = None) -> Decision:
     now = time.time() if now is None else now
     window_start = int(now) - int(now) % limit.window_seconds
     reset = max(1, math.ceil(window_start + limit.window_seconds - now))
-    item = RateLimitCounter(f"{key}#W{window_start}")
+    item = RateLimitItem(f"{key}#W{window_start}")
     cap = limit.requests + 1
     expires = datetime.fromtimestamp(
         window_start + limit.window_seconds + TTL_GRACE_SECONDS, tz=UTC
     )
     try:
         item.update(
-            actions=[RateLimitCounter.hits.add(1), RateLimitCounter.expires_at.set(expires)],
-            condition=RateLimitCounter.hits.does_not_exist() | (RateLimitCounter.hits < cap),
+            actions=[RateLimitItem.hits.add(1), RateLimitItem.expires_at.set(expires)],
+            condition=RateLimitItem.hits.does_not_exist() | (RateLimitItem.hits < cap),
         )
     except PynamoDBException as error:
         if is_condition_failure(error):
@@ -189,12 +165,10 @@ def count(key: str, window_seconds: int, *, now: float | None = None) -> int:
     """Add one to an unbounded fixed-window counter and return the new count (containment)."""
     now = time.time() if now is None else now
     window_start = int(now) - int(now) % window_seconds
-    item = RateLimitCounter(f"{key}#W{window_start}")
+    item = RateLimitItem(f"{key}#W{window_start}")
     expires = datetime.fromtimestamp(window_start + window_seconds + TTL_GRACE_SECONDS, tz=UTC)
     try:
-        item.update(
-            actions=[RateLimitCounter.hits.add(1), RateLimitCounter.expires_at.set(expires)]
-        )
+        item.update(actions=[RateLimitItem.hits.add(1), RateLimitItem.expires_at.set(expires)])
     except PynamoDBException as error:
         raise LimiterUnavailable(str(error)) from error
     return int(item.hits)
@@ -214,8 +188,6 @@ def _on_failure(route_cls: str, error: LimiterUnavailable) -> Decision | None:
         if due:
             _failure_events[route_cls] = now
     if due:
-        from chalicelib.security_events import emit
-
         emit(
             "security.rate_limit_violation",
             reason="limiter_unavailable",
@@ -236,8 +208,6 @@ def _violation(route_cls: str, scope: str, limit: Limit, decision: Decision, **f
         {"stage": get_settings().stage, "route_class": route_cls, "scope": scope},
     )
     if decision.first_violation:
-        from chalicelib.security_events import emit
-
         emit(
             "security.rate_limit_violation",
             reason="limit_exceeded",
@@ -270,7 +240,7 @@ def enforce(
     if limits.per_ip is not None and ip:
         checks.append(("ip", f"IP#{ip}#RL#{route_cls}", limits.per_ip))
     if limits.per_principal is not None and organization_id and user_id:
-        key = f"ORG#{organization_id}#RL#USER#{user_id}#{route_cls}"
+        key = org_scoped(organization_id, "RL", "USER", user_id, route_cls)
         checks.append(("principal", key, limits.per_principal))
     tightest: Decision | None = None
     for scope, key, limit in checks:

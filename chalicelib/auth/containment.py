@@ -13,10 +13,11 @@ failure of the counter store never fails the request (logged; the denial itself 
 
 from __future__ import annotations
 
-from chalicelib.authz.revocation import revoke_all_for_user
-from chalicelib.core import ratelimit
 from chalicelib.core.observability import logger
+from chalicelib.core.org_keys import org_scoped
 from chalicelib.core.settings import get_settings
+from chalicelib.identity.revocation import revoke_all_for_user
+from chalicelib.ratelimit import limiter as ratelimit
 from chalicelib.security_events.events import emit
 
 FORBIDDEN = "forbidden"
@@ -29,7 +30,7 @@ def record_denial(organization_id: str, user_id: str, kind: str) -> None:
     settings = get_settings()
     window = settings.containment_window_seconds
     try:
-        count = ratelimit.count(f"ORG#{organization_id}#CONTAIN#USER#{user_id}", window)
+        count = ratelimit.count(org_scoped(organization_id, "CONTAIN", "USER", user_id), window)
     except ratelimit.LimiterUnavailable:
         logger.error("containment counter unavailable", extra={"kind": kind})
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
@@ -18,14 +19,9 @@ from pynamodb.models import Model
 
 from chalicelib.core.dynamo import table_meta
 
-ORG_PREFIX = "ORG#"
 USER_PREFIX = "USER#"
 EMAIL_PREFIX = "EMAIL#"
 API_TOKEN_PREFIX = "APITOKEN#"  # noqa: S105 (a key prefix)
-
-
-def org_pk(organization_id: str) -> str:
-    return f"{ORG_PREFIX}{organization_id}"
 
 
 class IdentityItem(Model):
@@ -95,3 +91,28 @@ class ApiTokenModel(IdentityItem):
     grace_until = NumberAttribute(null=True)  # set on the predecessor when rotated
     successor_id = UnicodeAttribute(null=True)
     predecessor_id = UnicodeAttribute(null=True)
+
+
+# --- The revocations table: the authorizer's denylist (see identity/revocation.py) ---------
+
+
+class RevocationItem(Model):
+    """Base of the revocations table's items (key schema and TTL attribute in one place)."""
+
+    Meta = table_meta("revocations")
+    pk = UnicodeAttribute(hash_key=True)  # ORG#<org>
+    sk = UnicodeAttribute(range_key=True)  # JTI#<jti> | USER#<user id>
+    expires_at = TTLAttribute(null=True)
+
+
+class RevokedSessionModel(RevocationItem):
+    Meta = table_meta("revocations")
+    user_id = UnicodeAttribute()
+    revoked_at = NumberAttribute()
+
+
+class UserRevocationModel(RevocationItem):
+    Meta = table_meta("revocations")
+    user_id = UnicodeAttribute()
+    revoked_before_ms = NumberAttribute()
+    reason = UnicodeAttribute()

@@ -23,26 +23,26 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.attachments import storage
+from chalicelib.attachments.models import (
+    RETRY_QUEUE,
+    SCANNABLE,
+    AttachmentItem,
+    AttachmentStatus,
+    attachment_sk,
+)
+from chalicelib.attachments.scanning.engine import ScanEngine, ScanEngineError, Verdict
+from chalicelib.attachments.scanning.sniff import matches_declared, sniff_file
+from chalicelib.audit.trail import AuditEntry, transact
 from chalicelib.core.observability import (
     RequestContext,
     logger,
     reset_context,
     set_context,
 )
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from chalicelib.security_events import emit
-from chalicelib.security_events.audit import AuditEntry, transact
-from chalicelib.tickets.attachments import storage
-from chalicelib.tickets.attachments.engine import ScanEngine, ScanEngineError, Verdict
-from chalicelib.tickets.attachments.models import (
-    RETRY_QUEUE,
-    SCANNABLE,
-    AttachmentModel,
-    AttachmentStatus,
-    attachment_sk,
-    org_pk,
-)
-from chalicelib.tickets.attachments.sniff import matches_declared, sniff_file
 
 SCANNER_ACTOR = "system:scanner"
 MAX_SCAN_ATTEMPTS = 5
@@ -75,9 +75,9 @@ def _tags(status: str, signature: str | None, at: datetime) -> dict[str, str]:
     }
 
 
-def find_record(organization_id: str, ticket_id: str, attachment_id: str) -> AttachmentModel | None:
+def find_record(organization_id: str, ticket_id: str, attachment_id: str) -> AttachmentItem | None:
     try:
-        return AttachmentModel.get(
+        return AttachmentItem.get(
             org_pk(organization_id), attachment_sk(ticket_id, attachment_id), consistent_read=True
         )
     except DoesNotExist:
@@ -85,7 +85,7 @@ def find_record(organization_id: str, ticket_id: str, attachment_id: str) -> Att
 
 
 def _record_decision(
-    record: AttachmentModel,
+    record: AttachmentItem,
     status: AttachmentStatus,
     *,
     at: datetime,
@@ -98,17 +98,17 @@ def _record_decision(
 ) -> bool:
     """Write the decision and its audit record; False if the record is no longer scannable."""
     actions: list[Any] = [
-        AttachmentModel.status.set(status.value),
-        AttachmentModel.scanned_at.set(at),
-        AttachmentModel.scan_attempts.add(1),
+        AttachmentItem.status.set(status.value),
+        AttachmentItem.scanned_at.set(at),
+        AttachmentItem.scan_attempts.add(1),
     ]
     optional: list[tuple[Any, Any]] = [
-        (AttachmentModel.version_id, version_id),
-        (AttachmentModel.size, size),
-        (AttachmentModel.sniffed_type, sniffed_type),
-        (AttachmentModel.signature, signature),
-        (AttachmentModel.reason, reason),
-        (AttachmentModel.quarantine_key, quarantine_key),
+        (AttachmentItem.version_id, version_id),
+        (AttachmentItem.size, size),
+        (AttachmentItem.sniffed_type, sniffed_type),
+        (AttachmentItem.signature, signature),
+        (AttachmentItem.reason, reason),
+        (AttachmentItem.quarantine_key, quarantine_key),
     ]
     actions += [attr.set(value) for attr, value in optional if value is not None]
     if status is AttachmentStatus.ERROR and int(record.scan_attempts) + 1 < MAX_SCAN_ATTEMPTS:
@@ -116,14 +116,14 @@ def _record_decision(
             min(int(record.scan_attempts), len(_RETRY_DELAYS_MINUTES) - 1)
         ]
         actions += [
-            AttachmentModel.retry_queue.set(RETRY_QUEUE),
-            AttachmentModel.retry_at.set((at + timedelta(minutes=delay)).isoformat()),
+            AttachmentItem.retry_queue.set(RETRY_QUEUE),
+            AttachmentItem.retry_at.set((at + timedelta(minutes=delay)).isoformat()),
         ]
     else:
-        actions += [AttachmentModel.retry_queue.remove(), AttachmentModel.retry_at.remove()]
+        actions += [AttachmentItem.retry_queue.remove(), AttachmentItem.retry_at.remove()]
 
     def build(tx: TransactWrite) -> None:
-        tx.update(record, actions=actions, condition=AttachmentModel.status.is_in(*SCANNABLE))
+        tx.update(record, actions=actions, condition=AttachmentItem.status.is_in(*SCANNABLE))
 
     entry = AuditEntry(
         organization_id=record.organization_id,
@@ -172,7 +172,7 @@ def process_object(
 
 
 def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
-    record: AttachmentModel,
+    record: AttachmentItem,
     bucket: str,
     key: str,
     version_id: str | None,
@@ -266,7 +266,7 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
 
 
 def _reject(
-    record: AttachmentModel,
+    record: AttachmentItem,
     key: str,
     version_id: str | None,
     at: datetime,
@@ -311,14 +311,14 @@ def process_s3_event(
     return outcomes
 
 
-def due_retries(limit: int = 25) -> list[AttachmentModel]:
+def due_retries(limit: int = 25) -> list[AttachmentItem]:
     """Attachments whose scan is due for a retry (sparse index; scheduled function only)."""
     now = _now().isoformat()
-    due: list[AttachmentModel] = []
-    for key_only in AttachmentModel.retry_index.query(
-        RETRY_QUEUE, AttachmentModel.retry_at <= now, limit=limit
+    due: list[AttachmentItem] = []
+    for key_only in AttachmentItem.retry_index.query(
+        RETRY_QUEUE, AttachmentItem.retry_at <= now, limit=limit
     ):
-        record = AttachmentModel.get(key_only.pk, key_only.sk, consistent_read=True)
+        record = AttachmentItem.get(key_only.pk, key_only.sk, consistent_read=True)
         due.append(record)
     return due
 
@@ -339,6 +339,6 @@ def retry_due_scans(engine_factory: Callable[[], ScanEngine], limit: int = 25) -
         if outcomes[-1].action == "gone":
             # Never uploaded (or deleted): leave PENDING_SCAN, stop retrying.
             record.update(
-                actions=[AttachmentModel.retry_queue.remove(), AttachmentModel.retry_at.remove()]
+                actions=[AttachmentItem.retry_queue.remove(), AttachmentItem.retry_at.remove()]
             )
     return outcomes

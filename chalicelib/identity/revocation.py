@@ -20,50 +20,29 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.authz.models import (
+from chalicelib.audit.trail import AuditEntry, transact
+from chalicelib.authz.principal import TokenType
+from chalicelib.core.dynamo import connection
+from chalicelib.core.observability import current_context
+from chalicelib.core.org_keys import org_pk
+from chalicelib.core.settings import get_settings
+from chalicelib.identity.models import (
     API_TOKEN_PREFIX,
     USER_PREFIX,
     ApiTokenModel,
     IdentityItem,
+    RevocationItem,
+    RevokedSessionModel,
     UserModel,
-    org_pk,
+    UserRevocationModel,
 )
-from chalicelib.authz.principal import TokenType
-from chalicelib.core.dynamo import connection, table_meta
-from chalicelib.core.observability import current_context
-from chalicelib.core.settings import get_settings
 from chalicelib.security_events import emit
-from chalicelib.security_events.audit import AuditEntry, transact
 
 JTI_PREFIX = "JTI#"
 _BATCH_ATTEMPTS = 3
 _MARKER_MARGIN_SECONDS = 86400
-
-
-class RevocationItem(Model):
-    """Base of the revocations table's items (key schema and TTL attribute in one place)."""
-
-    Meta = table_meta("revocations")
-    pk = UnicodeAttribute(hash_key=True)  # ORG#<org>
-    sk = UnicodeAttribute(range_key=True)  # JTI#<jti> | USER#<user id>
-    expires_at = TTLAttribute(null=True)
-
-
-class RevokedSessionModel(RevocationItem):
-    Meta = table_meta("revocations")
-    user_id = UnicodeAttribute()
-    revoked_at = NumberAttribute()
-
-
-class UserRevocationModel(RevocationItem):
-    Meta = table_meta("revocations")
-    user_id = UnicodeAttribute()
-    revoked_before_ms = NumberAttribute()
-    reason = UnicodeAttribute()
 
 
 @dataclasses.dataclass(frozen=True)

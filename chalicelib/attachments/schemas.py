@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.tickets.attachments.models import AttachmentStatus
+from chalicelib.attachments.models import AttachmentStatus
 
 
 class _Out(BaseModel):

@@ -14,22 +14,22 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.attachments import storage
+from chalicelib.attachments.filenames import content_disposition, validate_filename
+from chalicelib.attachments.models import (
+    RETRY_QUEUE,
+    AttachmentItem,
+    AttachmentStatus,
+    attachment_sk,
+    ticket_prefix,
+)
+from chalicelib.audit.trail import AuditEntry, transact
 from chalicelib.authz.principal import Principal
 from chalicelib.core import cursors
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.observability import logger
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
-from chalicelib.security_events.audit import AuditEntry, transact
-from chalicelib.tickets.attachments import storage
-from chalicelib.tickets.attachments.filenames import content_disposition, validate_filename
-from chalicelib.tickets.attachments.models import (
-    RETRY_QUEUE,
-    AttachmentModel,
-    AttachmentStatus,
-    attachment_sk,
-    org_pk,
-    ticket_prefix,
-)
 from chalicelib.tickets.models import is_valid_id, new_id
 from chalicelib.tickets.service import get_visible_ticket
 
@@ -58,7 +58,7 @@ class Attachment:
     scanned_at: str | None
 
     @classmethod
-    def from_model(cls, item: AttachmentModel) -> Attachment:
+    def from_model(cls, item: AttachmentItem) -> Attachment:
         return cls(
             id=item.attachment_id,
             ticket_id=item.ticket_id,
@@ -107,11 +107,11 @@ def _field_error(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(details=[{"field": field, "message": message}])
 
 
-def _get_record(organization_id: str, ticket_id: str, attachment_id: str) -> AttachmentModel:
+def _get_record(organization_id: str, ticket_id: str, attachment_id: str) -> AttachmentItem:
     if not is_valid_id(attachment_id):
         raise NotFound()
     try:
-        return AttachmentModel.get(
+        return AttachmentItem.get(
             org_pk(organization_id), attachment_sk(ticket_id, attachment_id), consistent_read=True
         )
     except DoesNotExist:
@@ -130,8 +130,8 @@ def create_upload(
     if not 1 <= size <= settings.attachment_max_bytes:
         raise _field_error("size", f"Size must be 1..{settings.attachment_max_bytes} bytes.")
     org = principal.organization_id
-    existing = AttachmentModel.count(
-        org_pk(org), AttachmentModel.sk.startswith(ticket_prefix(ticket.id))
+    existing = AttachmentItem.count(
+        org_pk(org), AttachmentItem.sk.startswith(ticket_prefix(ticket.id))
     )
     if existing >= MAX_ATTACHMENTS_PER_TICKET:
         raise Conflict(f"A ticket holds at most {MAX_ATTACHMENTS_PER_TICKET} attachments.")
@@ -139,7 +139,7 @@ def create_upload(
     key = storage.object_key(org, ticket.id, attachment_id)
     now = datetime.now(UTC)
     expires = now + timedelta(seconds=settings.attachment_upload_expiry_seconds)
-    record = AttachmentModel(
+    record = AttachmentItem(
         org_pk(org),
         attachment_sk(ticket.id, attachment_id),
         attachment_id=attachment_id,
@@ -158,7 +158,7 @@ def create_upload(
     )
 
     def build(tx: TransactWrite) -> None:
-        tx.save(record, condition=AttachmentModel.pk.does_not_exist())
+        tx.save(record, condition=AttachmentItem.pk.does_not_exist())
 
     transact(
         AuditEntry(
@@ -194,9 +194,9 @@ def list_attachments(
     org = principal.organization_id
     binding = f"attachments|{principal.user_id}|{ticket.id}"
     start = cursors.decode(org, binding, cursor)
-    query = AttachmentModel.query(
+    query = AttachmentItem.query(
         org_pk(org),
-        AttachmentModel.sk.startswith(ticket_prefix(ticket.id)),
+        AttachmentItem.sk.startswith(ticket_prefix(ticket.id)),
         limit=limit,
         last_evaluated_key=start,
         consistent_read=True,
@@ -241,7 +241,7 @@ def delete_attachment(principal: Principal, ticket_id: str, attachment_id: str) 
         raise Forbidden("Only staff or the uploader may delete an attachment.")
 
     def build(tx: TransactWrite) -> None:
-        tx.delete(record, condition=AttachmentModel.pk.exists())
+        tx.delete(record, condition=AttachmentItem.pk.exists())
 
     try:
         transact(

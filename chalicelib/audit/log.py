@@ -21,19 +21,18 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 
-from chalicelib.core import cursors
-from chalicelib.core.errors import ValidationFailed
-from chalicelib.security_events.audit import (
+from chalicelib.audit.models import AuditHeadModel, AuditRecordModel
+from chalicelib.audit.trail import (
     GENESIS_HASH,
     HEAD_SK,
     SEQ_PREFIX,
-    AuditHeadModel,
-    AuditRecordModel,
     compute_hash,
-    org_pk,
     record_body,
     seq_sk,
 )
+from chalicelib.core import cursors
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.org_keys import org_pk
 
 MAX_LIMIT = cursors.MAX_LIMIT
 

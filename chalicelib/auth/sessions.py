@@ -14,9 +14,10 @@ from typing import Any
 
 import jwt
 
-from chalicelib.authz.keys import ALGORITHM, decode_jwt, encode_jwt, keyring
+from chalicelib.auth.jwt_codec import ALGORITHM, decode_jwt, encode_jwt
 from chalicelib.authz.principal import Principal, Role, TokenType
 from chalicelib.core.errors import Unauthenticated
+from chalicelib.core.keyring import keyring
 from chalicelib.core.settings import get_settings
 
 LEEWAY_SECONDS = 30

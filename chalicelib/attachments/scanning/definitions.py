@@ -15,14 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from chalicelib.core.observability import logger
-from chalicelib.core.settings import get_settings
-from chalicelib.tickets.attachments import storage
-from chalicelib.tickets.attachments.engine import (
+from chalicelib.attachments import storage
+from chalicelib.attachments.scanning.engine import (
     DEFINITION_SUFFIXES,
     ClamscanEngine,
     ScanEngineError,
 )
+from chalicelib.core.observability import logger
+from chalicelib.core.settings import get_settings
 
 _SYNC_INTERVAL_SECONDS = 300.0
 _last_sync = 0.0

@@ -1,4 +1,4 @@
-"""API tokens: creation, listing, rotation, revocation, and their verification by the authorizer.
+"""API tokens: creation, listing, rotation, revocation (`auth/api_tokens.py` verifies them).
 
 A token reads `dgt_<token id>_<organization id>_<owner user id>_<secret>`. The identifying parts
 let the authorizer fetch everything in one keyed read (no index, no scan); only the SHA-256 of the
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import hmac
 import re
 import secrets
 import time
@@ -22,24 +21,20 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.authz import revocation
-from chalicelib.authz.models import API_TOKEN_PREFIX, ApiTokenModel, org_pk
+from chalicelib.audit.trail import AuditEntry, transact
 from chalicelib.authz.policy import SCOPES
-from chalicelib.authz.principal import Principal, Role, TokenType
+from chalicelib.authz.principal import Principal, TokenType
 from chalicelib.core import cursors
 from chalicelib.core.cursors import Page
 from chalicelib.core.dynamo import is_condition_failure
-from chalicelib.core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
+from chalicelib.identity import revocation
+from chalicelib.identity.models import API_TOKEN_PREFIX, ApiTokenModel
 from chalicelib.security_events import emit
-from chalicelib.security_events.audit import AuditEntry, transact
 
 TOKEN_MARKER = "dgt_"  # noqa: S105 (a public prefix, not a secret)
-_TOKEN = re.compile(
-    r"^dgt_(?P<tid>[0-9a-f]{16})_(?P<org>[a-z0-9][a-z0-9-]{1,38}[a-z0-9])_"
-    r"(?P<uid>[0-9a-f]{32})_(?P<secret>[A-Za-z0-9_-]{43})$"
-)
-LAST_USED_RESOLUTION_SECONDS = 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,10 +43,6 @@ class IssuedToken:
 
     secret: str
     record: dict[str, Any]
-
-
-def is_api_token(credential: str) -> bool:
-    return credential.startswith(TOKEN_MARKER)
 
 
 def hash_secret(secret: str) -> str:
@@ -268,51 +259,4 @@ def revoke_token(principal: Principal, token_id: str) -> None:
         token_type=TokenType.API_TOKEN.value,
         token_id=item.token_id,
         token_prefix=item.prefix,
-    )
-
-
-def _touch_last_used(item: ApiTokenModel, now: int) -> None:
-    last = item.last_used_at
-    if last is not None and now - int(last) < LAST_USED_RESOLUTION_SECONDS:
-        return
-    try:
-        item.update(
-            actions=[ApiTokenModel.last_used_at.set(now)],
-            condition=ApiTokenModel.pk.exists(),
-        )
-    except Exception:
-        from chalicelib.core.observability import logger
-
-        logger.warning("could not record API token use", extra={"token_id": item.token_id})
-
-
-def authenticate_api_token(credential: str) -> Principal:
-    """The principal of a valid API token, or Unauthenticated (reason not disclosed)."""
-    match = _TOKEN.fullmatch(credential)
-    if match is None:
-        raise Unauthenticated()
-    org, uid, tid = match["org"], match["uid"], match["tid"]
-    state = revocation.read_credential_state(org, uid, token_id=tid)
-    item, user = state.api_token, state.user
-    if item is None or not hmac.compare_digest(item.secret_hash, hash_secret(credential)):
-        raise Unauthenticated()
-    now = int(time.time())
-    if item.user_id != uid or token_status(item, now) not in {"active", "rotating"}:
-        raise Unauthenticated()
-    if user is None or not user.active:
-        raise Unauthenticated()
-    if state.revoked_before_ms is not None and int(item.created_at_ms) < state.revoked_before_ms:
-        raise Unauthenticated()
-    _touch_last_used(item, now)
-    expires = int(item.expires_at)
-    if item.grace_until is not None:
-        expires = min(expires, int(item.grace_until))
-    return Principal(
-        user_id=uid,
-        organization_id=org,
-        role=Role(user.role),
-        token_type=TokenType.API_TOKEN,
-        token_id=tid,
-        scopes=frozenset(item.scopes.split()),
-        expires_at=expires,
     )

@@ -20,48 +20,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.core.dynamo import connection, table_meta
+from chalicelib.audit.models import AuditHeadModel, AuditRecordModel
+from chalicelib.core.dynamo import connection
 from chalicelib.core.errors import Conflict
 from chalicelib.core.observability import current_context
+from chalicelib.core.org_keys import org_pk
 
 GENESIS_HASH = "0" * 64
 HEAD_SK = "HEAD"
 SEQ_PREFIX = "SEQ#"
 MAX_ATTEMPTS = 5
-
-
-class AuditItem(Model):
-    """Base of the audit table's items (key schema in one place)."""
-
-    Meta = table_meta("audit")
-    pk = UnicodeAttribute(hash_key=True)  # ORG#<org>
-    sk = UnicodeAttribute(range_key=True)  # HEAD | SEQ#<zero-padded seq>
-
-
-class AuditHeadModel(AuditItem):
-    Meta = table_meta("audit")
-    seq = NumberAttribute()
-    hash = UnicodeAttribute()
-
-
-class AuditRecordModel(AuditItem):
-    Meta = table_meta("audit")
-    organization_id = UnicodeAttribute()
-    seq = NumberAttribute()
-    at = UnicodeAttribute()
-    actor_id = UnicodeAttribute()
-    action = UnicodeAttribute()
-    target_type = UnicodeAttribute()
-    target_id = UnicodeAttribute()
-    request_id = UnicodeAttribute(null=True)
-    details = UnicodeAttribute()  # canonical JSON of {"before": ..., "after": ...}
-    prev_hash = UnicodeAttribute()
-    hash = UnicodeAttribute()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,10 +46,6 @@ class AuditEntry:
     target_id: str
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
-
-
-def org_pk(organization_id: str) -> str:
-    return f"ORG#{organization_id}"
 
 
 def seq_sk(seq: int) -> str:

@@ -35,10 +35,6 @@ class AttachmentStatus(enum.StrEnum):
 SCANNABLE = (AttachmentStatus.PENDING_SCAN.value, AttachmentStatus.ERROR.value)
 
 
-def org_pk(organization_id: str) -> str:
-    return f"ORG#{organization_id}"
-
-
 def ticket_prefix(ticket_id: str) -> str:
     return f"TICKET#{ticket_id}#ATT#"
 
@@ -47,7 +43,7 @@ def attachment_sk(ticket_id: str, attachment_id: str) -> str:
     return f"{ticket_prefix(ticket_id)}{attachment_id}"
 
 
-class RetryIndex(GlobalSecondaryIndex["AttachmentModel"]):  # type: ignore[no-untyped-call]
+class RetryIndex(GlobalSecondaryIndex["AttachmentItem"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "retry-index"
         projection = KeysOnlyProjection()
@@ -56,7 +52,7 @@ class RetryIndex(GlobalSecondaryIndex["AttachmentModel"]):  # type: ignore[no-un
     retry_at = UnicodeAttribute(range_key=True)
 
 
-class AttachmentModel(Model):
+class AttachmentItem(Model):
     """One attachment (the only item type of the `attachments` table)."""
 
     Meta = table_meta("attachments")

@@ -1,0 +1,1 @@
+"""The scan-on-put pipeline: engine, definitions, sniffing, verdicts."""

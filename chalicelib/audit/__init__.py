@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: write with the change, read, verify."""

@@ -1,0 +1,1 @@
+"""Authentication: session JWTs, the authorizer, API-token verification, containment."""

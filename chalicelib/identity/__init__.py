@@ -1,0 +1,1 @@
+"""Identity management: organizations, users, passwords, API tokens, revocation."""

@@ -1,0 +1,1 @@
+"""Rate limiting: fixed-window counters per route class and principal."""
