@@ -30,7 +30,7 @@ def test_scanner_loads_definitions_from_the_bucket(tmp_path: Path) -> None:
     sample = tmp_path / "sample"
     sample.write_bytes(EICAR)
     with override(clamav_definitions_dir=str(target), clamav_definitions_from_s3=True):
-        definitions._last_sync = 0.0
+        definitions._last_sync = None
         engine = definitions.default_engine()
         assert engine.scan_file(str(sample)).verdict is Verdict.INFECTED
     assert [p.name for p in target.iterdir()] == ["tests.hdb"]
@@ -40,7 +40,7 @@ def test_empty_bucket_means_no_scan(tmp_path: Path) -> None:
     sample = tmp_path / "sample"
     sample.write_bytes(b"hello")
     with override(clamav_definitions_dir=str(tmp_path / "defs"), clamav_definitions_from_s3=True):
-        definitions._last_sync = 0.0
+        definitions._last_sync = None
         with pytest.raises(ScanEngineError):
             definitions.default_engine().scan_file(str(sample))
 

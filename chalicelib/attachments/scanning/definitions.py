@@ -25,7 +25,9 @@ from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 
 _SYNC_INTERVAL_SECONDS = 300.0
-_last_sync = 0.0
+# None until the first sync: a fresh execution environment has a small monotonic clock (it
+# counts from its own boot), so "0.0" would look like a sync moments ago and skip the first one.
+_last_sync: float | None = None
 _synced_etags: dict[str, str] = {}
 
 
@@ -66,7 +68,7 @@ def ensure_local_definitions() -> str:
     directory = settings.clamav_definitions_dir
     if (
         settings.clamav_definitions_from_s3
-        and time.monotonic() - _last_sync > _SYNC_INTERVAL_SECONDS
+        and (_last_sync is None or time.monotonic() - _last_sync > _SYNC_INTERVAL_SECONDS)
     ):
         try:
             copied = sync_from_s3(directory)
