@@ -66,7 +66,8 @@ def _attachment(ctx: dict[str, Any], name: str) -> str:
     """An attachment the requester uploaded, stored and marked CLEAN (as the scanner would)."""
     if name not in ctx:
         from chalicelib.attachments import service, storage
-        from chalicelib.attachments.models import AttachmentItem, attachment_sk, org_pk
+        from chalicelib.attachments.models import AttachmentItem, attachment_sk
+        from chalicelib.core.org_keys import org_pk
         from chalicelib.core.settings import get_settings
 
         ticket_id = _ticket(ctx)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.audit import trail as audit
-from chalicelib.identity.models import OrganizationModel, UserModel, org_pk
+from chalicelib.core.org_keys import org_pk
+from chalicelib.identity.models import OrganizationModel, UserModel
 from tests.factories import TestOrg
 from tests.integration.test_foundation import assert_error
 
@@ -44,7 +45,7 @@ def test_create_user_then_login(client: Any, make_org: Any) -> None:
         "/api/admin/users", json={**NEW_USER, "password": PASSWORD}, token=org.admin.token
     )
     assert_error(again, 409, "CONFLICT")
-    actions = [r.action for r in audit.AuditRecordModel.query(audit.org_pk(org.id))]
+    actions = [r.action for r in audit.AuditRecordModel.query(org_pk(org.id))]
     assert actions.count("user.create") == 4  # the three fixture users and this one
 
 

@@ -11,7 +11,8 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.audit.trail import AuditRecordModel, org_pk
+from chalicelib.audit.trail import AuditRecordModel
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings, override
 from tests.avtools import EICAR, EXE_BYTES, SIGNATURE_NAME, pdf_bytes
 from tests.factories import TestOrg

@@ -8,12 +8,13 @@ import pytest
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.audit import trail as audit
+from chalicelib.core.org_keys import org_pk
 
 
 def _records(org: str) -> list[audit.AuditRecordModel]:
     return list(
         audit.AuditRecordModel.query(
-            audit.org_pk(org), audit.AuditRecordModel.sk.startswith(audit.SEQ_PREFIX)
+            org_pk(org), audit.AuditRecordModel.sk.startswith(audit.SEQ_PREFIX)
         )
     )
 
@@ -38,7 +39,7 @@ def test_failed_change_leaves_no_record(client: Any) -> None:
     def failing(tx: Any) -> None:
         tx.condition_check(
             audit.AuditHeadModel,
-            audit.org_pk("acme"),
+            org_pk("acme"),
             audit.HEAD_SK,
             condition=audit.AuditHeadModel.seq == 999,
         )

@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 
 from chalicelib.audit import trail as audit
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from chalicelib.identity.revocation import (
     RevocationItem,
@@ -41,6 +42,6 @@ def test_revoke_all_is_audited_and_outlives_every_credential(client: Any, make_o
     lifetime = int(marker.expires_at.timestamp()) - marker.revoked_before_ms // 1000
     assert lifetime >= max(settings.session_ttl_seconds, settings.api_token_max_days * 86400)
     assert marker.reason == "stolen laptop"
-    records = list(audit.AuditRecordModel.query(audit.org_pk(org.id)))
+    records = list(audit.AuditRecordModel.query(org_pk(org.id)))
     revoke = [r for r in records if r.action == "user.revoke_all_credentials"]
     assert len(revoke) == 1 and revoke[0].target_id == org.agent.id

@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Role
+from chalicelib.core.org_keys import org_pk
 from chalicelib.tickets.models import TICKET_SK, TicketModel, ticket_pk
 from tests.factories import TestOrg
 from tests.integration.tickets_helpers import comment, create, patch
@@ -20,7 +21,7 @@ MakeOrg = Callable[..., TestOrg]
 def _audit_actions(org_id: str) -> list[str]:
     """The organization's audited actions after its setup (make_org's user.create records)."""
     records = audit.AuditRecordModel.query(
-        audit.org_pk(org_id), audit.AuditRecordModel.sk.startswith(audit.SEQ_PREFIX)
+        org_pk(org_id), audit.AuditRecordModel.sk.startswith(audit.SEQ_PREFIX)
     )
     return [record.action for record in records if record.action != "user.create"]
 

@@ -19,6 +19,7 @@ from chalicelib.audit import log as audit_log
 from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Principal
 from chalicelib.core.errors import Conflict
+from chalicelib.core.org_keys import org_pk
 from chalicelib.tickets import service
 from chalicelib.tickets.models import TICKET_SK, TicketModel, ticket_pk
 from chalicelib.tickets.schemas import UpdateTicket
@@ -79,7 +80,7 @@ def test_same_version_exactly_one_wins(client: Any, make_org: Callable[..., Test
     records = [
         record
         for record in audit.AuditRecordModel.query(
-            audit.org_pk(org.id), audit.AuditRecordModel.sk.startswith(audit.SEQ_PREFIX)
+            org_pk(org.id), audit.AuditRecordModel.sk.startswith(audit.SEQ_PREFIX)
         )
         if record.action != "user.create"  # make_org's and add_user's own records
     ]

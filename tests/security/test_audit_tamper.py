@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from chalicelib.audit import trail as audit
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from devstack import cli
 from tests.factories_audit import ORG_SETUP_RECORDS, audit_scenario
@@ -24,7 +25,7 @@ def table() -> Any:
 
 
 def _key(org_id: str, seq: int) -> dict[str, str]:
-    return {"pk": audit.org_pk(org_id), "sk": audit.seq_sk(seq)}
+    return {"pk": org_pk(org_id), "sk": audit.seq_sk(seq)}
 
 
 def _verify(client: Any, org: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.audit import trail as audit
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from chalicelib.identity.models import USER_PREFIX
 from chalicelib.identity.revocation import UserRevocationModel
@@ -53,7 +53,7 @@ def test_cross_org_probe_trips_threshold_and_token_dies(
     assert client.get("/api/me", token=attacker_org.agent.token).status == 200
     assert client.get("/api/me", token=victim.admin.token).status == 200
     # The revoke-all marker is the review flag: its reason names containment and the probe kind.
-    marker = UserRevocationModel.get(audit.org_pk(attacker_org.id), USER_PREFIX + attacker.id)
+    marker = UserRevocationModel.get(org_pk(attacker_org.id), USER_PREFIX + attacker.id)
     assert marker.reason == "containment:cross_org"
     history = client.get("/api/admin/audit", token=attacker_org.admin.token)
     assert history.status == 401  # the attacker was that org's admin: use another admin
@@ -104,5 +104,5 @@ def test_revocation_cuts_credentials_issued_before_it(client: Any, make_org: Any
     org = make_org()
     revoke_all_for_user(org.id, org.agent.id, "admin:manual")
     assert client.get("/api/me", token=org.agent.token).status == 401
-    marker = UserRevocationModel.get(audit.org_pk(org.id), USER_PREFIX + org.agent.id)
+    marker = UserRevocationModel.get(org_pk(org.id), USER_PREFIX + org.agent.id)
     assert marker.reason == "admin:manual"

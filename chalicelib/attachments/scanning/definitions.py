@@ -66,9 +66,8 @@ def ensure_local_definitions() -> str:
     global _last_sync
     settings = get_settings()
     directory = settings.clamav_definitions_dir
-    if (
-        settings.clamav_definitions_from_s3
-        and (_last_sync is None or time.monotonic() - _last_sync > _SYNC_INTERVAL_SECONDS)
+    if settings.clamav_definitions_from_s3 and (
+        _last_sync is None or time.monotonic() - _last_sync > _SYNC_INTERVAL_SECONDS
     ):
         try:
             copied = sync_from_s3(directory)
