@@ -60,7 +60,7 @@ generate: venv
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local build
 
-# --- Deploy (issue 7; docs/deploy.md) ------------------------------------------------------
+# --- Deploy (docs/deploy.md) --------------------------------------------------------------
 STAGE ?= dev
 STACK ?= deskguard-$(STAGE)
 BUILD := build/$(STAGE)/package

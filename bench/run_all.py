@@ -2,7 +2,7 @@
 
 Runs each script in its own interpreter (settings are read once per process) with `--json`; a
 script answers with a JSON list of rows `{area, measure, value, goal, met}` as its last stdout
-line. Scripts owned by other areas (bench/authorizer.py, bench/dynamo_calls.py) are run when
+line. Scripts that may be absent (bench/authorizer.py, bench/dynamo_calls.py) are run when
 present: their rows join the table if they speak `--json`, otherwise their own output is appended
 verbatim under the table.
 """

@@ -61,7 +61,7 @@ class RequestAuthorizer:
 
     Chalice's built-in authorizer is TOKEN-type on one header; the session cookie needs a
     REQUEST authorizer that sees the whole request (Authorization and Cookie headers). Chalice
-    cannot declare one, so the identity code defines it as a plain Lambda function
+    cannot declare one, so `chalicelib/api/authorizer.py` defines it as a plain Lambda function
     (`@app.lambda_function(name=...)`) that takes API Gateway's REQUEST event and returns an IAM
     policy document, and this entry makes API Gateway use it for every route that Chalice
     attached to `replaces`. Nothing happens while the app does not define `function_name`.
@@ -73,7 +73,7 @@ class RequestAuthorizer:
     ttl_seconds: int
 
 
-# HOOK (identity): the cookie authorizer. With caching off (ttl 0) API Gateway calls the
+# The cookie authorizer. With caching off (ttl 0) API Gateway calls the
 # authorizer even when a listed identity source is absent, so one authorizer serves both bearer
 # and cookie clients; with caching on, every source would be required on every request.
 REQUEST_AUTHORIZERS: tuple[RequestAuthorizer, ...] = (

@@ -33,7 +33,7 @@ PUBLIC = Rule(public=True)
 ADMIN_ONLY = frozenset({Role.ADMIN})
 
 POLICY: dict[tuple[str, str], Rule] = {
-    # Foundation
+    # Service
     ("GET", "/api/health"): PUBLIC,
     # Identity
     ("POST", "/api/auth/login"): PUBLIC,
@@ -71,7 +71,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Audit
     ("GET", "/api/admin/audit"): Rule(ADMIN_ONLY, scope="admin:audit"),
     ("GET", "/api/admin/audit/verify"): Rule(ADMIN_ONLY, scope="admin:audit"),
-    # Proof (OpenAPI document)
+    # The OpenAPI document
     ("GET", "/api/openapi.json"): PUBLIC,
 }
 

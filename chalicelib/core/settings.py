@@ -60,7 +60,7 @@ class Settings:
     session_ttl_seconds: int
     bcrypt_rounds: int
     authorizer_ttl_seconds: int
-    # Identity (issue 3): CSRF origins for cookie sessions, API token limits.
+    # Cookie sessions (the origins CSRF allows) and API token limits.
     allowed_origins: tuple[str, ...]
     api_token_max_days: int
     api_token_rotation_grace_seconds: int
@@ -82,7 +82,7 @@ class Settings:
     cursor_ttl_seconds: int = 86400
     # Tickets: how long an Idempotency-Key's first result is replayed.
     idempotency_ttl_seconds: int = 86400
-    # Security events, rate limiting, containment (issue 6).
+    # Security events, rate limiting, containment.
     # Key for keyed hashes (e-mail pseudonyms, list cursors); deployed stages may leave it empty
     # and use the keyring secret's `hmac` (chalicelib/core/keyed.py).
     security_hmac_key: str = ""
@@ -126,7 +126,7 @@ def load(env: Mapping[str, str]) -> Settings:
         bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12),
         # 0: no authorizer caching, so revocation and deactivation act at once (docs/identity.md).
         authorizer_ttl_seconds=_int(env, "AUTHORIZER_TTL_SECONDS", 0),
-        # Identity (issue 3).
+        # Cookie sessions and API tokens.
         allowed_origins=_csv(
             env,
             "ALLOWED_ORIGINS",

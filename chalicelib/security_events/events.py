@@ -51,7 +51,7 @@ ALLOWED_FIELDS = frozenset(
         "count",
         # Attachments
         "object_key",
-        # Rate limiting and containment (issue 6).
+        # Rate limiting and containment.
         "decision",
         "kind",
         "threshold",

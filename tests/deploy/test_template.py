@@ -1,5 +1,5 @@
 """The generated CloudFormation: tables equal the models, buckets locked down, gateway responses in
-the contract's shape with the security headers, HSTS everywhere, hooks for other functions."""
+the contract's shape with the security headers, HSTS everywhere, the cookie authorizer."""
 
 from __future__ import annotations
 

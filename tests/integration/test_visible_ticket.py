@@ -1,4 +1,4 @@
-"""`get_visible_ticket`: the one visibility rule other features (attachments) build on."""
+"""`get_visible_ticket`: the one ticket visibility rule, which attachments build on too."""
 
 from __future__ import annotations
 

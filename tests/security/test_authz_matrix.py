@@ -64,7 +64,7 @@ ROUTES = sorted(
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PARAM = re.compile(r"{([^}]+)}")
 
-# --- Plug-in points -------------------------------------------------------------------------
+# --- Extension points: object, request and token makers ------------------------------------
 
 # A scope for a token on a route that names none (a token must carry at least one): unrelated to
 # every route such a token is sent to, so it grants nothing by itself.
@@ -494,7 +494,7 @@ def test_requester_cannot_reach_another_requesters_ticket(
 
 
 def test_expectations_follow_the_table() -> None:
-    """The derivation itself, on a rule unlike any foundation route."""
+    """The derivation itself, on a rule unlike any registered route."""
     rule = Rule(frozenset({Role.ADMIN}), scope="admin:users")
     path = "/api/x/{id}"
 
