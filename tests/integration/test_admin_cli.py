@@ -127,9 +127,12 @@ def _cli(*argv: str, **env: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_unreachable_endpoint_is_one_sentence() -> None:
+@pytest.mark.parametrize("before_group", [True, False])
+def test_unreachable_endpoint_is_one_sentence(before_group: bool) -> None:
     endpoint = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
-    done = _cli("--endpoint-url", endpoint, "audit", "verify", "--org", "acme")
+    command = ["audit", "verify", "--org", "acme"]
+    option = ["--endpoint-url", endpoint]
+    done = _cli(*(option + command if before_group else command + option))
     assert done.returncode == 1 and done.stdout == ""
     assert "Traceback" not in done.stderr
     assert done.stderr == (
