@@ -65,8 +65,9 @@ STAGE ?= dev
 STACK ?= deskguard-$(STAGE)
 BUILD := build/$(STAGE)/package
 
-# Regenerate the IAM policy files (.chalice/policy-*.json) and every stage's merge template.
-template: venv
+# Every deployed stage's merge template (build/<stage>/merge-template.json, a build artifact for
+# review; `make package` writes its stage's own). The committed files it reads come from `generate`.
+template: generate
 	$(PY) -m infra.template
 
 # `chalice package` + the merge template for one stage (runs offline except for PyPI).
@@ -83,19 +84,22 @@ deploy: package
 	aws cloudformation deploy --template-file $(BUILD)/packaged.json --stack-name $(STACK) \
 	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
 	  --tags deskguard:stage=$(STAGE)
-	$(PY) -m infra.signing_keys init --stage $(STAGE)
+	$(PY) -m cli keys init --stage $(STAGE)
 	aws cloudformation describe-stacks --stack-name $(STACK) \
 	  --query "Stacks[0].Outputs[?OutputKey=='EndpointURL'].OutputValue" --output text
 
-# Add a per-tenant stage to .chalice/config.json: make stage TENANT=acme
+# Add a per-tenant stage to .chalice/config.json, then build its merge template to check it:
+# make stage TENANT=acme
 stage: venv
 	@test -n "$(TENANT)" || { echo "usage: make stage TENANT=<name>"; exit 2; }
-	$(PY) -m infra.new_stage $(TENANT)
+	$(PY) -m cli stages new $(TENANT)
 	$(PY) -m infra.template --stage $(TENANT)
 
-# Signing-key commands for a deployed stage: make keys STAGE=prod CMD="add" (see infra/signing_keys.py)
+# Signing-key commands for a deployed stage: make keys STAGE=prod CMD="add"
+# (`python -m cli keys --help` lists them).
 keys: venv
-	$(PY) -m infra.signing_keys $(CMD) --stage $(STAGE)
+	@test -n "$(CMD)" || { echo 'usage: make keys STAGE=<stage> CMD="init|add|activate KID|retire KID|show"'; exit 2; }
+	$(PY) -m cli keys $(CMD) --stage $(STAGE)
 
 # Release checks: bandit (no high findings), secret scan, pip-audit.
 audit: venv

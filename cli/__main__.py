@@ -1,5 +1,5 @@
 """Entry point of `python -m cli`."""
 
-from cli.admin import main
+from cli.main import main
 
 raise SystemExit(main())

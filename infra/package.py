@@ -1,6 +1,6 @@
 """`make package STAGE=<stage>`: the deployable CloudFormation template and code bundle.
 
-1. generate the merge template for the stage (and check the committed policy files are current);
+1. generate the merge template for the stage (and check every committed generated file is current);
 2. run `chalice package --stage <stage> --merge-template ...` with the stage's environment
    exported, because the app reads settings at import (the authorizer's cache ttl, and any
    bucket name a decorator takes) while Chalice builds the API definition;
@@ -26,7 +26,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from infra import policies, stages
+from infra import generate, stages
 from infra.template import BUILD_DIR, ROOT, write_template
 
 # Top-level names the Lambda Python runtime already provides (boto3 and its dependencies).
@@ -90,21 +90,11 @@ def unzipped_size(zip_path: Path) -> int:
         return sum(info.file_size for info in archive.infolist())
 
 
-def stale_policies() -> list[str]:
-    """Policy files whose committed content differs from what the registries produce."""
-    stale = []
-    for name, document in policies.build_policies().items():
-        path = policies.POLICY_DIR / name
-        if not path.exists() or path.read_text() != policies.render(document):
-            stale.append(name)
-    return stale
-
-
 def package(stage: str, out_dir: Path | None = None) -> dict[str, object]:
     """Build the stage's package; returns a summary (paths and sizes)."""
-    stale = stale_policies()
+    stale = generate.stale_files()
     if stale:
-        raise SystemExit(f"policy files out of date: {stale}; run `make template` and commit")
+        raise SystemExit(f"generated files out of date: {stale}; run `make generate` and commit")
     merge = write_template(stage)
     out_dir = out_dir or BUILD_DIR / stage / "package"
     if out_dir.exists():

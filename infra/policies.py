@@ -1,6 +1,6 @@
 """Least-privilege IAM policies, one per function role, generated from the registries.
 
-Written to `.chalice/policy-<role>.json` by `make template` and referenced per function in
+Written to `.chalice/policy-<role>.json` by `make generate` and referenced per function in
 `.chalice/config.json` (`autogen_policy` is false). Resources are CloudFormation expressions
 (`Fn::Sub` over the logical ids of `infra.resources`), so one file serves every stage: `chalice
 package` copies the document into the stack, where each stage's own tables and buckets resolve.
@@ -298,13 +298,3 @@ def build_policies() -> dict[str, dict[str, Any]]:
 
 def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2) + "\n"
-
-
-def write_policies(directory: Path = POLICY_DIR) -> list[Path]:
-    """Write every policy file; returns the paths written."""
-    written = []
-    for name, document in build_policies().items():
-        path = directory / name
-        path.write_text(render(document))
-        written.append(path)
-    return written

@@ -1,10 +1,12 @@
 """Signing keys of a deployed stage, in its Secrets Manager secret (JWT_SIGNING_KEY_SECRET_ID).
 
-    python -m infra.signing_keys init --stage prod      # first deploy: keyring + keyed-hash key
-    python -m infra.signing_keys add --stage prod       # rotation 1: new key, verify-only
-    python -m infra.signing_keys activate KID --stage prod   # rotation 2: sign with it
-    python -m infra.signing_keys retire KID --stage prod     # rotation 3: drop the old key
-    python -m infra.signing_keys show --stage prod      # kids only, never key material
+Driven by `python -m cli keys ...` (`make keys`):
+
+    init --stage prod           first deploy: keyring + keyed-hash key
+    add --stage prod            rotation 1: new key, verify-only
+    activate KID --stage prod   rotation 2: sign with it
+    retire KID --stage prod     rotation 3: drop the old key
+    show --stage prod           kids only, never key material
 
 Warm Lambda containers cache the keyring until they are replaced, so a new key is added first
 (every container learns to verify it), the functions are recycled (`make deploy`), and only then
@@ -15,15 +17,18 @@ passed to Secrets Manager through the SDK, never on a command line or to a file.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from typing import Any
 
 import boto3
 
 from chalicelib.core.keyring import generate_hmac_key, generate_keyring_json, parse_keyring
 from infra import stages
+from infra.errors import OperatorError
+
+
+class KeyringError(OperatorError):
+    """The stage's keyring cannot take the requested change."""
 
 
 def _client() -> Any:
@@ -31,9 +36,10 @@ def _client() -> Any:
 
 
 def secret_id(stage: str) -> str:
+    """The id of the stage's signing-key secret."""
     secret = stages.stage_environment(stage).get("JWT_SIGNING_KEY_SECRET_ID")
     if not secret:
-        raise SystemExit(f"stage {stage} has no JWT_SIGNING_KEY_SECRET_ID")
+        raise KeyringError(f"Stage {stage} has no JWT_SIGNING_KEY_SECRET_ID.")
     return secret
 
 
@@ -70,7 +76,7 @@ def init(stage: str) -> str:
 def _require(stage: str) -> dict[str, Any]:
     data = _read(stage)
     if data is None:
-        raise SystemExit(f"stage {stage}: no keyring yet; run `init` first")
+        raise KeyringError(f"Stage {stage} has no keyring yet; run `keys init` first.")
     return data
 
 
@@ -85,49 +91,25 @@ def add(stage: str) -> str:
 
 
 def activate(stage: str, kid: str) -> None:
+    """Sign new tokens with `kid` (added earlier with `add`)."""
     data = _require(stage)
     if kid not in data["keys"]:
-        raise SystemExit(f"unknown kid {kid}")
+        raise KeyringError(f"Stage {stage} has no key {kid}.")
     data["active"] = kid
     _write(stage, data)
 
 
 def retire(stage: str, kid: str) -> None:
+    """Drop `kid`: tokens it signed stop verifying. Never the active key."""
     data = _require(stage)
     if kid == data["active"]:
-        raise SystemExit("refusing to retire the active key; activate another one first")
+        raise KeyringError(f"Key {kid} is active; activate another one before retiring it.")
     if data["keys"].pop(kid, None) is None:
-        raise SystemExit(f"unknown kid {kid}")
+        raise KeyringError(f"Stage {stage} has no key {kid}.")
     _write(stage, data)
 
 
 def show(stage: str) -> dict[str, Any]:
+    """The active kid and every kid, never key material."""
     data = _require(stage)
     return {"active": data["active"], "kids": sorted(data["keys"])}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["init", "add", "activate", "retire", "show"])
-    parser.add_argument("kid", nargs="?")
-    parser.add_argument("--stage", required=True)
-    args = parser.parse_args(argv)
-    if args.command in {"activate", "retire"} and not args.kid:
-        parser.error(f"{args.command} needs a KID")
-    if args.command == "init":
-        print(f"active kid: {init(args.stage)}")
-    elif args.command == "add":
-        print(f"added kid (verify-only): {add(args.stage)}")
-    elif args.command == "activate":
-        activate(args.stage, args.kid)
-        print(f"active kid: {args.kid}")
-    elif args.command == "retire":
-        retire(args.stage, args.kid)
-        print(f"retired kid: {args.kid}")
-    else:
-        print(json.dumps(show(args.stage)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,9 @@
 """The CloudFormation resources Chalice does not create, generated from the code's registries.
 
-`python -m infra.template --stage dev` writes `build/<stage>/merge-template.json` (merged into
-Chalice's own template by `chalice package --merge-template`) and the IAM policy files
-(`.chalice/policy-*.json`). What comes from where:
+`make template` (`python -m infra.template [--stage dev]`) writes the build artifact
+`build/<stage>/merge-template.json`, merged into Chalice's own template by `chalice package
+--merge-template` (`make package` writes it too). The files it reads that are generated (IAM
+policies, observability fragments) are written by `make generate` only. What comes from where:
 
 - DynamoDB tables: `chalicelib.tables.table_models()` (keys, indexes, TTL attribute), with
   SSE-KMS (the stage's key), PITR, deletion protection on production stages, a stream on `audit`;
@@ -30,7 +31,7 @@ from chalicelib.core import settings as settings_module
 from chalicelib.core.gateway_responses import GATEWAY_RESPONSES
 from chalicelib.core.headers import security_headers
 from chalicelib.core.settings import Settings
-from infra import policies, stages
+from infra import stages
 from infra.resources import (
     API_HANDLER,
     BUCKETS,
@@ -680,8 +681,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", action="append", help="stage(s); default: every deployed one")
     args = parser.parse_args(argv)
-    for path in policies.write_policies():
-        print(f"wrote {path.relative_to(ROOT)}")
     for stage in args.stage or stages.deployed_stage_names():
         print(f"wrote {write_template(stage).relative_to(ROOT)}")
     return 0

@@ -1,4 +1,5 @@
-"""`make stage TENANT=...` and the signing-key rotation commands (against moto)."""
+"""`python -m cli stages new` (`make stage TENANT=...`) and the signing-key rotation commands
+(`python -m cli keys ...`, against moto)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 
 from chalicelib.auth.jwt_codec import decode_jwt, encode_jwt
 from chalicelib.core.keyring import generate_keyring_json, parse_keyring
-from infra import new_stage, signing_keys, stages
+from cli.main import main as cli_main
+from infra import signing_keys, stages
 from infra.template import build_template
 
 
@@ -21,11 +23,12 @@ def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.write_text(stages.CONFIG_PATH.read_text())
     original = stages.read_config
     monkeypatch.setattr(stages, "read_config", lambda *_: original(path))
+    monkeypatch.setattr(stages, "CONFIG_PATH", path)
     return path
 
 
 def test_new_tenant_stage_gets_its_own_names_and_production_settings(config_copy: Path) -> None:
-    stage = new_stage.add_tenant("acme", config_copy, suffix="a1b2c3")
+    stage = stages.add_tenant("acme", config_copy, suffix="a1b2c3")
     env = stage["environment_variables"]
     assert env["DESKGUARD_STAGE"] == "acme"
     assert env["UPLOADS_BUCKET"] == "deskguard-acme-uploads-a1b2c3"
@@ -50,7 +53,7 @@ def test_new_tenant_stage_gets_its_own_names_and_production_settings(config_copy
 @pytest.mark.parametrize("name", ["prod", "local", "Acme", "a", "acme-corp", "x" * 21])
 def test_tenant_names_are_validated(config_copy: Path, name: str) -> None:
     with pytest.raises(ValueError):
-        new_stage.add_tenant(name, config_copy)
+        stages.add_tenant(name, config_copy)
 
 
 def _secret(stage: str) -> dict[str, Any]:
@@ -81,7 +84,7 @@ def test_key_rotation_keeps_old_tokens_valid_until_retired() -> None:
     ring = parse_keyring(json.dumps(_secret("dev")))
     assert ring.active_kid == second
     decode_jwt(token, ring.public_keys[first])  # old tokens still verify
-    with pytest.raises(SystemExit):
+    with pytest.raises(signing_keys.KeyringError, match="is active"):
         signing_keys.retire("dev", second)  # never the active key
     signing_keys.retire("dev", first)
     assert first not in parse_keyring(json.dumps(_secret("dev"))).public_keys
@@ -99,3 +102,67 @@ def test_init_adds_the_keyed_hash_key_to_an_older_keyring() -> None:
     stored = _secret("dev")
     assert stored["keys"] == older["keys"]
     assert parse_keyring(json.dumps(stored)).hmac_key is not None
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = cli_main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_stages_new_writes_the_config_and_refuses_a_second_time(
+    config_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _cli(capsys, "stages", "new", "globex")
+    assert code == 0
+    printed = json.loads(out)["globex"]
+    assert json.loads(config_copy.read_text())["stages"]["globex"] == printed
+    assert printed["environment_variables"]["JWT_SIGNING_KEY_SECRET_ID"] == (
+        "deskguard-globex-signing-keys"
+    )
+    assert _cli(capsys, "stages", "new", "globex") == (
+        1,
+        "",
+        "error: Stage globex already exists in .chalice/config.json.\n",
+    )
+    assert stages.CONFIG_PATH != stages.ROOT / ".chalice" / "config.json"  # the copy, not ours
+
+
+def test_keys_commands_rotate_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(capsys, "keys", "show", "--stage", "dev")
+    assert (code, out) == (1, "")  # the stack has not created the secret yet
+    assert err.startswith("error: AWS has no such resource: ") and err.count("\n") == 1
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name=signing_keys.secret_id("dev"), SecretString='{"uninitialized": true}'
+    )
+    assert _cli(capsys, "keys", "show", "--stage", "dev") == (
+        1,
+        "",
+        "error: Stage dev has no keyring yet; run `keys init` first.\n",
+    )
+    code, out, _ = _cli(capsys, "keys", "init", "--stage", "dev")
+    first = out.removeprefix("active kid: ").strip()
+    assert code == 0 and first == _secret("dev")["active"]
+    code, out, _ = _cli(capsys, "keys", "add", "--stage", "dev")
+    second = out.removeprefix("added kid (verify-only): ").strip()
+    assert code == 0 and second in _secret("dev")["keys"] and second != first
+    assert _cli(capsys, "keys", "retire", first, "--stage", "dev") == (
+        1,
+        "",
+        f"error: Key {first} is active; activate another one before retiring it.\n",
+    )
+    assert _cli(capsys, "keys", "activate", second, "--stage", "dev")[0] == 0
+    assert _cli(capsys, "keys", "retire", first, "--stage", "dev")[0] == 0
+    code, out, _ = _cli(capsys, "keys", "show", "--stage", "dev")
+    assert (code, json.loads(out)) == (0, {"active": second, "kids": [second]})
+    assert _cli(capsys, "keys", "activate", "k-nope", "--stage", "dev") == (
+        1,
+        "",
+        "error: Stage dev has no key k-nope.\n",
+    )
+    assert _cli(capsys, "keys", "show", "--stage", "nosuch") == (
+        1,
+        "",
+        "error: Stage nosuch is not in .chalice/config.json (see `make stage`).\n",
+    )

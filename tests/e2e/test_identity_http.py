@@ -54,8 +54,8 @@ def test_admin_cli_against_the_local_stack(local_stack: dict[str, Any]) -> None:
     user = _admin(local_stack, "globex")
     out = subprocess.run(  # noqa: S603 (fixed argv, no shell)
         [
-            sys.executable, "-m", "cli", "--endpoint-url", endpoint, "issue-token",
-            "--org-id", "globex", "--user-email", user["email"], "--name", "e2e",
+            sys.executable, "-m", "cli", "--endpoint-url", endpoint, "tokens", "issue",
+            "--org", "globex", "--user-email", user["email"], "--name", "e2e",
             "--scopes", "tickets:read", "--expires-in-days", "1",
         ],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,

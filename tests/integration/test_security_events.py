@@ -16,8 +16,8 @@ from chalicelib.core.keyed import email_hash
 from chalicelib.core.observability import RequestContext, reset_context, set_context
 from chalicelib.security_events import CATEGORIES, emit
 from chalicelib.security_events.events import REQUIRED_FIELDS
-from devstack import cli
-from infra import generate
+from cli import security_events as events_cli
+from cli.main import main as cli_main
 from infra import security_ops as ops
 from tests import insights
 from tests.logcheck import events_since
@@ -206,10 +206,6 @@ def test_alarms_and_dashboard_cover_categories_and_route_classes() -> None:
         assert f"429s: {route_cls} " in titles
 
 
-def test_generated_ops_files_are_up_to_date() -> None:
-    assert generate.stale_files() == [], "run: make generate"
-
-
 # --- CLI over the Logs API (moto) ---------------------------------------------------------------
 
 
@@ -243,7 +239,7 @@ def test_cli_query_runs_through_logs_insights(
     capsys.readouterr()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(boto3, "client", spying_client)
-        code = cli.main(
+        code = cli_main(
             ["security-events", "query", "--category", "security.failed_login", "--since", "1h"]
         )
     assert code == 0
@@ -256,7 +252,24 @@ def test_cli_query_runs_through_logs_insights(
 
 
 def test_cli_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["security-events", "query", "--category", "security.nope"]) == 2
-    with pytest.raises(SystemExit):
-        cli.main(["security-events", "query", "--category", "x", "--since", "soon"])
-    assert cli.parse_since("15m") == 900 and cli.parse_since("7d") == 604800
+    assert cli_main(["security-events", "query", "--category", "security.nope"]) == 2
+    assert capsys.readouterr().err == "error: unknown category: security.nope\n"
+    query = ["security-events", "query", "--category", "security.failed_login"]
+    assert cli_main([*query, "--org", "a b"]) == 2
+    assert capsys.readouterr().err == "error: unsafe query value: 'a b'\n"
+    with pytest.raises(SystemExit) as done:
+        cli_main(["security-events", "query", "--category", "x", "--since", "soon"])
+    assert done.value.code == 2
+    assert events_cli.parse_since("15m") == 900 and events_cli.parse_since("7d") == 604800
+
+
+def test_a_query_that_fails_is_one_sentence() -> None:
+    class FailingLogs:
+        def start_query(self, **_: Any) -> dict[str, str]:
+            return {"queryId": "q-1"}
+
+        def get_query_results(self, queryId: str) -> dict[str, Any]:  # noqa: N803 (boto3 name)
+            return {"status": "Failed"}
+
+    with pytest.raises(ops.InsightsQueryError, match="ended with status Failed"):
+        ops.run_insights_query(FailingLogs(), "/aws/lambda/x", "fields @message", 60)

@@ -12,7 +12,7 @@ import pytest
 from chalicelib.audit import trail as audit
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
-from devstack import cli
+from cli.main import main as cli_main
 from tests.factories_audit import ORG_SETUP_RECORDS, audit_scenario
 
 LAST = 10 + ORG_SETUP_RECORDS
@@ -36,7 +36,7 @@ def _verify(client: Any, org: Any) -> dict[str, Any]:
 
 def _cli_verify(org_id: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()  # drop what earlier steps printed (EMF metric lines go to stdout)
-    code = cli.main(["audit", "verify", "--org", org_id, "--json"])
+    code = cli_main(["audit", "verify", "--org", org_id, "--json"])
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -149,9 +149,9 @@ def test_cli_human_output(
 ) -> None:
     org = make_org()
     audit_scenario(org)
-    assert cli.main(["audit", "verify", "--org", org.id]) == 0
+    assert cli_main(["audit", "verify", "--org", org.id]) == 0
     assert f"OK: {org.id}: {LAST} records" in capsys.readouterr().out
     table.delete_item(Key=_key(org.id, 5))
-    assert cli.main(["audit", "verify", "--org", org.id]) == 1
+    assert cli_main(["audit", "verify", "--org", org.id]) == 1
     out = capsys.readouterr().out
     assert "first broken link at seq 5: missing_record" in out
