@@ -436,10 +436,10 @@ def signing_secret(name: str) -> dict[str, Any]:
         "UpdateReplacePolicy": "Retain",
         "Properties": {
             "Name": name,
-            "Description": "Deskguard JWT signing keyring (Ed25519); set by infra.signing_keys",
+            "Description": "Deskguard JWT signing keyring (Ed25519); set by `python -m cli keys init`",
             "KmsKeyId": {"Ref": "DataKey"},
             # A random placeholder that is not a keyring: the functions fail closed (no token
-            # is issued or accepted) until `infra.signing_keys init` stores real keys.
+            # is issued or accepted) until `python -m cli keys init` stores real keys.
             "GenerateSecretString": {
                 "SecretStringTemplate": '{"uninitialized": true}',
                 "GenerateStringKey": "placeholder",

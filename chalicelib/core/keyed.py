@@ -4,7 +4,7 @@ Used to pseudonymize e-mail addresses in security events and limiter keys (the s
 maps to the same value, so ops can correlate attempts without ever logging the address), and to
 sign list cursors (`chalicelib/core/cursors.py`). The key, first match wins: `SECURITY_HMAC_KEY`;
 on local/test stages a fixed development key; else the `hmac` field of the stage's keyring secret
-(`infra.signing_keys init` stores one), loaded with the signing keys once per cold start.
+(`python -m cli keys init` stores one), loaded with the signing keys once per cold start.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def service_key() -> bytes:
         return _LOCAL_KEY
     key = keyring().hmac_key
     if key is None:
-        raise RuntimeError("no keyed-hash key: run `infra.signing_keys init` for this stage")
+        raise RuntimeError("no keyed-hash key: run `python -m cli keys init` for this stage")
     return key
 
 

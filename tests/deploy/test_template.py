@@ -148,7 +148,7 @@ def test_signing_key_secret_is_the_one_the_functions_read(
     secret = template["Resources"]["SigningKeySecret"]["Properties"]
     assert secret["Name"] == stages.stage_environment(stage)["JWT_SIGNING_KEY_SECRET_ID"]
     assert secret["KmsKeyId"] == {"Ref": "DataKey"}
-    assert "SecretString" not in secret  # never in the template: set by infra.signing_keys
+    assert "SecretString" not in secret  # never in the template: set by `python -m cli keys init`
 
 
 # Every response type the contract names, with the status and code a client must see.

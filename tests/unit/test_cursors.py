@@ -82,7 +82,7 @@ def test_deployed_stages_sign_with_the_keyring_secrets_hmac_key(
     del deployed_keyring["hmac"]  # a keyring stored before the field existed
     monkeypatch.setenv("JWT_KEYRING", json.dumps(deployed_keyring))
     keyring.reload_keyring()
-    with pytest.raises(RuntimeError, match="signing_keys init"):
+    with pytest.raises(RuntimeError, match="keys init"):
         keyed_digest("cursor", b"x")
 
 
