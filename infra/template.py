@@ -436,7 +436,7 @@ def signing_secret(name: str) -> dict[str, Any]:
         "UpdateReplacePolicy": "Retain",
         "Properties": {
             "Name": name,
-            "Description": "Deskguard JWT signing keyring (Ed25519); set by `python -m cli keys init`",
+            "Description": "Deskguard JWT signing keyring (Ed25519); set by the keys init command",
             "KmsKeyId": {"Ref": "DataKey"},
             # A random placeholder that is not a keyring: the functions fail closed (no token
             # is issued or accepted) until `python -m cli keys init` stores real keys.
