@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.routing import ApiCall, api_route, validation_details
 from chalicelib.core.errors import ValidationFailed
+from chalicelib.tickets import bulk as bulk_actions
 from chalicelib.tickets import idempotency, service
 from chalicelib.tickets.models import Comment, Ticket
 from chalicelib.tickets.schemas import (
@@ -145,7 +146,7 @@ def bulk(call: ApiCall) -> dict[str, Any]:
         request = BULK_REQUEST.validate_python(call.json_object())
     except ValidationError as error:
         raise ValidationFailed(details=validation_details(error)) from None
-    return {"results": service.bulk_update(call.principal, request)}
+    return {"results": bulk_actions.bulk_update(call.principal, request)}
 
 
 @api_route(

@@ -3,6 +3,7 @@
 Every function starts from `get_visible_ticket`, so an attachment is reachable exactly when its
 ticket is (another organization's, or another requester's, is NotFound). Records are read from
 the caller's own organization partition: a foreign attachment id or S3 key cannot name anything.
+The rules on the attachment itself (download, delete) are in `chalicelib.attachments.policy`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.attachments import storage
+from chalicelib.attachments import policy, storage
 from chalicelib.attachments.filenames import content_disposition, validate_filename
 from chalicelib.attachments.models import (
     RETRY_QUEUE,
@@ -26,7 +27,7 @@ from chalicelib.attachments.models import (
 from chalicelib.audit.trail import AuditEntry, transact
 from chalicelib.authz.principal import Principal
 from chalicelib.core import cursors
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
@@ -216,11 +217,7 @@ def download_url(principal: Principal, ticket_id: str, attachment_id: str) -> st
     """A short-lived presigned GET of the scanned version; Conflict unless CLEAN."""
     ticket = get_visible_ticket(principal, ticket_id)
     record = _get_record(principal.organization_id, ticket.id, attachment_id)
-    if record.status != AttachmentStatus.CLEAN.value or not record.sniffed_type:
-        raise Conflict(
-            f"The attachment cannot be downloaded (status {record.status}).",
-            details=[{"field": "status", "message": record.status}],
-        )
+    policy.check_download(record)
     return storage.presigned_get(
         record.s3_key,
         record.version_id,
@@ -232,13 +229,12 @@ def download_url(principal: Principal, ticket_id: str, attachment_id: str) -> st
 def delete_attachment(principal: Principal, ticket_id: str, attachment_id: str) -> None:
     """Delete the record (audited) and every version of its object in the uploads bucket.
 
-    Staff may delete any attachment of a ticket they see; a requester only their own uploads.
+    Who may delete which attachment: `policy.check_delete` (staff, or the uploader).
     A quarantined copy is kept: the app role cannot delete from the quarantine bucket.
     """
     ticket = get_visible_ticket(principal, ticket_id)
     record = _get_record(principal.organization_id, ticket.id, attachment_id)
-    if not principal.is_staff and record.uploader_id != principal.user_id:
-        raise Forbidden("Only staff or the uploader may delete an attachment.")
+    policy.check_delete(principal, record)
 
     def build(tx: TransactWrite) -> None:
         tx.delete(record, condition=AttachmentItem.pk.exists())

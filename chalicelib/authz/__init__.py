@@ -1,1 +1,1 @@
-"""Identity: passwords, sessions, API tokens, the authorizer, RBAC and organization scope."""
+"""Authorization: the RBAC route table and the `Principal` every service receives."""

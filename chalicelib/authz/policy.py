@@ -2,8 +2,11 @@
 that may call it. The HTTP boundary asks `check()` before any handler runs; handlers never test
 roles themselves. A test enumerates `app.routes` and fails when a route is missing here.
 
-Finer, data-dependent rules (a requester may only see their own tickets) live in the domain
-services; this table decides only whether a caller may reach the route at all.
+This table decides only whether a caller may reach a route at all. The rules that depend on the
+object (a requester sees only their own tickets, internal notes are for staff, the status
+workflow, who may delete an attachment) live in one policy module per domain, which the services
+ask: `chalicelib.tickets.policy` (tickets, comments, bulk actions) and
+`chalicelib.attachments.policy` (attachments).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Identity
     ("POST", "/api/auth/login"): PUBLIC,
     ("GET", "/api/me"): Rule(ALL_ROLES),
-    # Tickets (per-ticket visibility, field and workflow rules live in chalicelib.tickets.service)
+    # Tickets (per-ticket visibility, field and workflow rules live in chalicelib.tickets.policy)
     ("POST", "/api/tickets"): Rule(ALL_ROLES, scope="tickets:write"),
     ("GET", "/api/tickets"): Rule(ALL_ROLES, scope="tickets:read"),
     ("POST", "/api/tickets/bulk"): Rule(STAFF_ROLES, scope="tickets:write"),
@@ -46,7 +49,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/tickets/{ticket_id}"): Rule(ALL_ROLES, scope="tickets:write"),
     ("POST", "/api/tickets/{ticket_id}/comments"): Rule(ALL_ROLES, scope="comments:write"),
     ("GET", "/api/tickets/{ticket_id}/comments"): Rule(ALL_ROLES, scope="tickets:read"),
-    # Attachments (which tickets a caller sees is decided by get_visible_ticket)
+    # Attachments (per-attachment rules live in chalicelib.attachments.policy)
     ("POST", "/api/tickets/{ticket_id}/attachments"): Rule(ALL_ROLES, scope="attachments:write"),
     ("GET", "/api/tickets/{ticket_id}/attachments"): Rule(ALL_ROLES, scope="tickets:read"),
     ("GET", "/api/tickets/{ticket_id}/attachments/{attachment_id}"): Rule(

@@ -294,7 +294,7 @@ def test_bulk(client: Any, make_org: MakeOrg) -> None:
 
 def test_bulk_conflict_is_reported_per_id(client: Any, make_org: MakeOrg) -> None:
     from chalicelib.authz.principal import Principal
-    from chalicelib.tickets import repository, schemas, service
+    from chalicelib.tickets import bulk, repository, schemas
 
     org = make_org()
     tickets = [create(client, org.requester) for _ in range(2)]
@@ -311,7 +311,7 @@ def test_bulk_conflict_is_reported_per_id(client: Any, make_org: MakeOrg) -> Non
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(repository, "batch_get_tickets_and_audit_head", read_then_concurrent_edit)
-        results = service.bulk_update(principal, request)
+        results = bulk.bulk_update(principal, request)
     assert results == [
         {"id": tickets[0]["id"], "result": "CONFLICT"},
         {"id": tickets[1]["id"], "result": "ok"},

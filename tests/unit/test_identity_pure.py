@@ -1,4 +1,4 @@
-"""Pure identity rules: CSRF, cookie parsing, scope helpers, settings defaults, policy check."""
+"""Pure identity rules: CSRF, cookie parsing, settings defaults, policy check."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from chalicelib.auth.authorizer import (
 )
 from chalicelib.authz.policy import SCOPES, check
 from chalicelib.authz.principal import Credential, Principal, Role, TokenType
-from chalicelib.authz.scope import is_same_organization, require_same_organization, ticket_scope
-from chalicelib.core.errors import Forbidden, NotFound, Unauthenticated
+from chalicelib.core.errors import Forbidden, Unauthenticated
 from chalicelib.core.settings import load, override
 
 
@@ -105,17 +104,3 @@ def test_api_token_rights_are_role_and_scope_intersection() -> None:
         check(without_scope, "GET", "/api/admin/users")
     with pytest.raises(Forbidden):  # token management is session-only
         check(dataclasses.replace(admin_token, scopes=SCOPES), "POST", "/api/admin/tokens")
-
-
-def test_scope_helpers() -> None:
-    requester, agent = _principal(Role.REQUESTER), _principal(Role.AGENT)
-    assert ticket_scope(requester).requester_id == "u1"
-    assert ticket_scope(agent).requester_id is None
-    assert ticket_scope(requester).allows("acme", "u1")
-    assert not ticket_scope(requester).allows("acme", "u2")
-    assert ticket_scope(agent).allows("acme", "u2")
-    assert not ticket_scope(agent).allows("globex", "u2")
-    assert is_same_organization(agent, "acme") and not is_same_organization(agent, "globex")
-    assert not is_same_organization(agent, "")
-    with pytest.raises(NotFound):
-        require_same_organization(agent, "globex")

@@ -1,0 +1,190 @@
+"""Bulk actions: one action (status, priority, assignee, add or remove a tag) over up to 100
+tickets, with one outcome per id in request order.
+
+Who may run them and what each ticket allows is asked of `chalicelib.tickets.policy`: staff only,
+a ticket the caller cannot see is NOT_FOUND, a status change the workflow refuses is FORBIDDEN.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.audit import trail as audit
+from chalicelib.authz.principal import Principal
+from chalicelib.tickets import policy, repository, writes
+from chalicelib.tickets.models import TagModel, TicketModel
+from chalicelib.tickets.schemas import (
+    TAGS_MAX,
+    BulkAddTag,
+    BulkAssign,
+    BulkRemoveTag,
+    BulkSetPriority,
+    BulkSetStatus,
+)
+
+# DynamoDB allows 100 items per transaction; the audit record and head take two of them.
+MAX_TRANSACTION_ITEMS = 100
+AUDIT_ITEMS = 2
+
+BulkRequestData = BulkSetStatus | BulkSetPriority | BulkAssign | BulkAddTag | BulkRemoveTag
+
+
+@dataclasses.dataclass
+class _BulkChange:
+    ticket_id: str
+    item: TicketModel
+    before: Any
+    tag_put: str | None = None
+    tag_delete: str | None = None
+
+
+def _bulk_plan(  # noqa: PLR0911 (one early return per action's no-op)
+    principal: Principal, request: BulkRequestData, item: TicketModel
+) -> tuple[str, _BulkChange | None]:
+    """The per-id outcome before writing: ("ok", change or None for a no-op) or an error code."""
+    change = _BulkChange(item.ticket_id, item, None)
+    if isinstance(request, BulkSetStatus):
+        if not policy.may_transition(principal, item.status, request.status):
+            return "FORBIDDEN", None
+        if item.status == request.status:
+            return "ok", None
+        change.before, item.status = item.status, request.status
+    elif isinstance(request, BulkSetPriority):
+        if item.priority == request.priority:
+            return "ok", None
+        change.before, item.priority = item.priority, request.priority
+    elif isinstance(request, BulkAssign):
+        if item.assignee_id == request.assigneeId:
+            return "ok", None
+        change.before, item.assignee_id = item.assignee_id, request.assigneeId
+    elif isinstance(request, BulkAddTag):
+        tags = list(item.tags or [])
+        if request.tag in tags:
+            return "ok", None
+        if len(tags) >= TAGS_MAX:
+            return "CONFLICT", None
+        change.before, item.tags, change.tag_put = tags, [*tags, request.tag], request.tag
+    else:
+        tags = list(item.tags or [])
+        if request.tag not in tags:
+            return "ok", None
+        change.before = tags
+        item.tags = [tag for tag in tags if tag != request.tag]
+        change.tag_delete = request.tag
+    item.updated_at = writes.now()
+    item.set_index_keys()
+    return "ok", change
+
+
+def _bulk_value(request: BulkRequestData) -> Any:
+    if isinstance(request, BulkSetStatus):
+        return request.status
+    if isinstance(request, BulkSetPriority):
+        return request.priority
+    if isinstance(request, BulkAssign):
+        return request.assigneeId
+    return request.tag
+
+
+def _chunks(changes: Sequence[_BulkChange], capacity: int) -> list[list[_BulkChange]]:
+    chunks: list[list[_BulkChange]] = [[]]
+    used = 0
+    for change in changes:
+        size = 1 + (1 if change.tag_put or change.tag_delete else 0)
+        if used + size > capacity:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(change)
+        used += size
+    return [chunk for chunk in chunks if chunk]
+
+
+def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str, str]]:
+    """Apply one action to up to 100 tickets; per-id results in request order.
+
+    Reads: one BatchGetItem (tickets + audit head). Writes: one TransactWriteItems per chunk of
+    changes that fits a transaction (with its own audit record); a ticket whose version moved
+    meanwhile is reported CONFLICT and the rest of its chunk is retried without it.
+    """
+    policy.check_bulk_update(principal)
+    org = principal.organization_id
+    found, head = repository.batch_get_tickets_and_audit_head(org, request.ids)
+    results: dict[str, str] = {}
+    changes: list[_BulkChange] = []
+    for ticket_id in request.ids:
+        item = found.get(ticket_id)
+        if item is None or not policy.can_see(principal, item):
+            results[ticket_id] = "NOT_FOUND"
+            continue
+        outcome, change = _bulk_plan(principal, request, item)
+        results[ticket_id] = outcome
+        if change is not None:
+            changes.append(change)
+
+    assign_to = request.assigneeId if isinstance(request, BulkAssign) else None
+    checks = 1 if assign_to is not None else 0
+    value = _bulk_value(request)
+    committed_any = False
+    for chunk in _chunks(changes, MAX_TRANSACTION_ITEMS - AUDIT_ITEMS - checks):
+        pending = list(chunk)
+        while pending:
+            try:
+                record = audit.transact(
+                    writes.entry(
+                        principal,
+                        f"ticket.bulk.{request.action}",
+                        "ticket",
+                        pending[0].ticket_id if len(pending) == 1 else "bulk",
+                        before={change.ticket_id: change.before for change in pending},
+                        after={"value": value, "ids": [change.ticket_id for change in pending]},
+                    ),
+                    _bulk_builder(org, pending, assign_to),
+                    head=head,
+                )
+            except TransactWriteError as error:
+                failed = writes.failed_positions(error)
+                if checks and 0 in failed:
+                    if not committed_any:
+                        raise writes.invalid_assignee() from None
+                    for change in pending:
+                        results[change.ticket_id] = "FORBIDDEN"
+                    break
+                deletes = sum(1 for change in pending if change.tag_delete)
+                conflicted = {
+                    change.ticket_id
+                    for position, change in enumerate(pending)
+                    if checks + deletes + position in failed
+                }
+                if not conflicted:
+                    conflicted = {change.ticket_id for change in pending}
+                for ticket_id in conflicted:
+                    results[ticket_id] = "CONFLICT"
+                pending = [change for change in pending if change.ticket_id not in conflicted]
+                continue
+            committed_any = True
+            head = (int(record.seq), record.hash)
+            pending = []
+    return [{"id": ticket_id, "result": results[ticket_id]} for ticket_id in request.ids]
+
+
+def _bulk_builder(
+    org: str, pending: Sequence[_BulkChange], assign_to: str | None
+) -> Callable[[TransactWrite], None]:
+    def build(tx: TransactWrite) -> None:
+        if assign_to is not None:
+            writes.assignee_check(tx, org, assign_to)
+        for change in pending:
+            if change.tag_delete:
+                tx.delete(TagModel.for_ticket(org, change.ticket_id, change.tag_delete))
+        for change in pending:
+            tx.save(change.item)
+        for change in pending:
+            if change.tag_put:
+                tx.save(TagModel.for_ticket(org, change.ticket_id, change.tag_put))
+
+    return build

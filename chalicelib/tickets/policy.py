@@ -1,0 +1,154 @@
+"""Who may do what with a ticket or a comment, once the route table has let the caller in.
+
+`chalicelib.authz.policy` decides whether a role may reach a route at all; this module owns every
+rule that depends on the ticket itself: which tickets a principal sees (and so which ones a listing
+is narrowed to), who sees internal notes and may write them, which fields a role may change, the
+status workflow per role, who may be an assignee, and who may run bulk actions. The services ask
+these functions and raise what they return; they hold no permission test of their own.
+
+A ticket the principal may not see is answered NotFound (never Forbidden), so its existence does
+not leak across organizations or between requesters. Forbidden is for an action refused on a
+ticket the principal does see.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Set
+from typing import TypeVar
+
+from chalicelib.authz.principal import STAFF_ROLES, Principal, Role
+from chalicelib.core.errors import Forbidden, NotFound
+from chalicelib.tickets.models import CommentModel, Status, Ticket, TicketModel
+
+# The status workflow: OPEN -> PENDING -> RESOLVED -> CLOSED. Staff may move forward (skipping
+# steps), put a PENDING ticket back to OPEN, and reopen RESOLVED or CLOSED tickets. Requesters
+# may only close their own ticket.
+STAFF_TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.OPEN: frozenset({Status.PENDING, Status.RESOLVED, Status.CLOSED}),
+    Status.PENDING: frozenset({Status.OPEN, Status.RESOLVED, Status.CLOSED}),
+    Status.RESOLVED: frozenset({Status.OPEN, Status.CLOSED}),
+    Status.CLOSED: frozenset({Status.OPEN}),
+}
+REQUESTER_TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.OPEN: frozenset({Status.CLOSED}),
+    Status.PENDING: frozenset({Status.CLOSED}),
+    Status.RESOLVED: frozenset({Status.CLOSED}),
+    Status.CLOSED: frozenset(),
+}
+# The patch fields a requester may send; staff may send every field of the patch schema.
+REQUESTER_EDITABLE_FIELDS = frozenset({"subject", "status"})
+# Roles a ticket may be assigned to. The write re-checks role and `active` on the user record at
+# commit time, so a demotion racing the assignment fails the transaction.
+ASSIGNEE_ROLES: frozenset[Role] = STAFF_ROLES
+
+AnyTicket = TypeVar("AnyTicket", TicketModel, Ticket)
+
+
+# --- Visibility ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketScope:
+    """What a principal may see of an organization's tickets."""
+
+    organization_id: str
+    requester_id: str | None  # set: only tickets this user requested; None: the whole org
+
+    def allows(self, organization_id: str, requester_id: str) -> bool:
+        """Whether a ticket of this organization and requester is inside the scope."""
+        if not organization_id or organization_id != self.organization_id:
+            return False
+        return self.requester_id is None or requester_id == self.requester_id
+
+    def may_filter_by_requester(self, requested: str | None) -> bool:
+        """False when a listing asks for another requester's tickets than the scope allows (the
+        answer is then an empty page, never an error)."""
+        return self.requester_id is None or requested in (None, self.requester_id)
+
+    def requester_filter(self, requested: str | None) -> str | None:
+        """The requester filter a listing runs with: the scope's own requester, if it has one."""
+        return self.requester_id if self.requester_id is not None else requested
+
+
+def ticket_scope(principal: Principal) -> TicketScope:
+    """Staff see their organization's tickets; a requester only the ones they requested."""
+    return TicketScope(
+        organization_id=principal.organization_id,
+        requester_id=None if principal.is_staff else principal.user_id,
+    )
+
+
+def can_see(principal: Principal, ticket: TicketModel | Ticket) -> bool:
+    """Staff see their organization's tickets; requesters only their own."""
+    return ticket_scope(principal).allows(ticket.organization_id, ticket.requester_id)
+
+
+def visible_or_not_found(principal: Principal, ticket: AnyTicket | None) -> AnyTicket:
+    """The ticket, or NotFound when it is missing or outside the principal's scope."""
+    if ticket is None or not can_see(principal, ticket):
+        raise NotFound()
+    return ticket
+
+
+# --- Comments --------------------------------------------------------------------------------
+
+
+def sees_internal_notes(principal: Principal) -> bool:
+    """Only staff read internal notes; requesters never receive them."""
+    return principal.is_staff
+
+
+def can_see_comment(principal: Principal, comment: CommentModel) -> bool:
+    """A public reply is seen by whoever sees the ticket; an internal note only by staff."""
+    return not comment.internal or sees_internal_notes(principal)
+
+
+def may_write_internal_note(principal: Principal) -> bool:
+    return principal.is_staff
+
+
+def check_comment(principal: Principal, *, internal: bool) -> None:
+    """Forbidden when a requester tries to write an internal note."""
+    if internal and not may_write_internal_note(principal):
+        raise Forbidden("Only agents and admins may write internal notes.")
+
+
+# --- Editing and the status workflow ---------------------------------------------------------
+
+
+def may_edit_fields(principal: Principal, fields: Set[str]) -> bool:
+    """Staff may change every field; a requester only the subject and the status."""
+    return principal.is_staff or fields <= REQUESTER_EDITABLE_FIELDS
+
+
+def check_edit_fields(principal: Principal, fields: Set[str]) -> None:
+    if not may_edit_fields(principal, fields):
+        raise Forbidden("Requesters may only change the subject or close their ticket.")
+
+
+def may_transition(principal: Principal, current: str, target: str) -> bool:
+    """Whether the workflow lets this principal move a ticket from `current` to `target`."""
+    if current == target:
+        return True
+    table = STAFF_TRANSITIONS if principal.is_staff else REQUESTER_TRANSITIONS
+    return target in table.get(current, frozenset())
+
+
+def check_transition(principal: Principal, current: str, target: str) -> None:
+    if not may_transition(principal, current, target):
+        raise Forbidden(f"The status cannot change from {current} to {target}.")
+
+
+# --- Bulk actions ----------------------------------------------------------------------------
+
+
+def may_bulk_update(principal: Principal) -> bool:
+    """Bulk actions are for staff; each ticket is then still checked with `can_see` and, for a
+    status change, `may_transition`."""
+    return principal.is_staff
+
+
+def check_bulk_update(principal: Principal) -> None:
+    if not may_bulk_update(principal):
+        raise Forbidden()

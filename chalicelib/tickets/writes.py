@@ -1,0 +1,70 @@
+"""What every ticket write shares, single or bulk: the timestamp, the audit entry, the assignee's
+commit-time condition, and reading which transaction item's condition failed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.audit import trail as audit
+from chalicelib.authz.principal import Principal
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.org_keys import org_pk
+from chalicelib.identity.models import USER_PREFIX, UserModel
+from chalicelib.tickets.policy import ASSIGNEE_ROLES
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def entry(
+    principal: Principal,
+    action: str,
+    target_type: str,
+    target_id: str,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> audit.AuditEntry:
+    """The audit entry of a change made by `principal`."""
+    return audit.AuditEntry(
+        organization_id=principal.organization_id,
+        actor_id=principal.user_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        before=before,
+        after=after,
+    )
+
+
+def failed_positions(error: TransactWriteError) -> set[int]:
+    """Indexes of the transaction items whose condition failed."""
+    return {
+        position
+        for position, reason in enumerate(error.cancellation_reasons or [])
+        if reason is not None and reason.code == "ConditionalCheckFailed"
+    }
+
+
+def assignee_check(tx: TransactWrite, organization_id: str, user_id: str) -> None:
+    """Condition: the assignee holds one of `policy.ASSIGNEE_ROLES` and is active in this
+    organization, at commit time (a demotion or deactivation racing the assignment makes the
+    transaction fail)."""
+    tx.condition_check(
+        UserModel,
+        org_pk(organization_id),
+        f"{USER_PREFIX}{user_id}",
+        condition=UserModel.role.is_in(*sorted(role.value for role in ASSIGNEE_ROLES))
+        & (UserModel.active == True),  # noqa: E712 (a DynamoDB condition, not a comparison)
+    )
+
+
+def invalid_assignee() -> ValidationFailed:
+    return ValidationFailed(
+        details=[{"field": "assigneeId", "message": "must be an active agent or admin of this org"}]
+    )
