@@ -46,10 +46,10 @@ from chalicelib.api.routing import BODYLESS_STATUSES, route_doc
 from chalicelib.attachments import service as attachment_service
 from chalicelib.attachments import storage
 from chalicelib.attachments.models import AttachmentItem, AttachmentStatus, attachment_sk
-from chalicelib.attachments.models import org_pk as attachment_org_pk
 from chalicelib.auth.sessions import issue_session
 from chalicelib.authz.policy import POLICY, SCOPES, Rule
 from chalicelib.authz.principal import Principal, Role
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from chalicelib.identity import api_tokens
 from chalicelib.tickets import repository as ticket_repository
@@ -104,7 +104,7 @@ def _clean_attachment(client: Any, org: TestOrg, params: dict[str, str]) -> str:
     key = grant.fields["key"]
     put = storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=key, Body=b"hello")
     record = AttachmentItem.get(
-        attachment_org_pk(org.id), attachment_sk(params["ticket_id"], grant.attachment.id)
+        org_pk(org.id), attachment_sk(params["ticket_id"], grant.attachment.id)
     )
     record.update(
         actions=[
