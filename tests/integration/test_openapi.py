@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 
 from chalicelib.api.openapi import generate, render, undocumented
 from chalicelib.authz.policy import POLICY
-from tests.integration.test_foundation import assert_contract_headers
+from tests.support.assertions import assert_contract_headers
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 

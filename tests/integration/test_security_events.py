@@ -19,8 +19,8 @@ from chalicelib.security_events.events import REQUIRED_FIELDS
 from devstack import cli
 from infra import generate
 from infra import security_ops as ops
-from tests import insights
-from tests.logcheck import events_since
+from tests.support import insights
+from tests.support.logcheck import events_since
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from chalicelib.audit import trail as audit
 from chalicelib.core.settings import get_settings
 from devstack import cli
-from tests.factories_audit import ORG_SETUP_RECORDS, audit_scenario
+from tests.support.audit import ORG_SETUP_RECORDS, audit_scenario
 
 LAST = 10 + ORG_SETUP_RECORDS
 

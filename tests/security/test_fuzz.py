@@ -48,8 +48,8 @@ from schemathesis.specs.openapi.checks import (
 from chalicelib.api.openapi import generate
 from chalicelib.auth.sessions import issue_session
 from devstack.wsgi import GatewayWsgiApp
-from tests.integration.test_foundation import CONTRACT_HEADERS
-from tests.security.test_authz_matrix import make_objects
+from tests.support.assertions import CONTRACT_HEADERS
+from tests.support.objects import make_objects
 
 TOTAL_BUDGET = int(os.environ.get("FUZZ_MAX_EXAMPLES", "1200"))
 SEED = int(os.environ.get("FUZZ_SEED") or random.randrange(2**32))
