@@ -118,8 +118,9 @@ class Budget:
 
 def real_objects(client: Any, org: Any) -> dict[str, str]:
     """Path parameter values naming real objects of the callers' organization (made by the
-    authorization matrix's makers): a ticket of its requester with a CLEAN attachment, an API
-    token of its admin, and a user who is none of the callers (a fuzzed PATCH may demote them)."""
+    object makers the authorization matrix uses, tests/support/objects.py): a ticket of its
+    requester with a CLEAN attachment, an API token of its admin, and a user who is none of the
+    callers (a fuzzed PATCH may demote them)."""
     known: dict[str, str] = {}
     for path in (
         "/api/tickets/{ticket_id}/attachments/{attachment_id}",
