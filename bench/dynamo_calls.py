@@ -214,7 +214,7 @@ def main() -> None:
         from chalicelib.tables import create_tables
         from devstack.client import ApiClient
         from devstack.resources import create_buckets
-        from tests.factories import OrgFactory
+        from tests.support.orgs import OrgFactory
 
         create_tables()
         create_buckets()

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.attachments.scanning.engine import ClamscanEngine, Verdict  # noqa: E402
 from devstack.clamav import write_test_definitions  # noqa: E402
-from tests.avtools import pdf_bytes  # noqa: E402
+from tests.support.av import pdf_bytes  # noqa: E402
 
 MIB = 1024 * 1024
 

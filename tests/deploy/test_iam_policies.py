@@ -1,5 +1,6 @@
-"""The per-function IAM policies: present for every function, least-privilege, and
-granting every AWS call the functions make in the test suite (recorded by tests/deploy/aws_calls).
+"""The per-function IAM policies: present for every function, current, least-privilege, and
+granting every AWS call the functions make in the test suite
+(recorded by tests/support/aws_calls.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from infra.resources import (
 )
 from infra.stages import read_config
 from infra.template import build_template
-from tests.deploy.aws_calls import ACCOUNT, RECORDED, Call
+from tests.support.aws_calls import ACCOUNT, RECORDED, Call
 
 REGION = "us-east-1"
 
@@ -201,7 +202,7 @@ def test_every_recorded_call_is_granted(make_org: Any, client: Any) -> None:
 
 
 def test_calls_map_to_the_iam_actions_aws_checks() -> None:
-    from tests.deploy.aws_calls import iam_requirements
+    from tests.support.aws_calls import iam_requirements
 
     uploads = get_settings().uploads_bucket
     quarantine = get_settings().quarantine_bucket

@@ -16,7 +16,7 @@ from chalicelib.core.settings import get_settings
 from infra import stages
 from infra.resources import BUCKETS, table_specs
 from infra.template import TemplateError, build_template
-from tests.integration.test_foundation import CONTRACT_HEADERS
+from tests.support.assertions import CONTRACT_HEADERS
 
 DEPLOYED = stages.deployed_stage_names()
 

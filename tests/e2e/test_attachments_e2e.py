@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from tests.avtools import EICAR, pdf_bytes
+from tests.support.av import EICAR, pdf_bytes
 
 
 def _login(stack: dict[str, Any], org_index: int, role: str) -> dict[str, str]:

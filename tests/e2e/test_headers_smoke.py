@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.test_foundation import CONTRACT_HEADERS
+from tests.support.assertions import CONTRACT_HEADERS
 
 CASES = [
     ("HEAD", "/api/health", None),  # curl -I

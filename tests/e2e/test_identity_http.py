@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from tests.e2e.conftest import ROOT
+from tests.support.stack import ROOT
 
 
 def _admin(local_stack: dict[str, Any], org_id: str = "acme") -> dict[str, str]:

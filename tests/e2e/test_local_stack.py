@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from tests.integration.test_foundation import CONTRACT_HEADERS
+from tests.support.assertions import CONTRACT_HEADERS
 
 
 def _check_headers(response: requests.Response) -> None:

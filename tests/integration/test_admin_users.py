@@ -7,8 +7,8 @@ from typing import Any
 from chalicelib.audit import trail as audit
 from chalicelib.core.org_keys import org_pk
 from chalicelib.identity.models import OrganizationModel, UserModel
-from tests.factories import TestOrg
-from tests.integration.test_foundation import assert_error
+from tests.support.assertions import assert_error
+from tests.support.orgs import TestOrg
 
 NEW_USER = {"email": "New.Person@Example.com", "name": "New Person", "role": "AGENT"}
 PASSWORD = "a-long-enough-password"

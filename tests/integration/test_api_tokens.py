@@ -10,8 +10,8 @@ import pytest
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import override
 from chalicelib.identity.models import ApiTokenModel
-from tests.factories import TestOrg, mint_api_token
-from tests.integration.test_foundation import assert_error
+from tests.support.assertions import assert_error
+from tests.support.orgs import TestOrg, mint_api_token
 
 BODY = {"name": "ci pipeline", "scopes": ["tickets:read", "admin:users"], "expiresInDays": 30}
 

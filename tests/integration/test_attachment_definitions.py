@@ -11,7 +11,7 @@ import pytest
 from chalicelib.attachments.scanning import definitions
 from chalicelib.attachments.scanning.engine import ScanEngineError, Verdict
 from chalicelib.core.settings import get_settings, override
-from tests.avtools import EICAR, build_signature_db
+from tests.support.av import EICAR, build_signature_db
 
 
 def _put_definitions(source: Path) -> None:

@@ -11,25 +11,22 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.audit.trail import AuditRecordModel
+from chalicelib.audit.models import AuditRecordModel
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings, override
-from tests.avtools import EICAR, EXE_BYTES, SIGNATURE_NAME, pdf_bytes
-from tests.factories import TestOrg
-from tests.integration.attachment_flow import (
+from tests.support.attachments import (
     deliver_created,
-    make_ticket,
     path,
     policy_of,
     post_to_s3,
     request_upload,
-    scanner_settings,
-    security_events,
-    signature_db,
     upload_and_scan,
 )
+from tests.support.av import EICAR, EXE_BYTES, SIGNATURE_NAME, pdf_bytes
+from tests.support.events import security_events
+from tests.support.orgs import TestOrg
+from tests.support.tickets import create_ticket
 
-__all__ = ["scanner_settings", "signature_db"]
 pytestmark = pytest.mark.usefixtures("scanner_settings")
 
 
@@ -39,11 +36,12 @@ def _tags(bucket: str, key: str) -> dict[str, str]:
 
 
 def _audit_actions(org_id: str) -> list[str]:
-    """The organization's audited actions after its setup (make_org's user.create records)."""
+    """The organization's audited attachment actions (after make_org's user.create records and
+    the test ticket's ticket.create)."""
     return [
         record.action
         for record in AuditRecordModel.query(org_pk(org_id), AuditRecordModel.sk.startswith("SEQ#"))
-        if record.action != "user.create"
+        if record.action not in {"user.create", "ticket.create"}
     ]
 
 
@@ -51,7 +49,7 @@ def test_clean_pdf_is_clean_and_downloadable(
     app: Any, client: Any, make_org: Callable[..., TestOrg]
 ) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     content = pdf_bytes()
     result = upload_and_scan(
         app, client, org.requester, ticket_id, "Quote ü.pdf", "application/pdf", content
@@ -87,7 +85,7 @@ def test_eicar_is_infected_quarantined_and_never_downloadable(
     app: Any, client: Any, make_org: Callable[..., TestOrg], caplog: pytest.LogCaptureFixture
 ) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     result = upload_and_scan(
         app, client, org.requester, ticket_id, "invoice.txt", "text/plain", EICAR
     )
@@ -122,7 +120,7 @@ def test_executable_renamed_png_is_rejected(
     app: Any, client: Any, make_org: Callable[..., TestOrg]
 ) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     result = upload_and_scan(
         app, client, org.requester, ticket_id, "cat.png", "image/png", EXE_BYTES
     )
@@ -142,7 +140,7 @@ def test_presigned_post_policy_pins_key_type_size_and_encryption(
     client: Any, make_org: Callable[..., TestOrg]
 ) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     created = request_upload(client, org.requester, ticket_id, "a.pdf", "application/pdf", 10)
     assert created.status == 201
     assert created.json["status"] == "PENDING_SCAN"
@@ -167,7 +165,7 @@ def test_oversized_object_is_refused_by_policy_and_rejected_by_the_scanner(
     """moto does not enforce `content-length-range` (checked: it stores any size), so this
     asserts the policy S3 enforces and shows the scanner's own size check as a second line."""
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     with override(attachment_max_bytes=1024):
         too_big = request_upload(
             client, org.requester, ticket_id, "big.pdf", "application/pdf", 1025
@@ -189,7 +187,7 @@ def test_declared_size_must_match_actual_size(
     app: Any, client: Any, make_org: Callable[..., TestOrg]
 ) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     created = request_upload(client, org.requester, ticket_id, "a.pdf", "application/pdf", 99)
     post_to_s3(created.json["upload"], pdf_bytes())
     deliver_created(app, created.json["upload"]["fields"]["key"])
@@ -214,7 +212,7 @@ def test_invalid_upload_requests_are_400(
     client: Any, make_org: Callable[..., TestOrg], field: str, value: Any
 ) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     body: dict[str, Any] = {"filename": "a.pdf", "contentType": "application/pdf", "size": 10}
     body[field] = value
     response = client.post(path(ticket_id), json=body, token=org.requester.token)
@@ -229,7 +227,7 @@ def test_pending_attachment_is_not_downloadable(
     client: Any, make_org: Callable[..., TestOrg]
 ) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     created = request_upload(client, org.requester, ticket_id, "a.pdf", "application/pdf", 10)
     post_to_s3(created.json["upload"], b"%PDF-1.4\n%%")  # uploaded, not scanned yet
     download = client.get(path(ticket_id, created.json["id"], "/download"), token=org.agent.token)
@@ -241,7 +239,7 @@ def test_delete_removes_object_and_record_and_is_audited(
     app: Any, client: Any, make_org: Callable[..., TestOrg]
 ) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     result = upload_and_scan(
         app, client, org.requester, ticket_id, "a.pdf", "application/pdf", pdf_bytes()
     )
@@ -263,7 +261,7 @@ def test_requester_cannot_delete_staff_upload(
     app: Any, client: Any, make_org: Callable[..., TestOrg]
 ) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     result = upload_and_scan(
         app, client, org.agent, ticket_id, "fix.pdf", "application/pdf", pdf_bytes()
     )
@@ -274,7 +272,7 @@ def test_requester_cannot_delete_staff_upload(
 
 def test_list_pages_with_cursor(client: Any, make_org: Callable[..., TestOrg]) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     ids = [
         request_upload(client, org.requester, ticket_id, f"{i}.pdf", "application/pdf", 5).json[
             "id"

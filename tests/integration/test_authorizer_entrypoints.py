@@ -12,7 +12,7 @@ from chalicelib.api.authorizer import (
     deskguard_request_authorizer,
 )
 from chalicelib.core.settings import override
-from tests.identity_helpers import read_events
+from tests.support.events import read_events
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/api/POST/api/auth/logout"
 

@@ -8,9 +8,9 @@ import pytest
 
 from chalicelib.auth.authorizer import SESSION_COOKIE
 from chalicelib.core.settings import override
-from tests.factories import TestOrg
-from tests.identity_helpers import read_events
-from tests.integration.test_foundation import assert_error
+from tests.support.assertions import assert_error
+from tests.support.events import read_events
+from tests.support.orgs import TestOrg
 
 ORIGIN = "https://app.deskguard.example"
 

@@ -11,7 +11,7 @@ from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import override
 from chalicelib.identity import users
 from chalicelib.identity.models import UserModel
-from tests.identity_helpers import read_events
+from tests.support.events import read_events
 
 
 def _strip_volatile(response: Any) -> tuple[int, Any, dict[str, str]]:

@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 
 from chalicelib.api.openapi import generate, undocumented
 from chalicelib.authz.policy import POLICY
-from tests.integration.test_foundation import assert_contract_headers
+from tests.support.assertions import assert_contract_headers
 
 
 def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

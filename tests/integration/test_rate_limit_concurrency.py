@@ -8,6 +8,7 @@ does detect a read-then-write limiter.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,8 +31,11 @@ def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         original = getattr(DynamoDBBackend, name)
 
         def locked(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            # moto returns the stored item itself and serializes it after the call: copy it
+            # under the lock, so the response is the state this call left (as in DynamoDB),
+            # not one a later thread's update already changed.
             with lock:
-                return _original(*args, **kwargs)
+                return copy.deepcopy(_original(*args, **kwargs))
 
         monkeypatch.setattr(DynamoDBBackend, name, locked)
     yield

@@ -14,7 +14,7 @@ from chalicelib.core import route_classes
 from chalicelib.core.keyed import email_hash
 from chalicelib.core.settings import get_settings, load
 from chalicelib.ratelimit import limiter as ratelimit
-from tests.logcheck import events_since
+from tests.support.logcheck import events_since
 
 AUTH_IP = ratelimit.LIMITS[route_classes.AUTH].per_ip
 ACCOUNT = ratelimit.LOGIN_ACCOUNT_LIMIT

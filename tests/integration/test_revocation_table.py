@@ -15,7 +15,7 @@ from chalicelib.identity.revocation import (
     UserRevocationModel,
     revoke_all_for_user,
 )
-from tests.identity_helpers import claims_of
+from tests.support.tokens import claims_of
 
 
 def test_ttl_is_enabled_on_expires_at(client: Any) -> None:

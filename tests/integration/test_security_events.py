@@ -19,8 +19,8 @@ from chalicelib.security_events.events import REQUIRED_FIELDS
 from cli import security_events as events_cli
 from cli.main import main as cli_main
 from infra import security_ops as ops
-from tests import insights
-from tests.logcheck import events_since
+from tests.support import insights
+from tests.support.logcheck import events_since
 
 
 @pytest.fixture

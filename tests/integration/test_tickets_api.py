@@ -12,8 +12,8 @@ from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Role
 from chalicelib.core.org_keys import org_pk
 from chalicelib.tickets.models import TICKET_SK, TicketModel, ticket_pk
-from tests.factories import TestOrg
-from tests.integration.tickets_helpers import comment, create, patch
+from tests.support.orgs import TestOrg
+from tests.support.tickets import comment, create_ticket, patch
 
 MakeOrg = Callable[..., TestOrg]
 
@@ -29,7 +29,9 @@ def _audit_actions(org_id: str) -> list[str]:
 def test_create_by_every_role_renders_and_audits(client: Any, make_org: MakeOrg) -> None:
     org = make_org()
     for user in (org.requester, org.agent, org.admin):
-        ticket = create(client, user, body="**Hi** <b onclick=x>there</b>", tags=["vpn", "mfa"])
+        ticket = create_ticket(
+            client, user, body="**Hi** <b onclick=x>there</b>", tags=["vpn", "mfa"]
+        )
         assert ticket["requesterId"] == user.id
         assert ticket["organizationId"] == org.id
         assert ticket["status"] == "OPEN" and ticket["priority"] == "NORMAL"
@@ -66,7 +68,7 @@ def test_create_validation_errors_have_details(client: Any, make_org: MakeOrg) -
 
 def test_get_visibility_per_role_and_org(client: Any, make_org: MakeOrg) -> None:
     org_a, org_b = make_org(), make_org()
-    ticket = create(client, org_a.requester)
+    ticket = create_ticket(client, org_a.requester)
     other_requester = org_a.add_user(Role.REQUESTER)
     path = f"/api/tickets/{ticket['id']}"
     for user in (org_a.requester, org_a.agent, org_a.admin):
@@ -84,10 +86,10 @@ def test_get_visibility_per_role_and_org(client: Any, make_org: MakeOrg) -> None
 
 def test_list_scoping_and_filters(client: Any, make_org: MakeOrg) -> None:
     org_a, org_b = make_org(), make_org()
-    mine = create(client, org_a.requester, priority="HIGH", tags=["vpn"])
+    mine = create_ticket(client, org_a.requester, priority="HIGH", tags=["vpn"])
     other_requester = org_a.add_user(Role.REQUESTER)
-    theirs = create(client, other_requester, tags=["vpn"])
-    foreign = create(client, org_b.requester, tags=["vpn"])
+    theirs = create_ticket(client, other_requester, tags=["vpn"])
+    foreign = create_ticket(client, org_b.requester, tags=["vpn"])
     assert patch(client, org_a.agent, theirs, assigneeId=org_a.agent.id).status == 200
 
     def ids(user: Any, query: str = "") -> list[str]:
@@ -113,7 +115,7 @@ def test_list_scoping_and_filters(client: Any, make_org: MakeOrg) -> None:
 
 def test_patch_rules_per_role(client: Any, make_org: MakeOrg) -> None:
     org, org_b = make_org(), make_org()
-    ticket = create(client, org.requester)
+    ticket = create_ticket(client, org.requester)
 
     # Requester: own subject and closing only.
     assert patch(client, org.requester, ticket, priority="HIGH").status == 403
@@ -172,7 +174,7 @@ def test_patch_rules_per_role(client: Any, make_org: MakeOrg) -> None:
 
 def test_comments_and_internal_notes_never_reach_requesters(client: Any, make_org: MakeOrg) -> None:
     org, org_b = make_org(), make_org()
-    ticket = create(client, org.requester)
+    ticket = create_ticket(client, org.requester)
     tid = ticket["id"]
     secret = "INTERNAL-NOTE-SECRET"  # pragma: allowlist secret
     assert comment(client, org.requester, tid, "public question").status == 201
@@ -219,7 +221,7 @@ def test_comments_and_internal_notes_never_reach_requesters(client: Any, make_or
 
 def test_comment_validation_and_staff_pagination(client: Any, make_org: MakeOrg) -> None:
     org = make_org()
-    tid = create(client, org.requester)["id"]
+    tid = create_ticket(client, org.requester)["id"]
     assert comment(client, org.agent, tid, "").status == 400
     assert comment(client, org.agent, tid, "x" * 20_001).status == 400
     response = client.post(
@@ -243,8 +245,8 @@ def test_comment_validation_and_staff_pagination(client: Any, make_org: MakeOrg)
 
 def test_bulk(client: Any, make_org: MakeOrg) -> None:
     org, org_b = make_org(), make_org()
-    tickets = [create(client, org.requester) for _ in range(3)]
-    foreign = create(client, org_b.requester)
+    tickets = [create_ticket(client, org.requester) for _ in range(3)]
+    foreign = create_ticket(client, org_b.requester)
     closed = patch(client, org.agent, tickets[2], status="CLOSED").json
     missing = "a" * 32
     ids = [t["id"] for t in tickets] + [foreign["id"], missing]
@@ -297,7 +299,7 @@ def test_bulk_conflict_is_reported_per_id(client: Any, make_org: MakeOrg) -> Non
     from chalicelib.tickets import bulk, repository, schemas
 
     org = make_org()
-    tickets = [create(client, org.requester) for _ in range(2)]
+    tickets = [create_ticket(client, org.requester) for _ in range(2)]
     principal = Principal(org.agent.id, org.id, Role.AGENT)
     real_read = repository.batch_get_tickets_and_audit_head
 

@@ -23,8 +23,8 @@ from chalicelib.core.org_keys import org_pk
 from chalicelib.tickets import service
 from chalicelib.tickets.models import TICKET_SK, TicketModel, ticket_pk
 from chalicelib.tickets.schemas import UpdateTicket
-from tests.factories import TestOrg
-from tests.integration.tickets_helpers import create
+from tests.support.orgs import TestOrg
+from tests.support.tickets import create_ticket
 
 WRITERS = 8
 
@@ -44,7 +44,7 @@ def atomic_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("atomic_transactions")
 def test_same_version_exactly_one_wins(client: Any, make_org: Callable[..., TestOrg]) -> None:
     org = make_org()
-    ticket = create(client, org.requester)
+    ticket = create_ticket(client, org.requester)
     agents = [org.agent, org.admin] + [org.add_user(org.agent.role) for _ in range(WRITERS - 2)]
     barrier = threading.Barrier(WRITERS)
     outcomes: dict[str, str] = {}

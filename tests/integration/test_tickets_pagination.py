@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.tickets import repository
-from chalicelib.tickets.models import Priority, TagModel, TicketModel, new_id
-from tests.factories import TestOrg, TestUser
+from chalicelib.tickets.models import Priority, TagModel, new_id
+from tests.support.orgs import TestOrg, TestUser
+from tests.support.tickets import ticket_item
 
 SEEDED = 1000
 
@@ -17,15 +18,12 @@ def seed(org: TestOrg, count: int, requester: TestUser) -> list[str]:
     items: list[Any] = []
     ids: list[str] = []
     for i in range(count):
-        ticket = TicketModel.new(
+        ticket = ticket_item(
             org.id,
-            requester_id=requester.id,
+            requester.id,
             subject=f"seeded {i}",
-            body_markdown="seeded",
-            body_html="<p>seeded</p>",
             priority=Priority.ALL[i % 4],
             tags=["seed"] if i % 2 else [],
-            now="2025-01-01T00:00:00.000+00:00",
             ticket_id=new_id(),
         )
         ticket.version = 1

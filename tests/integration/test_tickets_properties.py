@@ -14,8 +14,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.tickets.models import TICKET_SK, TicketModel, ticket_pk
-from tests.factories import TestOrg
-from tests.integration.tickets_helpers import create
+from tests.support.orgs import TestOrg
+from tests.support.tickets import create_ticket
 
 # Any code point, surrogates included on purpose: JSON can carry them, UTF-8 storage cannot.
 any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=300)
@@ -53,7 +53,7 @@ def test_create_round_trips_or_400(client: Any, make_org: Callable[..., TestOrg]
 
 def test_update_round_trips_or_400(client: Any, make_org: Callable[..., TestOrg]) -> None:
     org = make_org()
-    ticket_id = create(client, org.requester)["id"]
+    ticket_id = create_ticket(client, org.requester)["id"]
     outcomes: Counter[int] = Counter()
 
     @PROPERTY_SETTINGS
@@ -83,7 +83,7 @@ def test_update_round_trips_or_400(client: Any, make_org: Callable[..., TestOrg]
 
 def test_comment_round_trips_or_400(client: Any, make_org: Callable[..., TestOrg]) -> None:
     org = make_org()
-    ticket_id = create(client, org.requester)["id"]
+    ticket_id = create_ticket(client, org.requester)["id"]
     outcomes: Counter[int] = Counter()
 
     @PROPERTY_SETTINGS

@@ -18,22 +18,19 @@ from chalicelib.attachments.scanning.definitions import default_engine
 from chalicelib.attachments.scanning.pipeline import ScanFailed, retry_due_scans
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings, override
-from tests.avtools import EICAR, pdf_bytes
-from tests.factories import TestOrg
-from tests.integration.attachment_flow import (
+from tests.support.attachments import (
     deliver_created,
-    make_ticket,
     path,
     policy_of,
     post_to_s3,
     request_upload,
-    scanner_settings,
-    security_events,
-    signature_db,
     upload_and_scan,
 )
+from tests.support.av import EICAR, pdf_bytes
+from tests.support.events import security_events
+from tests.support.orgs import TestOrg
+from tests.support.tickets import create_ticket
 
-__all__ = ["scanner_settings", "signature_db"]
 pytestmark = pytest.mark.usefixtures("scanner_settings")
 
 
@@ -46,8 +43,8 @@ def test_other_organization_can_do_nothing_with_attachments(
     app: Any, client: Any, make_org: Callable[..., TestOrg]
 ) -> None:
     org_a, org_b = make_org(), make_org()
-    ticket_a = make_ticket(org_a.requester)
-    ticket_b = make_ticket(org_b.requester)
+    ticket_a = create_ticket(client, org_a.requester)["id"]
+    ticket_b = create_ticket(client, org_b.requester)["id"]
     content = pdf_bytes()
     result = upload_and_scan(
         app, client, org_a.requester, ticket_a, "secret.pdf", "application/pdf", content
@@ -86,7 +83,10 @@ def test_other_organization_cannot_overwrite_an_object_with_its_own_upload_grant
     (the policy pins B's key); moto does not enforce policies, so the object lands here, and the
     scan function must still never let it replace A's scanned file."""
     org_a, org_b = make_org(), make_org()
-    ticket_a, ticket_b = make_ticket(org_a.requester), make_ticket(org_b.requester)
+    ticket_a, ticket_b = (
+        create_ticket(client, org_a.requester)["id"],
+        create_ticket(client, org_b.requester)["id"],
+    )
     content = pdf_bytes("original")
     result = upload_and_scan(
         app, client, org_a.requester, ticket_a, "a.pdf", "application/pdf", content
@@ -127,7 +127,7 @@ def test_engine_failure_never_yields_clean(
     app: Any, client: Any, make_org: Callable[..., TestOrg], tmp_path: Path, failure: str
 ) -> None:
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     content = pdf_bytes()
     created = request_upload(
         client, org.requester, ticket_id, "a.pdf", "application/pdf", len(content)
@@ -176,7 +176,7 @@ def test_engine_exit_0_without_a_verdict_is_not_clean(
     fake.write_text("#!/bin/sh\nexit 0\n")
     fake.chmod(0o755)
     org = make_org()
-    ticket_id = make_ticket(org.requester)
+    ticket_id = create_ticket(client, org.requester)["id"]
     created = request_upload(client, org.requester, ticket_id, "a.txt", "text/plain", 68)
     post_to_s3(created.json["upload"], EICAR)
     with override(clamscan_path=str(fake)), pytest.raises(ScanFailed):

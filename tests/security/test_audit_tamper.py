@@ -13,7 +13,7 @@ from chalicelib.audit import trail as audit
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from cli.main import main as cli_main
-from tests.factories_audit import ORG_SETUP_RECORDS, audit_scenario
+from tests.support.audit import ORG_SETUP_RECORDS, audit_scenario
 
 LAST = 10 + ORG_SETUP_RECORDS
 

@@ -19,11 +19,11 @@ none either (lists must not mix organizations). Every success has the route's do
 a body its response model accepts strictly (an undeclared field fails).
 
 "Own" and "foreign": objects live in a target organization; the caller belongs to it (own) or to a
-second organization (foreign). Objects named by path parameters come from OBJECT_MAKERS, keyed by
-the path up to the parameter, so a new object-bearing route needs one line there; request bodies
-default to a minimal valid instance of the route's documented body schema (REQUEST_MAKERS
-overrides it per route). A route without a table entry, a table entry without a route, or a path
-parameter without a maker fails the suite.
+second organization (foreign). Objects named by path parameters come from OBJECT_MAKERS
+(tests/support/objects.py), keyed by the path up to the parameter, so a new object-bearing route
+needs one line there; request bodies default to a minimal valid instance of the route's documented
+body schema (REQUEST_MAKERS overrides it per route). A route without a table entry, a table entry
+without a route, or a path parameter without a maker fails the suite.
 
 API tokens plug in through API_TOKEN_MINTER; while it is None those cases are skipped.
 """
@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -43,26 +42,20 @@ from pydantic import BaseModel, ValidationError
 import app as app_module
 from chalicelib.api.openapi import generate
 from chalicelib.api.routing import BODYLESS_STATUSES, route_doc
-from chalicelib.attachments import service as attachment_service
-from chalicelib.attachments import storage
-from chalicelib.attachments.models import AttachmentItem, AttachmentStatus, attachment_sk
 from chalicelib.auth.sessions import issue_session
 from chalicelib.authz.policy import POLICY, SCOPES, Rule
-from chalicelib.authz.principal import Principal, Role
-from chalicelib.core.org_keys import org_pk as attachment_org_pk
-from chalicelib.core.settings import get_settings
-from chalicelib.identity import api_tokens
+from chalicelib.authz.principal import Role
 from chalicelib.tickets import repository as ticket_repository
-from chalicelib.tickets import service as ticket_service
-from chalicelib.tickets.schemas import CreateTicket
-from tests.factories import TestOrg, TestUser, mint_api_token
+from tests.support.objects import PATH_PARAMETER, make_objects
+from tests.support.objects import ticket as make_ticket
+from tests.support.orgs import TestOrg, TestUser, mint_api_token
 
 ROLES = (Role.REQUESTER, Role.AGENT, Role.ADMIN)
 ROUTES = sorted(
     (method, path) for path, methods in app_module.app.routes.items() for method in methods
 )
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_PARAM = re.compile(r"{([^}]+)}")
+_PARAM = PATH_PARAMETER
 
 # --- Extension points: object, request and token makers ------------------------------------
 
@@ -81,74 +74,19 @@ Minter = Callable[[Any, TestOrg, TestUser, frozenset[str]], str]
 API_TOKEN_MINTER: Minter | None = _mint
 
 
-def _principal(user: TestUser) -> Principal:
-    return Principal(user_id=user.id, organization_id=user.organization_id, role=user.role)
-
-
-def _ticket(client: Any, org: TestOrg, params: dict[str, str]) -> str:
-    """A ticket of the organization's requester (so every role of the organization sees it)."""
-    data = CreateTicket(subject="Matrix ticket", body="Made for the authorization matrix.")
-    return ticket_service.create_ticket(_principal(org.requester), data).id
-
-
-def _clean_attachment(client: Any, org: TestOrg, params: dict[str, str]) -> str:
-    """An attachment the requester uploaded, stored and scanned CLEAN (so download redirects and
-    the requester may delete it)."""
-    grant = attachment_service.create_upload(
-        _principal(org.requester),
-        params["ticket_id"],
-        filename="notes.txt",
-        content_type="text/plain",
-        size=5,
-    )
-    key = grant.fields["key"]
-    put = storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=key, Body=b"hello")
-    record = AttachmentItem.get(
-        attachment_org_pk(org.id), attachment_sk(params["ticket_id"], grant.attachment.id)
-    )
-    record.update(
-        actions=[
-            AttachmentItem.status.set(AttachmentStatus.CLEAN.value),
-            AttachmentItem.sniffed_type.set("text/plain"),
-            AttachmentItem.version_id.set(put.get("VersionId") or "null"),
-            AttachmentItem.size.set(5),
-        ]
-    )
-    return grant.attachment.id
-
-
-def _api_token(client: Any, org: TestOrg, params: dict[str, str]) -> str:
-    """An active API token of the organization's admin."""
-    issued = api_tokens.create_token(
-        _principal(org.admin), name="matrix target", scopes=["tickets:read"], expires_in_days=30
-    )
-    return str(issued.record["id"])
-
-
-# Path prefix ending in a parameter -> a function making that object in `org` and returning the
-# value for the parameter. `params` holds the values of the parameters before it in the path.
-ObjectMaker = Callable[[Any, TestOrg, dict[str, str]], str]
-OBJECT_MAKERS: dict[str, ObjectMaker] = {
-    "/api/admin/users/{user_id}": lambda client, org, params: org.add_user(Role.REQUESTER).id,
-    "/api/admin/tokens/{token_id}": _api_token,
-    "/api/tickets/{ticket_id}": _ticket,
-    "/api/tickets/{ticket_id}/attachments/{attachment_id}": _clean_attachment,
-}
-
-
 @dataclasses.dataclass
 class RequestParts:
     body: Any = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-# (METHOD, path) -> a function (target org, path params) -> the request to send, when the minimal
-# body of the documented schema is not a request the route can act on.
-RequestMaker = Callable[[TestOrg, dict[str, str]], RequestParts]
+# (METHOD, path) -> a function (client, target org, path params) -> the request to send, when the
+# minimal body of the documented schema is not a request the route can act on.
+RequestMaker = Callable[[Any, TestOrg, dict[str, str]], RequestParts]
 _unique = itertools.count(1)
 
 
-def _ticket_patch(org: TestOrg, params: dict[str, str]) -> RequestParts:
+def _ticket_patch(client: Any, org: TestOrg, params: dict[str, str]) -> RequestParts:
     """A subject change (every role may make it) at the ticket's current version."""
     item = ticket_repository.get_ticket(org.id, params["ticket_id"])
     assert item is not None
@@ -157,24 +95,24 @@ def _ticket_patch(org: TestOrg, params: dict[str, str]) -> RequestParts:
     )
 
 
-def _bulk(org: TestOrg, params: dict[str, str]) -> RequestParts:
-    ticket_id = _ticket(None, org, params)
+def _bulk(client: Any, org: TestOrg, params: dict[str, str]) -> RequestParts:
+    ticket_id = make_ticket(client, org, params)
     return RequestParts(body={"action": "set_priority", "priority": "HIGH", "ids": [ticket_id]})
 
 
 REQUEST_MAKERS: dict[tuple[str, str], RequestMaker] = {
-    ("POST", "/api/auth/login"): lambda org, params: RequestParts(
+    ("POST", "/api/auth/login"): lambda client, org, params: RequestParts(
         body={"email": org.requester.email, "password": org.requester.password}
     ),
     ("PATCH", "/api/tickets/{ticket_id}"): _ticket_patch,
     ("POST", "/api/tickets/bulk"): _bulk,
-    ("POST", "/api/tickets/{ticket_id}/attachments"): lambda org, params: RequestParts(
+    ("POST", "/api/tickets/{ticket_id}/attachments"): lambda client, org, params: RequestParts(
         body={"filename": "report.pdf", "contentType": "application/pdf", "size": 2048}
     ),
-    ("POST", "/api/admin/tokens"): lambda org, params: RequestParts(
+    ("POST", "/api/admin/tokens"): lambda client, org, params: RequestParts(
         body={"name": "matrix", "scopes": ["tickets:read"], "expiresInDays": 30}
     ),
-    ("POST", "/api/admin/users"): lambda org, params: RequestParts(
+    ("POST", "/api/admin/users"): lambda client, org, params: RequestParts(
         body={
             "email": f"invitee-{next(_unique)}@matrix.example",
             "name": "Invitee",
@@ -182,7 +120,7 @@ REQUEST_MAKERS: dict[tuple[str, str], RequestMaker] = {
             "password": "a long enough password",  # pragma: allowlist secret
         }
     ),
-    ("PATCH", "/api/admin/users/{user_id}"): lambda org, params: RequestParts(
+    ("PATCH", "/api/admin/users/{user_id}"): lambda client, org, params: RequestParts(
         body={"name": "Renamed by the matrix"}
     ),
 }
@@ -285,24 +223,17 @@ def minimal_instance(schema: dict[str, Any], components: dict[str, Any]) -> Any:
     return None
 
 
-def make_objects(client: Any, org: TestOrg, path: str) -> dict[str, str]:
-    """Values for the path's parameters, each object made in `org` by its registered maker."""
-    params: dict[str, str] = {}
-    for match in _PARAM.finditer(path):
-        prefix = path[: match.end()]
-        maker = OBJECT_MAKERS.get(prefix)
-        if maker is None:
-            pytest.fail(f"no fixture maker for {prefix!r}: register one in OBJECT_MAKERS")
-        params[match.group(1)] = maker(client, org, dict(params))
-    return params
-
-
-def request_parts(
-    method: str, path: str, org: TestOrg, params: dict[str, str], document: dict[str, Any]
+def request_parts(  # noqa: PLR0917 (one request's every ingredient)
+    client: Any,
+    method: str,
+    path: str,
+    org: TestOrg,
+    params: dict[str, str],
+    document: dict[str, Any],
 ) -> RequestParts:
     maker = REQUEST_MAKERS.get((method, path))
     if maker is not None:
-        return maker(org, params)
+        return maker(client, org, params)
     operation = document["paths"][path][method.lower()]
     body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json")
     if body_schema is None:
@@ -389,17 +320,40 @@ def test_every_route_has_exactly_one_rbac_rule() -> None:
     assert sorted(set(POLICY) - served) == [], "policy.POLICY entries for routes that do not exist"
 
 
-def test_matrix_case_count(capsys: Any) -> None:
-    rows = [case for route in ROUTES for family in FAMILIES for case in cases_for(*route, family)]
-    token_rows = [c for c in rows if c.credential in (TOKEN_WITH, TOKEN_WITHOUT)]
-    skipped = len(token_rows) if API_TOKEN_MINTER is None else 0
+def test_matrix_covers_every_route_and_every_caller(capsys: Any) -> None:
+    """The rows the matrix runs cover every route the app serves (each has a table entry) for
+    every kind of caller: anonymous with no and with a garbage credential, and each role of the
+    product, from its own and from a foreign organization, with a session and (where tokens
+    plug in) with an API token that has the route's scope and one that lacks it."""
+    served = {
+        (method, path) for path, methods in app_module.app.routes.items() for method in methods
+    }
+    assert served == set(POLICY), "the RBAC table and the served routes differ"
+    assert set(ROUTES) == served, "the matrix is not parametrized over every served route"
+    credentials = [SESSION] + ([TOKEN_WITH, TOKEN_WITHOUT] if API_TOKEN_MINTER else [])
+    expected_rows = {
+        (method, path, ANONYMOUS, OWN, credential)
+        for method, path in served
+        for credential in (NONE, GARBAGE)
+    } | {
+        (method, path, role.value, org, credential)
+        for method, path in served
+        for role in Role
+        for org in (OWN, FOREIGN)
+        for credential in credentials
+    }
+    families = FAMILIES if API_TOKEN_MINTER is not None else ("session",)
+    rows = [
+        (case.method, case.path, case.caller, case.org, case.credential)
+        for method, path in ROUTES
+        for family in families
+        for case in cases_for(method, path, family)
+    ]
     with capsys.disabled():
-        print(
-            f"\nauthz matrix: {len(rows)} cases over {len(ROUTES)} routes "
-            f"({len(rows) - skipped} run, {skipped} API-token cases skipped)"
-        )
-    per_route = 2 + len(ROLES) * 2 * 3
-    assert len(rows) == len(ROUTES) * per_route
+        print(f"\nauthz matrix: {len(rows)} cases over {len(ROUTES)} routes")
+    assert len(rows) == len(set(rows)), "a matrix row runs twice"
+    assert sorted(expected_rows - set(rows)) == [], "cases the matrix does not run"
+    assert sorted(set(rows) - expected_rows) == [], "cases outside the route x caller set"
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)
@@ -419,7 +373,7 @@ def test_authz_matrix(route: tuple[str, str], client: Any, make_org: Any, app: A
     for case in (case for family in families for case in cases_for(method, path, family)):
         # A write may consume its object (delete, deactivate): give each write case fresh ones.
         params = make_objects(client, target, path) if method in WRITE_METHODS else shared_params
-        parts = request_parts(method, path, target, params, document)
+        parts = request_parts(client, method, path, target, params, document)
         url = path.format(**params)
         token = credential_for(client, rule, case, orgs)
         response = client.request(method, url, json=parts.body, headers=parts.headers, token=token)
@@ -460,7 +414,7 @@ def test_requester_cannot_reach_another_requesters_ticket(
     failures: list[str] = []
     for method, path in TICKET_ROUTES:
         params = make_objects(client, org, path)
-        parts = request_parts(method, path, org, params, document)
+        parts = request_parts(client, method, path, org, params, document)
         for credential, mint in credentials.items():
             case = Case(
                 method, path, "REQUESTER", "own org, another requester's ticket", credential

@@ -8,8 +8,8 @@ from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from chalicelib.identity.models import USER_PREFIX
 from chalicelib.identity.revocation import UserRevocationModel
-from tests.factories_audit import audit_scenario
-from tests.logcheck import events_since
+from tests.support.audit import audit_scenario
+from tests.support.logcheck import events_since
 
 
 def _suspicious(mark: int) -> list[dict[str, Any]]:

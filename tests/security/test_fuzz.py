@@ -48,8 +48,8 @@ from schemathesis.specs.openapi.checks import (
 from chalicelib.api.openapi import generate
 from chalicelib.auth.sessions import issue_session
 from devstack.wsgi import GatewayWsgiApp
-from tests.integration.test_foundation import CONTRACT_HEADERS
-from tests.security.test_authz_matrix import make_objects
+from tests.support.assertions import CONTRACT_HEADERS
+from tests.support.objects import make_objects
 
 TOTAL_BUDGET = int(os.environ.get("FUZZ_MAX_EXAMPLES", "1200"))
 SEED = int(os.environ.get("FUZZ_SEED") or random.randrange(2**32))
@@ -118,8 +118,9 @@ class Budget:
 
 def real_objects(client: Any, org: Any) -> dict[str, str]:
     """Path parameter values naming real objects of the callers' organization (made by the
-    authorization matrix's makers): a ticket of its requester with a CLEAN attachment, an API
-    token of its admin, and a user who is none of the callers (a fuzzed PATCH may demote them)."""
+    object makers the authorization matrix uses, tests/support/objects.py): a ticket of its
+    requester with a CLEAN attachment, an API token of its admin, and a user who is none of the
+    callers (a fuzzed PATCH may demote them)."""
     known: dict[str, str] = {}
     for path in (
         "/api/tickets/{ticket_id}/attachments/{attachment_id}",

@@ -11,8 +11,8 @@ from botocore.client import BaseClient
 
 from chalicelib.auth.authorizer import authenticate
 from chalicelib.core.settings import override
-from tests.factories import mint_api_token
-from tests.identity_helpers import all_log_text, read_events
+from tests.support.events import all_log_text, read_events
+from tests.support.orgs import mint_api_token
 
 
 def test_jwt_path_makes_exactly_one_aws_call(

@@ -17,18 +17,17 @@ from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import override
 from chalicelib.identity.models import USER_PREFIX, ApiTokenModel, UserModel
 from chalicelib.identity.revocation import revoke_all_for_user
-from tests.factories import TestOrg, TestUser, mint_api_token
-from tests.identity_helpers import (
-    all_log_text,
+from tests.support.assertions import assert_error
+from tests.support.events import all_log_text, read_events
+from tests.support.orgs import TestOrg, TestUser, mint_api_token
+from tests.support.tokens import (
     claims_of,
     foreign_key,
     hs256_with_public_key,
     now,
-    read_events,
     sign,
     unsigned,
 )
-from tests.integration.test_foundation import assert_error
 
 
 def _rejected(client: Any, token: str) -> None:
@@ -70,7 +69,7 @@ def test_unknown_or_path_like_kid_is_rejected(client: Any, make_org: Any, kid: s
 
 
 def test_non_string_kid_and_missing_kid_are_rejected(client: Any, make_org: Any) -> None:
-    from tests.identity_helpers import b64
+    from tests.support.tokens import b64
 
     claims = claims_of(make_org().agent.token)
     _, key = keyring.keyring().signing_key()
@@ -121,7 +120,7 @@ def test_tampered_payload_is_rejected(client: Any, make_org: Any) -> None:
     head, _, sig = org.requester.token.split(".")
     claims = claims_of(org.requester.token)
     claims["role"] = "ADMIN"
-    from tests.identity_helpers import b64
+    from tests.support.tokens import b64
 
     forged = f"{head}.{b64(json.dumps(claims).encode())}.{sig}"
     _rejected(client, forged)

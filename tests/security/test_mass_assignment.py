@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.core.org_keys import org_pk
 from chalicelib.identity.models import ApiTokenModel, EmailClaimModel, UserModel
-from tests.integration.test_foundation import assert_error
+from tests.support.assertions import assert_error
 
 FORBIDDEN_USER_FIELDS = [
     {"organizationId": "other-org"},

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.factories import TestOrg, TestUser
-from tests.integration.test_foundation import assert_error
+from tests.support.assertions import assert_error
+from tests.support.orgs import TestOrg, TestUser
 
 _seq = itertools.count()
 ACTORS = ("anonymous", "requester", "agent", "admin", "x-requester", "x-agent", "x-admin")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib.tickets.markdown_render import ALLOWED_TAGS, render_markdown
-from tests.factories import TestOrg
+from tests.support.orgs import TestOrg
 
 CORPUS = Path(__file__).with_name("xss_payloads.txt")
 DANGEROUS_SCHEMES = ("javascript:", "data:", "vbscript:")

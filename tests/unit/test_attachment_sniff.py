@@ -14,7 +14,7 @@ from chalicelib.attachments.scanning.sniff import (
     matches_declared,
     sniff_buffer,
 )
-from tests.avtools import EXE_BYTES, PNG_1PX, docx_bytes, pdf_bytes
+from tests.support.av import EXE_BYTES, PNG_1PX, docx_bytes, pdf_bytes
 
 
 @pytest.mark.parametrize(

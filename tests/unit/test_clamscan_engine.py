@@ -16,7 +16,7 @@ from chalicelib.attachments.scanning.engine import (
     Verdict,
     parse_clamscan_output,
 )
-from tests.avtools import EICAR, SIGNATURE_NAME, build_signature_db, pdf_bytes
+from tests.support.av import EICAR, SIGNATURE_NAME, build_signature_db, pdf_bytes
 
 pytestmark = pytest.mark.skipif(
     shutil.which("clamscan") is None, reason="clamscan not installed (make test installs it)"

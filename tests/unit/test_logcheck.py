@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.logcheck import check_secrets, check_service_lines
+from tests.support.logcheck import check_secrets, check_service_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_EVENT = {

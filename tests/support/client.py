@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from devstack.client import ApiClient, ApiResponse
-from tests.logcheck import register_sensitive
+from tests.support.logcheck import register_sensitive
 
 # JSON keys whose values must never reach a log line (request or response, any depth).
 SENSITIVE_KEYS = frozenset({"password", "token", "secret", "email", "body", "bodyMarkdown"})

@@ -1,4 +1,4 @@
-"""Helpers for the identity tests: forge JWTs, read security events from captured output."""
+"""Forged and hand-made JWTs for the authentication attacks, built with the server's own keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 import jwt
-import pytest
 from nacl.signing import SigningKey
 
 from chalicelib.auth.jwt_codec import encode_jwt
@@ -57,41 +56,3 @@ def foreign_key() -> SigningKey:
 
 def now() -> int:
     return int(time.time())
-
-
-EVENT_KEYS = (
-    "category",
-    "request_id",
-    "user_id",
-    "organization_id",
-    "route",
-    "method",
-    "ip",
-    "reason",
-    "status",
-    "action",
-    "token_id",
-    "token_prefix",
-    "target_id",
-)
-
-
-def read_events(
-    caplog: pytest.LogCaptureFixture, category: str | None = None
-) -> list[dict[str, Any]]:
-    """Security events logged so far in the test, as dicts (and clears the capture)."""
-    events = []
-    for record in caplog.records:
-        name = getattr(record, "category", None)
-        if isinstance(name, str) and (category is None or name == category):
-            events.append({key: getattr(record, key, None) for key in EVENT_KEYS})
-    caplog.clear()
-    return events
-
-
-def all_log_text(caplog: pytest.LogCaptureFixture) -> str:
-    """Every captured record, formatted as the Lambda would print it (JSON, extras included)."""
-    from chalicelib.core.observability import logger
-
-    formatter = logger.registered_formatter
-    return "\n".join(formatter.format(record) for record in caplog.records)

@@ -1,48 +1,20 @@
-"""Shared steps of the attachment tests: a ticket, an upload through the presigned POST, and the
-EventBridge "Object Created" event delivered to the real `scan_attachment` Lambda function."""
+"""The attachment factory and its steps: an upload requested through the API, the file posted to
+S3 with the presigned POST, and the EventBridge "Object Created" event delivered to the real
+`scan_attachment` Lambda function (`upload_and_scan` does all three)."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
-import pytest
 import requests
 from chalice.test import Client as LambdaClient
 
-from chalicelib.core.settings import get_settings, override
-from chalicelib.tickets.models import TicketModel
-from tests.avtools import build_signature_db
-from tests.factories import TestUser
-
-
-@pytest.fixture(scope="session")
-def signature_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_signature_db(tmp_path_factory.mktemp("clamav-db"))
-
-
-@pytest.fixture
-def scanner_settings(signature_db: Path) -> Iterator[None]:
-    with override(clamav_definitions_dir=str(signature_db), clamav_definitions_from_s3=False):
-        yield
-
-
-def make_ticket(requester: TestUser) -> str:
-    item = TicketModel.new(
-        requester.organization_id,
-        requester_id=requester.id,
-        subject="Attachment test",
-        body_markdown="See attached.",
-        body_html="<p>See attached.</p>",
-        now="2025-01-01T00:00:00.000+00:00",
-    )
-    item.save()
-    return str(item.ticket_id)
+from chalicelib.core.settings import get_settings
+from tests.support.orgs import TestUser
 
 
 def path(ticket_id: str, attachment_id: str | None = None, suffix: str = "") -> str:
@@ -123,12 +95,3 @@ def upload_and_scan(  # noqa: PLR0917 (test step helper)
     assert fetched.status == 200
     result: dict[str, Any] = {**fetched.json, "key": key}
     return result
-
-
-def security_events(caplog: pytest.LogCaptureFixture, category: str) -> list[dict[str, Any]]:
-    """The security event log records of a category (their structured fields)."""
-    return [
-        dict(record.__dict__)
-        for record in caplog.records
-        if getattr(record, "category", None) == category
-    ]

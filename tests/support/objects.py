@@ -1,0 +1,95 @@
+"""Real objects for routes whose paths name one: a ticket, a scanned attachment, an API token,
+a user. The authorization matrix and the fuzzer build every path parameter through these makers.
+
+OBJECT_MAKERS is keyed by the path up to the parameter, so a new object-bearing route needs one
+line here; a path parameter without a maker fails the test that meets it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from chalicelib.attachments import service as attachment_service
+from chalicelib.attachments import storage
+from chalicelib.attachments.models import AttachmentItem, AttachmentStatus, attachment_sk
+from chalicelib.authz.principal import Principal, Role
+from chalicelib.core.org_keys import org_pk
+from chalicelib.core.settings import get_settings
+from chalicelib.identity import api_tokens
+from tests.support.orgs import TestOrg, TestUser
+from tests.support.tickets import create_ticket
+
+PATH_PARAMETER = re.compile(r"{([^}]+)}")
+
+
+def principal(user: TestUser) -> Principal:
+    return Principal(user_id=user.id, organization_id=user.organization_id, role=user.role)
+
+
+def ticket(client: Any, org: TestOrg, params: dict[str, str]) -> str:
+    """A ticket of the organization's requester (so every role of the organization sees it)."""
+    made = create_ticket(
+        client, org.requester, subject="Matrix ticket", body="Made for the authorization matrix."
+    )
+    return str(made["id"])
+
+
+def clean_attachment(client: Any, org: TestOrg, params: dict[str, str]) -> str:
+    """An attachment the requester uploaded, stored and scanned CLEAN (so download redirects and
+    the requester may delete it)."""
+    grant = attachment_service.create_upload(
+        principal(org.requester),
+        params["ticket_id"],
+        filename="notes.txt",
+        content_type="text/plain",
+        size=5,
+    )
+    key = grant.fields["key"]
+    put = storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=key, Body=b"hello")
+    record = AttachmentItem.get(
+        org_pk(org.id), attachment_sk(params["ticket_id"], grant.attachment.id)
+    )
+    record.update(
+        actions=[
+            AttachmentItem.status.set(AttachmentStatus.CLEAN.value),
+            AttachmentItem.sniffed_type.set("text/plain"),
+            AttachmentItem.version_id.set(put.get("VersionId") or "null"),
+            AttachmentItem.size.set(5),
+        ]
+    )
+    return grant.attachment.id
+
+
+def api_token(client: Any, org: TestOrg, params: dict[str, str]) -> str:
+    """An active API token of the organization's admin."""
+    issued = api_tokens.create_token(
+        principal(org.admin), name="matrix target", scopes=["tickets:read"], expires_in_days=30
+    )
+    return str(issued.record["id"])
+
+
+# Path prefix ending in a parameter -> a function making that object in `org` and returning the
+# value for the parameter. `params` holds the values of the parameters before it in the path.
+ObjectMaker = Callable[[Any, TestOrg, dict[str, str]], str]
+OBJECT_MAKERS: dict[str, ObjectMaker] = {
+    "/api/admin/users/{user_id}": lambda client, org, params: org.add_user(Role.REQUESTER).id,
+    "/api/admin/tokens/{token_id}": api_token,
+    "/api/tickets/{ticket_id}": ticket,
+    "/api/tickets/{ticket_id}/attachments/{attachment_id}": clean_attachment,
+}
+
+
+def make_objects(client: Any, org: TestOrg, path: str) -> dict[str, str]:
+    """Values for the path's parameters, each object made in `org` by its registered maker."""
+    params: dict[str, str] = {}
+    for match in PATH_PARAMETER.finditer(path):
+        prefix = path[: match.end()]
+        maker = OBJECT_MAKERS.get(prefix)
+        if maker is None:
+            pytest.fail(f"no fixture maker for {prefix!r}: register one in OBJECT_MAKERS")
+        params[match.group(1)] = maker(client, org, dict(params))
+    return params
