@@ -87,6 +87,7 @@ def _create_org(args: argparse.Namespace) -> dict[str, Any]:
     from chalicelib.authz.principal import Role
     from chalicelib.identity import users
     from chalicelib.identity.passwords import validate_password
+    from chalicelib.identity.schemas import UserOut
 
     password, generated = _admin_password(args.generate_password)
     validate_password(password)
@@ -99,7 +100,7 @@ def _create_org(args: argparse.Namespace) -> dict[str, Any]:
         password=password,
         actor_id="cli",
     )
-    result: dict[str, Any] = {"organizationId": args.org_id, "admin": admin.public()}
+    result: dict[str, Any] = {"organizationId": args.org_id, "admin": UserOut.dump(admin)}
     if generated:
         result["adminPassword"] = password
     return result
@@ -112,6 +113,7 @@ def _issue_token(args: argparse.Namespace) -> dict[str, Any]:
     from chalicelib.core.errors import NotFound
     from chalicelib.identity import api_tokens, users
     from chalicelib.identity.models import EMAIL_PREFIX, EmailClaimModel
+    from chalicelib.identity.schemas import IssuedTokenOut
 
     user_id = args.user_id
     if args.user_email:
@@ -132,7 +134,7 @@ def _issue_token(args: argparse.Namespace) -> dict[str, Any]:
     issued = api_tokens.create_token(
         owner, name=args.name, scopes=scopes, expires_in_days=args.expires_in_days
     )
-    return {**issued.record, "token": issued.secret}
+    return IssuedTokenOut.dump(issued)
 
 
 def _revoke_user(args: argparse.Namespace) -> dict[str, Any]:

@@ -80,8 +80,9 @@ def _security_events(args: argparse.Namespace) -> int:
 
 def _audit_verify(args: argparse.Namespace) -> int:
     from chalicelib.audit.log import verify_chain
+    from chalicelib.audit.schemas import VerifyOut
 
-    report = verify_chain(args.org).to_json()
+    report = VerifyOut.dump(verify_chain(args.org))
     if args.json:
         print(json.dumps(report, sort_keys=True))
     elif report["ok"]:

@@ -23,7 +23,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import STAFF_ROLES, Principal
 from chalicelib.core import cursors
-from chalicelib.core.cursors import parse_limit
+from chalicelib.core.cursors import ListQuery, Page
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.org_keys import org_pk
 from chalicelib.identity.models import USER_PREFIX, UserModel
@@ -50,7 +50,6 @@ from chalicelib.tickets.schemas import (
     BulkSetStatus,
     CreateComment,
     CreateTicket,
-    ListCommentsQuery,
     ListTicketsQuery,
     UpdateTicket,
 )
@@ -183,20 +182,14 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
     return Ticket.from_model(item)
 
 
-@dataclasses.dataclass(frozen=True)
-class TicketPage:
-    items: list[Ticket]
-    next_cursor: str | None
-
-
-def list_tickets(principal: Principal, query: ListTicketsQuery) -> TicketPage:
+def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
     """One page of the tickets the principal may see, newest first, filtered."""
     org = principal.organization_id
-    limit = parse_limit(query.limit)
+    limit = query.limit
     requester_id = query.requesterId
     if not principal.is_staff:
         if requester_id not in (None, principal.user_id):
-            return TicketPage([], None)  # another requester's tickets: nothing, never an error
+            return Page([], None)  # another requester's tickets: nothing, never an error
         requester_id = principal.user_id
     filters = {
         "status": query.status,
@@ -231,7 +224,7 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> TicketPage:
         items = [item for item in page.items if isinstance(item, TicketModel)]
     tickets = [Ticket.from_model(item) for item in items if can_see(principal, item)]
     next_cursor = cursors.encode(org, binding, page.last_key)
-    return TicketPage(tickets, next_cursor)
+    return Page(tickets, next_cursor)
 
 
 def _changes(item: TicketModel, data: UpdateTicket) -> dict[str, Any]:
@@ -549,18 +542,12 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
     return Comment.from_model(comment)
 
 
-@dataclasses.dataclass(frozen=True)
-class CommentPage:
-    items: list[Comment]
-    next_cursor: str | None
-
-
-def list_comments(principal: Principal, ticket_id: str, query: ListCommentsQuery) -> CommentPage:
+def list_comments(principal: Principal, ticket_id: str, query: ListQuery) -> Page[Comment]:
     """A ticket's conversation, oldest first; requesters never receive internal notes."""
     if not is_valid_id(ticket_id):
         raise NotFound()
     org = principal.organization_id
-    limit = parse_limit(query.limit)
+    limit = query.limit
     public_only = not principal.is_staff
     binding = f"comments|{ticket_id}|{principal.user_id}"
     if query.cursor is None:
@@ -580,4 +567,4 @@ def list_comments(principal: Principal, ticket_id: str, query: ListCommentsQuery
         if isinstance(item, CommentModel) and (principal.is_staff or not item.internal)
     ]
     next_cursor = cursors.encode(org, binding, page.last_key)
-    return CommentPage(comments, next_cursor)
+    return Page(comments, next_cursor)
