@@ -140,9 +140,10 @@ def _rate_limit(request: Request, principal: Principal | None) -> ratelimit.Deci
 class RouteDoc:
     """What a route declares about itself for the OpenAPI document.
 
-    `body`/`query`: the pydantic models the handler parses. `response`: the success body (a model
-    or a JSON-schema dict); with `paginated=True` it is the item of the list envelope
-    `{"items": [...], "nextCursor": ...}`. `errors`: error statuses beyond the generic ones.
+    `body`/`query`: the pydantic models the handler parses (`call.body`, `call.query`).
+    `response`: the success body (a model or a JSON-schema dict); with `paginated=True` it is the
+    item of the list envelope (`core.cursors.Page`), and `query` must be a `ListQuery`.
+    `errors`: error statuses beyond the generic ones.
     A `status` in BODYLESS_STATUSES (204, redirects) takes no `response`; `body=NoBody` declares
     a POST that reads no body.
     """
