@@ -20,4 +20,4 @@ class HealthOut(Out):
 
 @api_route(health_bp, "/health", methods=["GET"], public=True, response=HealthOut)
 def health(call: ApiCall) -> dict[str, Any]:
-    return HealthOut(status="ok", stage=get_settings().stage).model_dump(mode="json")
+    return HealthOut.dump({"status": "ok", "stage": get_settings().stage})

@@ -50,9 +50,9 @@ def login(call: ApiCall) -> Response:
         f"{SESSION_COOKIE}={session.token}; Max-Age={get_settings().session_ttl_seconds}; "
         f"{_COOKIE_ATTRIBUTES}"
     )
-    payload = LoginOut(token=session.token, expires_at=session.expires_at, user=UserOut.of(user))
+    payload = {"token": session.token, "expires_at": session.expires_at, "user": user}
     return Response(
-        body=payload.model_dump(mode="json"),
+        body=LoginOut.dump(payload),
         status_code=200,
         headers={"Content-Type": "application/json", "Set-Cookie": cookie},
     )

@@ -44,9 +44,11 @@ class AttachmentCreatedOut(Out):
     @classmethod
     def of(cls, source: Any) -> Self:
         """From the service's `UploadGrant`: the new attachment and the grant for its upload."""
-        return cls(
-            id=source.attachment.id,
-            status=source.attachment.status,
-            upload=UploadGrantOut.of(source),
-            attachment=AttachmentOut.of(source.attachment),
+        return super().of(
+            {
+                "id": source.attachment.id,
+                "status": source.attachment.status,
+                "upload": UploadGrantOut.of(source),
+                "attachment": AttachmentOut.of(source.attachment),
+            }
         )

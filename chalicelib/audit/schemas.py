@@ -29,18 +29,20 @@ class AuditRecordOut(Out):
         """From a stored record (`audit.models.AuditRecordModel`): `before`/`after` are kept in
         its JSON `details`."""
         details = json.loads(source.details)
-        return cls(
-            seq=int(source.seq),
-            at=source.at,
-            actor_id=source.actor_id,
-            action=source.action,
-            target_type=source.target_type,
-            target_id=source.target_id,
-            request_id=source.request_id,
-            before=details.get("before"),
-            after=details.get("after"),
-            prev_hash=source.prev_hash,
-            hash=source.hash,
+        return super().of(
+            {
+                "seq": int(source.seq),
+                "at": source.at,
+                "actor_id": source.actor_id,
+                "action": source.action,
+                "target_type": source.target_type,
+                "target_id": source.target_id,
+                "request_id": source.request_id,
+                "before": details.get("before"),
+                "after": details.get("after"),
+                "prev_hash": source.prev_hash,
+                "hash": source.hash,
+            }
         )
 
 

@@ -23,16 +23,16 @@ class Out(BaseModel):
         frozen=True,
         from_attributes=True,
         alias_generator=to_camel,
-        validate_by_alias=True,
-        validate_by_name=True,
         serialize_by_alias=True,
     )
 
     @classmethod
     def of(cls, source: Any) -> Self:
-        """The response for `source`, read from its attributes (a model whose fields are not
-        attributes of its source overrides this with the mapping)."""
-        return cls.model_validate(source)
+        """The response for `source`, read from its attributes or keys by field name (a model
+        whose fields are not attributes of its source overrides this with the mapping)."""
+        # By name here only: validating a JSON body (the fuzzer's and the tests' oracle) accepts
+        # the camelCase names alone, so a body leaking a snake_case key is refused.
+        return cls.model_validate(source, by_name=True)
 
     @classmethod
     def dump(cls, source: Any) -> dict[str, Any]:

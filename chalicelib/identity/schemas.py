@@ -50,7 +50,7 @@ class TokenOut(Out):
     @classmethod
     def of(cls, source: Any) -> Self:
         """From a stored token (`identity.models.ApiTokenModel`)."""
-        return cls.model_validate(_token_fields(source))
+        return super().of(_token_fields(source))
 
 
 class IssuedTokenOut(TokenOut):
@@ -61,7 +61,8 @@ class IssuedTokenOut(TokenOut):
     @classmethod
     def of(cls, source: Any) -> Self:
         """From `api_tokens.IssuedToken`: the stored token and its secret."""
-        return cls.model_validate({**_token_fields(source.item), "token": source.secret})
+        # Out.of, not TokenOut.of (which reads a stored token, not this mapping).
+        return super(TokenOut, cls).of({**_token_fields(source.item), "token": source.secret})
 
 
 def _token_fields(item: Any) -> dict[str, Any]:
