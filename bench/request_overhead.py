@@ -100,7 +100,7 @@ def _api_token(ctx: dict[str, Any], name: str) -> str:
         issued = api_tokens.create_token(
             _principal(ctx, "admin"), name=name, scopes=["tickets:read"], expires_in_days=30
         )
-        ctx[name] = issued.record["id"]
+        ctx[name] = issued.item.token_id
     return str(ctx[name])
 
 

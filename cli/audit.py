@@ -37,9 +37,10 @@ def register(groups: Groups, aws: argparse.ArgumentParser) -> None:
 
 def _verify(args: argparse.Namespace) -> Output:
     from chalicelib.audit.log import verify_chain
+    from chalicelib.audit.schemas import VerifyOut
 
     require_organization(args.org)
-    report = verify_chain(args.org).to_json()
+    report = VerifyOut.dump(verify_chain(args.org))
     status = 0 if report["ok"] else 1
     if args.json:
         return Output(json.dumps(report, sort_keys=True), status)

@@ -76,6 +76,7 @@ def _create(args: argparse.Namespace) -> Output:
     from chalicelib.authz.principal import Role
     from chalicelib.identity import users
     from chalicelib.identity.passwords import validate_password
+    from chalicelib.identity.schemas import UserOut
 
     password, generated = _admin_password(args.generate_password)
     validate_password(password)
@@ -88,7 +89,7 @@ def _create(args: argparse.Namespace) -> Output:
         password=password,
         actor_id="cli",
     )
-    result: dict[str, object] = {"organizationId": args.org, "admin": admin.public()}
+    result: dict[str, object] = {"organizationId": args.org, "admin": UserOut.dump(admin)}
     if generated:
         result["adminPassword"] = password
     return as_json(result)

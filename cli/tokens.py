@@ -85,6 +85,7 @@ def _issue(args: argparse.Namespace) -> Output:
     from chalicelib.authz.principal import Principal
     from chalicelib.core.errors import NotFound
     from chalicelib.identity import api_tokens
+    from chalicelib.identity.schemas import IssuedTokenOut
 
     require_organization(args.org)
     user_id = args.user_id or _user_id_for_email(args.org, args.user_email)
@@ -96,7 +97,7 @@ def _issue(args: argparse.Namespace) -> Output:
     issued = api_tokens.create_token(
         owner, name=args.name, scopes=scopes, expires_in_days=args.expires_in_days
     )
-    return as_json({**issued.record, "token": issued.secret})
+    return as_json(IssuedTokenOut.dump(issued))
 
 
 def _revoke_user(args: argparse.Namespace) -> Output:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.core.cursors import parse_limit
+from chalicelib.core.cursors import ListQuery
 from chalicelib.identity import api_tokens
+from chalicelib.identity.schemas import IssuedTokenOut, TokenOut
 
 admin_tokens_bp = Blueprint(__name__)
 
@@ -19,34 +20,6 @@ class CreateTokenBody(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     scopes: list[str] = Field(min_length=1, max_length=20)
     expiresInDays: int  # noqa: N815 (the contract's field name)
-
-
-class TokenOut(BaseModel):
-    """`api_tokens.public()`: the listing shape, never the secret nor its hash. Times are epoch
-    seconds."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str
-    name: str
-    prefix: str
-    scopes: list[str]
-    ownerId: str  # noqa: N815 (the contract's field names)
-    createdAt: int  # noqa: N815
-    lastUsed: int | None  # noqa: N815
-    expires: int
-    status: Literal["active", "rotating", "revoked", "expired"]
-    successorId: str | None  # noqa: N815
-    predecessorId: str | None  # noqa: N815
-
-
-class IssuedTokenOut(TokenOut):
-    """A new token: `token` is the full secret, shown this once."""
-
-    token: str
-
-
-def _issued(issued: api_tokens.IssuedToken) -> dict[str, Any]:
-    return {**issued.record, "token": issued.secret}
 
 
 @api_route(
@@ -63,28 +36,27 @@ def _issued(issued: api_tokens.IssuedToken) -> dict[str, Any]:
 )
 def create_token(call: ApiCall) -> dict[str, Any]:
     body = call.body(CreateTokenBody)
-    return _issued(
-        api_tokens.create_token(
-            call.principal, name=body.name, scopes=body.scopes, expires_in_days=body.expiresInDays
-        )
+    issued = api_tokens.create_token(
+        call.principal, name=body.name, scopes=body.scopes, expires_in_days=body.expiresInDays
     )
+    return IssuedTokenOut.dump(issued)
 
 
 @api_route(
     admin_tokens_bp,
     "/admin/tokens",
     methods=["GET"],
+    query=ListQuery,
     response=TokenOut,
     paginated=True,
     summary="The organization's API tokens (never their secrets), a page at a time.",
 )
 def list_tokens(call: ApiCall) -> dict[str, Any]:
+    query = call.query(ListQuery)
     page = api_tokens.list_tokens(
-        call.principal.organization_id,
-        limit=parse_limit(call.query.get("limit")),
-        cursor=call.query.get("cursor"),
+        call.principal.organization_id, limit=query.limit, cursor=query.cursor
     )
-    return page.body()
+    return page.dump(TokenOut)
 
 
 @api_route(
@@ -100,7 +72,7 @@ def list_tokens(call: ApiCall) -> dict[str, Any]:
     ),
 )
 def rotate_token(call: ApiCall, token_id: str) -> dict[str, Any]:
-    return _issued(api_tokens.rotate_token(call.principal, token_id))
+    return IssuedTokenOut.dump(api_tokens.rotate_token(call.principal, token_id))
 
 
 @api_route(

@@ -7,12 +7,12 @@ from typing import Any, Literal
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.identity import UserOut
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.authz.principal import Role
-from chalicelib.core.cursors import parse_limit
+from chalicelib.core.cursors import ListQuery
 from chalicelib.identity import users
 from chalicelib.identity.passwords import validate_password
+from chalicelib.identity.schemas import AdminUserOut
 
 admin_users_bp = Blueprint(__name__)
 
@@ -36,27 +36,19 @@ class UpdateUserBody(BaseModel):
     active: bool | None = None
 
 
-class AdminUserOut(UserOut):
-    """`users.User.admin_view()`: the contract's user plus whether the account is active."""
-
-    active: bool
-
-
 @api_route(
     admin_users_bp,
     "/admin/users",
     methods=["GET"],
+    query=ListQuery,
     response=AdminUserOut,
     paginated=True,
     summary="The organization's users, a page at a time.",
 )
 def list_users(call: ApiCall) -> dict[str, Any]:
-    page = users.list_users(
-        call.principal.organization_id,
-        limit=parse_limit(call.query.get("limit")),
-        cursor=call.query.get("cursor"),
-    )
-    return page.body()
+    query = call.query(ListQuery)
+    page = users.list_users(call.principal.organization_id, limit=query.limit, cursor=query.cursor)
+    return page.dump(AdminUserOut)
 
 
 @api_route(
@@ -79,7 +71,7 @@ def create_user(call: ApiCall) -> dict[str, Any]:
         password=body.password,
         actor_id=call.principal.user_id,
     )
-    return user.admin_view()
+    return AdminUserOut.dump(user)
 
 
 @api_route(
@@ -90,7 +82,7 @@ def create_user(call: ApiCall) -> dict[str, Any]:
     summary="One user of the caller's organization.",
 )
 def get_user(call: ApiCall, user_id: str) -> dict[str, Any]:
-    return users.get_user(call.principal.organization_id, user_id).admin_view()
+    return AdminUserOut.dump(users.get_user(call.principal.organization_id, user_id))
 
 
 @api_route(
@@ -114,4 +106,4 @@ def update_user(call: ApiCall, user_id: str) -> dict[str, Any]:
         active=body.active,
         name=body.name,
     )
-    return user.admin_view()
+    return AdminUserOut.dump(user)

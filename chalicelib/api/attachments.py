@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.attachments import service
 from chalicelib.attachments.schemas import AttachmentCreatedOut, AttachmentOut
-from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.cursors import ListQuery
 
 attachments_bp = Blueprint(__name__)
 
@@ -24,13 +24,6 @@ class CreateAttachmentBody(BaseModel):
     filename: str = Field(min_length=1, max_length=1024)
     contentType: str = Field(min_length=1, max_length=255)  # noqa: N815 (contract field name)
     size: int = Field(ge=1, le=5 * 1024**4)
-
-
-def _limit(call: ApiCall) -> int:
-    raw = call.query.get("limit", "25")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise ValidationFailed(details=[{"field": "limit", "message": "Must be 1..100."}])
-    return int(raw)
 
 
 @api_route(
@@ -51,27 +44,24 @@ def create_attachment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
         content_type=body.contentType,
         size=body.size,
     )
-    return {
-        "id": grant.attachment.id,
-        "status": grant.attachment.status,
-        "upload": {"url": grant.url, "fields": grant.fields, "expiresAt": grant.expires_at},
-        "attachment": grant.attachment.public(),
-    }
+    return AttachmentCreatedOut.dump(grant)
 
 
 @api_route(
     attachments_bp,
     _BASE,
     methods=["GET"],
+    query=ListQuery,
     response=AttachmentOut,
     paginated=True,
     summary="A page of the ticket's attachments, oldest first.",
 )
 def list_attachments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
-    items, cursor = service.list_attachments(
-        call.principal, ticket_id, limit=_limit(call), cursor=call.query.get("cursor")
+    query = call.query(ListQuery)
+    page = service.list_attachments(
+        call.principal, ticket_id, limit=query.limit, cursor=query.cursor
     )
-    return {"items": [item.public() for item in items], "nextCursor": cursor}
+    return page.dump(AttachmentOut)
 
 
 @api_route(
@@ -82,7 +72,7 @@ def list_attachments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     summary="One attachment of a ticket the caller may see.",
 )
 def get_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> dict[str, Any]:
-    return service.get_attachment(call.principal, ticket_id, attachment_id).public()
+    return AttachmentOut.dump(service.get_attachment(call.principal, ticket_id, attachment_id))
 
 
 @api_route(

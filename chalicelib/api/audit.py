@@ -2,70 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from chalice.app import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from chalicelib.api.routing import ApiCall, api_route, validation_details
+from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.audit import log as audit_log
-from chalicelib.core.errors import ValidationFailed
+from chalicelib.audit.schemas import AuditRecordOut, VerifyOut
+from chalicelib.core.cursors import ListQuery
 
 audit_bp = Blueprint(__name__)
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(ListQuery):
     """Query string of `GET /api/admin/audit` (all values arrive as strings)."""
 
-    model_config = ConfigDict(extra="forbid")
     actor: str | None = Field(default=None, max_length=128)
     targetType: str | None = Field(default=None, max_length=64)  # noqa: N815 (query name)
     targetId: str | None = Field(default=None, max_length=128)  # noqa: N815
     since: str | None = Field(default=None, max_length=40)
     until: str | None = Field(default=None, max_length=40)
-    limit: int = Field(default=25, ge=1, le=audit_log.MAX_LIMIT)
-    cursor: str | None = Field(default=None, max_length=2048)
-
-
-class AuditRecordOut(BaseModel):
-    """`audit_log.record_json`: one hash-chained record (`before`/`after` are short summaries)."""
-
-    model_config = ConfigDict(extra="forbid")
-    seq: int
-    at: str
-    actorId: str  # noqa: N815 (the contract's field names)
-    action: str
-    targetType: str  # noqa: N815
-    targetId: str  # noqa: N815
-    requestId: str | None  # noqa: N815
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    prevHash: str  # noqa: N815
-    hash: str
-
-
-class BrokenLinkOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    seq: int
-    reason: Literal[
-        "missing_record",
-        "sequence_mismatch",
-        "prev_hash_mismatch",
-        "hash_mismatch",
-        "head_mismatch",
-    ]
-    detail: str
-
-
-class VerifyOut(BaseModel):
-    """`audit_log.VerifyReport.to_json()`: the first broken link, if any."""
-
-    model_config = ConfigDict(extra="forbid")
-    organizationId: str  # noqa: N815
-    ok: bool
-    checked: int
-    headSeq: int  # noqa: N815
-    firstBroken: BrokenLinkOut | None  # noqa: N815
 
 
 @api_route(
@@ -78,10 +35,7 @@ class VerifyOut(BaseModel):
     summary="The organization's audit records, newest first, filtered (ISO 8601 since/until).",
 )
 def list_audit(call: ApiCall) -> dict[str, Any]:
-    try:
-        query = AuditQuery.model_validate(dict(call.query))
-    except ValidationError as error:
-        raise ValidationFailed(details=validation_details(error)) from None
+    query = call.query(AuditQuery)
     filters = audit_log.AuditFilters(
         actor_id=query.actor,
         target_type=query.targetType,
@@ -89,10 +43,10 @@ def list_audit(call: ApiCall) -> dict[str, Any]:
         since=query.since,
         until=query.until,
     )
-    items, next_cursor = audit_log.list_records(
+    page = audit_log.list_records(
         call.principal.organization_id, filters, limit=query.limit, cursor=query.cursor
     )
-    return {"items": items, "nextCursor": next_cursor}
+    return page.dump(AuditRecordOut)
 
 
 @api_route(
@@ -103,4 +57,4 @@ def list_audit(call: ApiCall) -> dict[str, Any]:
     summary="Walk the organization's hash chain and report the first broken link.",
 )
 def verify_audit(call: ApiCall) -> dict[str, Any]:
-    return audit_log.verify_chain(call.principal.organization_id).to_json()
+    return VerifyOut.dump(audit_log.verify_chain(call.principal.organization_id))

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.api.routing import ApiCall, NoBody, api_route
 from chalicelib.auth.authorizer import SESSION_COOKIE
 from chalicelib.auth.sessions import issue_session
-from chalicelib.authz.principal import Role
 from chalicelib.core.errors import Unauthenticated
 from chalicelib.core.settings import get_settings
 from chalicelib.identity import revocation, users
+from chalicelib.identity.schemas import LoginOut, UserOut
 from chalicelib.ratelimit import limiter as ratelimit
 from chalicelib.security_events import emit
 
@@ -26,24 +26,6 @@ class LoginBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
-
-
-class UserOut(BaseModel):
-    """The contract's user representation (`users.User.public()`)."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str
-    email: str
-    name: str
-    role: Role
-    organizationId: str  # noqa: N815 (the contract's field name)
-
-
-class LoginOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    token: str
-    expiresAt: int  # noqa: N815
-    user: UserOut
 
 
 @api_route(
@@ -68,13 +50,9 @@ def login(call: ApiCall) -> Response:
         f"{SESSION_COOKIE}={session.token}; Max-Age={get_settings().session_ttl_seconds}; "
         f"{_COOKIE_ATTRIBUTES}"
     )
-    payload: dict[str, Any] = {
-        "token": session.token,
-        "expiresAt": session.expires_at,
-        "user": user.public(),
-    }
+    payload = {"token": session.token, "expires_at": session.expires_at, "user": user}
     return Response(
-        body=payload,
+        body=LoginOut.dump(payload),
         status_code=200,
         headers={"Content-Type": "application/json", "Set-Cookie": cookie},
     )
@@ -83,7 +61,7 @@ def login(call: ApiCall) -> Response:
 @api_route(identity_bp, "/me", methods=["GET"], response=UserOut)
 def me(call: ApiCall) -> dict[str, Any]:
     principal = call.principal
-    return users.get_user(principal.organization_id, principal.user_id).public()
+    return UserOut.dump(users.get_user(principal.organization_id, principal.user_id))
 
 
 @api_route(

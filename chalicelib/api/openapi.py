@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from chalicelib.api.routing import BODYLESS_STATUSES, NoBody, RouteDoc, route_doc
 from chalicelib.authz.policy import POLICY, SCOPES, Rule
+from chalicelib.core.cursors import ListQuery, Page
 from chalicelib.core.errors import DeskguardError
 from chalicelib.core.headers import HSTS, security_headers
 
@@ -170,15 +171,7 @@ def _success_schema(doc: RouteDoc | None, components: _Components) -> dict[str, 
     else:
         schema = components.ref(doc.response, "serialization")
     if doc is not None and doc.paginated:
-        return {
-            "type": "object",
-            "required": ["items", "nextCursor"],
-            "additionalProperties": False,
-            "properties": {
-                "items": {"type": "array", "maxItems": 100, "items": schema},
-                "nextCursor": {"type": ["string", "null"], "maxLength": 2048},
-            },
-        }
+        return Page.json_schema(schema)
     return schema
 
 
@@ -281,9 +274,12 @@ def _parameters(path: str, doc: RouteDoc | None, components: _Components) -> lis
     if doc is not None and doc.query is not None:
         query_schema = components.inline(doc.query)
     properties = dict(query_schema.get("properties", {}))
-    if doc is not None and doc.paginated:
-        properties.setdefault("limit", {"type": "integer", "minimum": 1, "maximum": 100})
-        properties.setdefault("cursor", {"type": "string", "maxLength": 2048})
+    # A list's filters first, then its page parameters (`limit`, `cursor`).
+    paging = [name for name in ListQuery.model_fields if name in properties]
+    properties = {
+        **{name: schema for name, schema in properties.items() if name not in paging},
+        **{name: properties[name] for name in paging},
+    }
     required = set(query_schema.get("required", []))
     for name, schema in properties.items():
         parameters.append(
@@ -302,6 +298,12 @@ def _operation(method: str, path: str, view: Any, components: _Components) -> di
     if rule is None:
         raise ValueError(f"{method} {path} has no entry in the RBAC table (policy.POLICY)")
     doc = route_doc(view)
+    if (
+        doc is not None
+        and doc.paginated
+        and not (doc.query is not None and issubclass(doc.query, ListQuery))
+    ):
+        raise ValueError(f"{method} {path}: a list route must declare `query=` (a ListQuery)")
     segments = [part for part in path.split("/") if part and part != "api"]
     operation: dict[str, Any] = {
         "operationId": _operation_id(method, path),

@@ -54,10 +54,6 @@ class ApiCall:
             raise Unauthenticated()
         return self.principal_or_none
 
-    @property
-    def query(self) -> Mapping[str, str]:
-        return self.request.query_params or {}
-
     def header(self, name: str) -> str | None:
         value = self.request.headers.get(name.lower())
         return str(value) if value is not None else None
@@ -77,10 +73,21 @@ class ApiCall:
 
     def body(self, schema: type[SchemaT]) -> SchemaT:
         """The body validated against a pydantic schema; field errors go in `details`."""
-        try:
-            return schema.model_validate(self.json_object())
-        except ValidationError as error:
-            raise ValidationFailed(details=validation_details(error)) from None
+        return validated(schema, self.json_object())
+
+    def query(self, schema: type[SchemaT]) -> SchemaT:
+        """The query string validated against a pydantic schema (a list route's is a
+        `core.cursors.ListQuery`); a repeated parameter counts once, with its last value;
+        field errors go in `details`."""
+        return validated(schema, dict(self.request.query_params or {}))
+
+
+def validated(schema: type[SchemaT], data: object) -> SchemaT:
+    """`data` validated against `schema`, or a 400 with the field errors in `details`."""
+    try:
+        return schema.model_validate(data)
+    except ValidationError as error:
+        raise ValidationFailed(details=validation_details(error)) from None
 
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
@@ -133,9 +140,10 @@ def _rate_limit(request: Request, principal: Principal | None) -> ratelimit.Deci
 class RouteDoc:
     """What a route declares about itself for the OpenAPI document.
 
-    `body`/`query`: the pydantic models the handler parses. `response`: the success body (a model
-    or a JSON-schema dict); with `paginated=True` it is the item of the list envelope
-    `{"items": [...], "nextCursor": ...}`. `errors`: error statuses beyond the generic ones.
+    `body`/`query`: the pydantic models the handler parses (`call.body`, `call.query`).
+    `response`: the success body (a model or a JSON-schema dict); with `paginated=True` it is the
+    item of the list envelope (`core.cursors.Page`), and `query` must be a `ListQuery`.
+    `errors`: error statuses beyond the generic ones.
     A `status` in BODYLESS_STATUSES (204, redirects) takes no `response`; `body=NoBody` declares
     a POST that reads no body.
     """

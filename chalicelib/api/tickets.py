@@ -10,13 +10,13 @@ import re
 from typing import Any
 
 from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from chalicelib.api.routing import ApiCall, api_route, validation_details
+from chalicelib.core.cursors import ListQuery
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.tickets import bulk as bulk_actions
 from chalicelib.tickets import idempotency, service
-from chalicelib.tickets.models import Comment, Ticket
 from chalicelib.tickets.schemas import (
     BULK_REQUEST,
     BulkOut,
@@ -24,7 +24,6 @@ from chalicelib.tickets.schemas import (
     CommentOut,
     CreateComment,
     CreateTicket,
-    ListCommentsQuery,
     ListTicketsQuery,
     TicketOut,
     UpdateTicket,
@@ -35,50 +34,12 @@ tickets_bp = Blueprint(__name__)
 _IF_MATCH = re.compile(r'^(?:W/)?"?([0-9]{1,12})"?$')
 
 
-def ticket_json(ticket: Ticket) -> dict[str, Any]:
-    """The contract's ticket representation."""
-    return {
-        "id": ticket.id,
-        "organizationId": ticket.organization_id,
-        "subject": ticket.subject,
-        "bodyHtml": ticket.body_html,
-        "bodyMarkdown": ticket.body_markdown,
-        "status": ticket.status,
-        "priority": ticket.priority,
-        "requesterId": ticket.requester_id,
-        "assigneeId": ticket.assignee_id,
-        "tags": list(ticket.tags),
-        "version": ticket.version,
-        "createdAt": ticket.created_at,
-        "updatedAt": ticket.updated_at,
-    }
-
-
-def comment_json(comment: Comment) -> dict[str, Any]:
-    return {
-        "id": comment.id,
-        "ticketId": comment.ticket_id,
-        "authorId": comment.author_id,
-        "internal": comment.internal,
-        "bodyHtml": comment.body_html,
-        "bodyMarkdown": comment.body_markdown,
-        "createdAt": comment.created_at,
-    }
-
-
 def _with_etag(body: dict[str, Any], status: int = 200) -> Response:
     return Response(
         body=body,
         status_code=status,
         headers={"Content-Type": "application/json", "ETag": f'"{body["version"]}"'},
     )
-
-
-def _query(call: ApiCall, schema: type[BaseModel]) -> Any:
-    try:
-        return schema.model_validate(dict(call.query))
-    except ValidationError as error:
-        raise ValidationFailed(details=validation_details(error)) from None
 
 
 def _if_match(call: ApiCall) -> int:
@@ -113,7 +74,7 @@ def create_ticket(call: ApiCall) -> Response:
         "tickets.create",
         key,
         payload,
-        lambda: ticket_json(service.create_ticket(call.principal, body)),
+        lambda: TicketOut.dump(service.create_ticket(call.principal, body)),
         lambda_context=call.request.lambda_context,
     )
     return _with_etag(result, status=201)
@@ -129,8 +90,7 @@ def create_ticket(call: ApiCall) -> Response:
     summary="Tickets the caller may see (a requester: their own), newest first, filtered.",
 )
 def list_tickets(call: ApiCall) -> dict[str, Any]:
-    page = service.list_tickets(call.principal, _query(call, ListTicketsQuery))
-    return {"items": [ticket_json(t) for t in page.items], "nextCursor": page.next_cursor}
+    return service.list_tickets(call.principal, call.query(ListTicketsQuery)).dump(TicketOut)
 
 
 @api_route(
@@ -146,7 +106,7 @@ def bulk(call: ApiCall) -> dict[str, Any]:
         request = BULK_REQUEST.validate_python(call.json_object())
     except ValidationError as error:
         raise ValidationFailed(details=validation_details(error)) from None
-    return {"results": bulk_actions.bulk_update(call.principal, request)}
+    return BulkOut.dump({"results": bulk_actions.bulk_update(call.principal, request)})
 
 
 @api_route(
@@ -157,7 +117,7 @@ def bulk(call: ApiCall) -> dict[str, Any]:
     summary="A ticket the caller may see; `ETag` carries its version.",
 )
 def get_ticket(call: ApiCall, ticket_id: str) -> Response:
-    return _with_etag(ticket_json(service.get_visible_ticket(call.principal, ticket_id)))
+    return _with_etag(TicketOut.dump(service.get_visible_ticket(call.principal, ticket_id)))
 
 
 @api_route(
@@ -174,7 +134,8 @@ def get_ticket(call: ApiCall, ticket_id: str) -> Response:
 def update_ticket(call: ApiCall, ticket_id: str) -> Response:
     body = call.body(UpdateTicket)
     version = _if_match(call)
-    return _with_etag(ticket_json(service.update_ticket(call.principal, ticket_id, body, version)))
+    ticket = service.update_ticket(call.principal, ticket_id, body, version)
+    return _with_etag(TicketOut.dump(ticket))
 
 
 @api_route(
@@ -198,7 +159,7 @@ def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
         f"comments.create:{ticket_id}",
         key,
         payload,
-        lambda: comment_json(service.add_comment(call.principal, ticket_id, body)),
+        lambda: CommentOut.dump(service.add_comment(call.principal, ticket_id, body)),
         lambda_context=call.request.lambda_context,
     )
 
@@ -207,11 +168,11 @@ def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     tickets_bp,
     "/tickets/{ticket_id}/comments",
     methods=["GET"],
-    query=ListCommentsQuery,
+    query=ListQuery,
     response=CommentOut,
     paginated=True,
     summary="A ticket's conversation, oldest first (requesters never see internal notes).",
 )
 def list_comments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
-    page = service.list_comments(call.principal, ticket_id, _query(call, ListCommentsQuery))
-    return {"items": [comment_json(c) for c in page.items], "nextCursor": page.next_cursor}
+    page = service.list_comments(call.principal, ticket_id, call.query(ListQuery))
+    return page.dump(CommentOut)

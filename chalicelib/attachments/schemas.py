@@ -1,48 +1,54 @@
-"""Response schemas of the attachment routes (the OpenAPI document and the fuzzer's oracle).
-
-They mirror `service.Attachment.public()` and the upload grant built in
-`chalicelib.api.attachments`; unknown fields are forbidden, so a leaked field fails validation.
-"""
+"""Response schemas of the attachment routes: `XOut.dump(...)` is the body (see
+`chalicelib.core.schemas`), the OpenAPI document and the fuzzer's oracle."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any, Self
 
 from chalicelib.attachments.models import AttachmentStatus
+from chalicelib.core.schemas import Out
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AttachmentOut(_Out):
-    """`Attachment.public()`: `size` is the scanned size once known, else the declared one."""
+class AttachmentOut(Out):
+    """`size` is the scanned size once known, else the declared one."""
 
     id: str
-    ticketId: str  # noqa: N815 (the contract's field names)
-    organizationId: str  # noqa: N815
-    uploaderId: str  # noqa: N815
+    ticket_id: str
+    organization_id: str
+    uploader_id: str
     filename: str
-    contentType: str  # noqa: N815
+    content_type: str
     size: int
     status: AttachmentStatus
-    sniffedType: str | None  # noqa: N815
+    sniffed_type: str | None
     signature: str | None
     reason: str | None
-    createdAt: str  # noqa: N815
-    scannedAt: str | None  # noqa: N815
+    created_at: str
+    scanned_at: str | None
 
 
-class UploadGrantOut(_Out):
+class UploadGrantOut(Out):
     """A presigned POST for exactly one object: post `fields` and the file to `url`."""
 
     url: str
     fields: dict[str, str]
-    expiresAt: str  # noqa: N815
+    expires_at: str
 
 
-class AttachmentCreatedOut(_Out):
+class AttachmentCreatedOut(Out):
     id: str
     status: AttachmentStatus
     upload: UploadGrantOut
     attachment: AttachmentOut
+
+    @classmethod
+    def of(cls, source: Any) -> Self:
+        """From the service's `UploadGrant`: the new attachment and the grant for its upload."""
+        return super().of(
+            {
+                "id": source.attachment.id,
+                "status": source.attachment.status,
+                "upload": UploadGrantOut.of(source),
+                "attachment": AttachmentOut.of(source.attachment),
+            }
+        )

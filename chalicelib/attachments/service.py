@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -27,6 +26,7 @@ from chalicelib.attachments.models import (
 from chalicelib.audit.trail import AuditEntry, transact
 from chalicelib.authz.principal import Principal
 from chalicelib.core import cursors
+from chalicelib.core.cursors import Page
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger
 from chalicelib.core.org_keys import org_pk
@@ -77,23 +77,6 @@ class Attachment:
             if item.scanned_at
             else None,
         )
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "ticketId": self.ticket_id,
-            "organizationId": self.organization_id,
-            "uploaderId": self.uploader_id,
-            "filename": self.filename,
-            "contentType": self.content_type,
-            "size": self.size,
-            "status": self.status,
-            "sniffedType": self.sniffed_type,
-            "signature": self.signature,
-            "reason": self.reason,
-            "createdAt": self.created_at,
-            "scannedAt": self.scanned_at,
-        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,8 +170,12 @@ def create_upload(
 
 
 def list_attachments(
-    principal: Principal, ticket_id: str, *, limit: int = 25, cursor: str | None = None
-) -> tuple[list[Attachment], str | None]:
+    principal: Principal,
+    ticket_id: str,
+    *,
+    limit: int = cursors.DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[Attachment]:
     """A page of the ticket's attachments, oldest first (signed cursor bound to the organization,
     the caller and the ticket)."""
     ticket = get_visible_ticket(principal, ticket_id)
@@ -203,9 +190,7 @@ def list_attachments(
         consistent_read=True,
     )
     items = [Attachment.from_model(item) for item in query]
-    last_key = query.last_evaluated_key
-    next_cursor = cursors.encode(org, binding, last_key)
-    return items, next_cursor
+    return Page(items, cursors.encode(org, binding, query.last_evaluated_key))
 
 
 def get_attachment(principal: Principal, ticket_id: str, attachment_id: str) -> Attachment:

@@ -16,7 +16,6 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
@@ -31,10 +30,9 @@ from chalicelib.audit.trail import (
     seq_sk,
 )
 from chalicelib.core import cursors
+from chalicelib.core.cursors import Page
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.org_keys import org_pk
-
-MAX_LIMIT = cursors.MAX_LIMIT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,39 +75,25 @@ def _normalize_time(value: str) -> str:
     return parsed.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def record_json(record: AuditRecordModel) -> dict[str, Any]:
-    """The API representation of a record."""
-    details = json.loads(record.details)
-    return {
-        "seq": int(record.seq),
-        "at": record.at,
-        "actorId": record.actor_id,
-        "action": record.action,
-        "targetType": record.target_type,
-        "targetId": record.target_id,
-        "requestId": record.request_id,
-        "before": details.get("before"),
-        "after": details.get("after"),
-        "prevHash": record.prev_hash,
-        "hash": record.hash,
-    }
-
-
 def _binding(filters: AuditFilters) -> str:
     return "audit|" + json.dumps(filters.digest_source(), separators=(",", ":"))
 
 
 def list_records(
-    organization_id: str, filters: AuditFilters, *, limit: int = 25, cursor: str | None = None
-) -> tuple[list[dict[str, Any]], str | None]:
+    organization_id: str,
+    filters: AuditFilters,
+    *,
+    limit: int = cursors.DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[AuditRecordModel]:
     """One page of an organization's audit records, newest first, and the next cursor."""
-    limit = max(1, min(limit, MAX_LIMIT))
+    limit = max(1, min(limit, cursors.MAX_LIMIT))
     last_seq = cursors.decode(organization_id, _binding(filters), cursor)
     if last_seq is not None and (not isinstance(last_seq, int) or last_seq < 1):
         raise cursors.CursorRejected(cursors.TAMPERED)
     upper = last_seq - 1 if last_seq is not None else None
     if upper is not None and upper < 1:
-        return [], None
+        return Page([], None)
     range_condition = (
         AuditRecordModel.sk.between(seq_sk(1), seq_sk(upper))
         if upper is not None
@@ -132,7 +116,7 @@ def list_records(
     next_cursor = (
         cursors.encode(organization_id, _binding(filters), int(page[-1].seq)) if more else None
     )
-    return [record_json(r) for r in page], next_cursor
+    return Page(page, next_cursor)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,15 +134,6 @@ class VerifyReport:
     checked: int
     head_seq: int
     first_broken: BrokenLink | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "organizationId": self.organization_id,
-            "ok": self.ok,
-            "checked": self.checked,
-            "headSeq": self.head_seq,
-            "firstBroken": dataclasses.asdict(self.first_broken) if self.first_broken else None,
-        }
 
 
 def _records_in_order(organization_id: str) -> Iterator[AuditRecordModel]:

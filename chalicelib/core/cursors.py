@@ -1,4 +1,8 @@
-"""List pagination: the one cursor codec, page shape and `limit` rule for every list.
+"""List pagination: the one cursor codec, page shape, query and `limit` rule for every list.
+
+A list route parses its query string with a `ListQuery` subclass (`?limit=`: ASCII digits,
+1..100, default 25; `?cursor=`; unknown parameters refused), its service returns a `Page` of
+domain objects, and the route answers `page.dump(ItemOut)`: `{"items": [...], "nextCursor": ...}`.
 
 A cursor is `core.keyed.sign("cursor", payload)`: `base64url(JSON) . base64url(HMAC-SHA256)`
 under the service key. The payload binds the organization (`o`), the list and query (`b`: list
@@ -14,10 +18,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.keyed import sign, unsign
+from chalicelib.core.schemas import Out
 from chalicelib.core.settings import get_settings
 
 DEFAULT_LIMIT = 25
@@ -40,26 +49,62 @@ class CursorRejected(ValidationFailed):
         self.containment_kind = containment_kind
 
 
+ItemT = TypeVar("ItemT")
+
+
 @dataclasses.dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
+class Page(Generic[ItemT]):
+    """One page of a list and the cursor of the page after it (None on the last page)."""
+
+    items: Sequence[ItemT]
     next_cursor: str | None
 
-    def body(self) -> dict[str, Any]:
-        """The contract's list shape."""
-        return {"items": self.items, "nextCursor": self.next_cursor}
+    def dump(self, shape: type[Out]) -> dict[str, Any]:
+        """The contract's list body, each item shaped by the response model `shape`."""
+        return {"items": [shape.dump(item) for item in self.items], "nextCursor": self.next_cursor}
+
+    @staticmethod
+    def json_schema(item: dict[str, Any]) -> dict[str, Any]:
+        """The JSON schema of `dump`'s body around the schema of one item (for OpenAPI)."""
+        return {
+            "type": "object",
+            "required": ["items", "nextCursor"],
+            "additionalProperties": False,
+            "properties": {
+                "items": {"type": "array", "maxItems": MAX_LIMIT, "items": item},
+                "nextCursor": {"type": ["string", "null"], "maxLength": MAX_CURSOR_LENGTH},
+            },
+        }
 
 
-def parse_limit(raw: str | None) -> int:
-    """`?limit=` as an int in 1..100 (default 25), or a 400."""
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ValidationFailed(
-            f"limit must be an integer from 1 to {MAX_LIMIT}.",
-            details=[{"field": "limit", "message": f"must be 1..{MAX_LIMIT}"}],
-        )
-    return int(raw)
+LIMIT_RULE = f"must be an integer from 1 to {MAX_LIMIT}"
+
+
+def _limit(value: Any) -> int:
+    """`?limit=` as an int: one to three ASCII digits in 1..MAX_LIMIT (`str.isdigit` alone would
+    let `²` or `١٢` through to `int()`), or an int in range from code."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 3:
+        value = int(value)
+    if type(value) is int and 1 <= value <= MAX_LIMIT:
+        return value
+    raise PydanticCustomError("limit", LIMIT_RULE)
+
+
+# `_limit` runs first and checks the range itself (one message for every bad value); `ge`/`le`
+# document the range in the schema.
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_limit)]
+# Any string reaches `decode`, which refuses a malformed or overlong one as a forgery (so it is
+# reported to containment); the documented length is what `encode` can produce.
+Cursor = Annotated[str, WithJsonSchema({"type": "string", "maxLength": MAX_CURSOR_LENGTH})]
+
+
+class ListQuery(BaseModel):
+    """The query string of a list route (`ApiCall.query`); subclasses add the list's filters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor | None = None
 
 
 def encode(organization_id: str, binding: str, position: Any) -> str | None:

@@ -16,7 +16,6 @@ import hashlib
 import re
 import secrets
 import time
-from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -42,7 +41,7 @@ class IssuedToken:
     """A newly created token: `secret` is the full token string, shown once."""
 
     secret: str
-    record: dict[str, Any]
+    item: ApiTokenModel
 
 
 def hash_secret(secret: str) -> str:
@@ -59,23 +58,6 @@ def token_status(item: ApiTokenModel, now: int | None = None) -> str:
     if item.grace_until is not None:
         return "rotating" if now < int(item.grace_until) else "revoked"
     return "active"
-
-
-def public(item: ApiTokenModel) -> dict[str, Any]:
-    """The listing shape: never the secret nor its hash."""
-    return {
-        "id": item.token_id,
-        "name": item.name,
-        "prefix": item.prefix,
-        "scopes": sorted(item.scopes.split()),
-        "ownerId": item.user_id,
-        "createdAt": int(item.created_at_ms) // 1000,
-        "lastUsed": None if item.last_used_at is None else int(item.last_used_at),
-        "expires": int(item.expires_at),
-        "status": token_status(item),
-        "successorId": item.successor_id,
-        "predecessorId": item.predecessor_id,
-    }
 
 
 def validate_request(scopes: list[str], expires_in_days: int) -> frozenset[str]:
@@ -160,7 +142,7 @@ def create_token(
         token_id=item.token_id,
         token_prefix=item.prefix,
     )
-    return IssuedToken(secret=full, record=public(item))
+    return IssuedToken(secret=full, item=item)
 
 
 def get_token(organization_id: str, token_id: str) -> ApiTokenModel:
@@ -175,7 +157,9 @@ def get_token(organization_id: str, token_id: str) -> ApiTokenModel:
         raise NotFound() from error
 
 
-def list_tokens(organization_id: str, *, limit: int, cursor: str | None) -> Page:
+def list_tokens(
+    organization_id: str, *, limit: int = cursors.DEFAULT_LIMIT, cursor: str | None = None
+) -> Page[ApiTokenModel]:
     """The organization's tokens, a page at a time (one Query on its partition)."""
     results = ApiTokenModel.query(
         org_pk(organization_id),
@@ -183,7 +167,7 @@ def list_tokens(organization_id: str, *, limit: int, cursor: str | None) -> Page
         limit=limit,
         last_evaluated_key=cursors.decode(organization_id, "tokens", cursor),
     )
-    items = [public(item) for item in results]
+    items = list(results)  # read before `last_evaluated_key`, which the iteration sets
     return Page(items, cursors.encode(organization_id, "tokens", results.last_evaluated_key))
 
 
@@ -231,7 +215,7 @@ def rotate_token(principal: Principal, token_id: str) -> IssuedToken:
         token_id=old.token_id,
         token_prefix=new.prefix,
     )
-    return IssuedToken(secret=full, record=public(new))
+    return IssuedToken(secret=full, item=new)
 
 
 def revoke_token(principal: Principal, token_id: str) -> None:

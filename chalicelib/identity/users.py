@@ -11,7 +11,6 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -46,20 +45,6 @@ class User:
     name: str
     role: Role
     active: bool
-
-    def admin_view(self) -> dict[str, Any]:
-        """What an admin sees in the user list."""
-        return {**self.public(), "active": self.active}
-
-    def public(self) -> dict[str, str]:
-        """The contract's user representation."""
-        return {
-            "id": self.id,
-            "email": self.email,
-            "name": self.name,
-            "role": self.role.value,
-            "organizationId": self.organization_id,
-        }
 
 
 def _to_user(item: UserModel) -> User:
@@ -263,7 +248,9 @@ def get_user(organization_id: str, user_id: str) -> User:
         raise NotFound() from error
 
 
-def list_users(organization_id: str, *, limit: int = 100, cursor: str | None = None) -> Page:
+def list_users(
+    organization_id: str, *, limit: int = cursors.DEFAULT_LIMIT, cursor: str | None = None
+) -> Page[User]:
     """The organization's users, a page at a time (one Query on its partition)."""
     results = UserModel.query(
         org_pk(organization_id),
@@ -271,7 +258,7 @@ def list_users(organization_id: str, *, limit: int = 100, cursor: str | None = N
         limit=limit,
         last_evaluated_key=cursors.decode(organization_id, "users", cursor),
     )
-    items = [_to_user(item).admin_view() for item in results]
+    items = [_to_user(item) for item in results]
     return Page(items, cursors.encode(organization_id, "users", results.last_evaluated_key))
 
 

@@ -1,4 +1,6 @@
-"""Request schemas for tickets and comments: strict types, explicit limits, unknown fields refused.
+"""Ticket and comment schemas: the request bodies and queries, and the response bodies.
+
+Requests: strict types, explicit limits, unknown fields refused.
 
 Strings are stored exactly as accepted (no trimming or case folding), so what a client reads back
 is what it sent; inputs that cannot be stored faithfully (lone surrogates, control characters in
@@ -20,6 +22,8 @@ from pydantic import (
     TypeAdapter,
 )
 
+from chalicelib.core.cursors import ListQuery
+from chalicelib.core.schemas import Out
 from chalicelib.tickets.models import Priority, Status
 
 SUBJECT_MAX = 200
@@ -137,19 +141,12 @@ BULK_REQUEST: TypeAdapter[BulkSetStatus | BulkSetPriority | BulkAssign | BulkAdd
 BULK_REQUEST = TypeAdapter(BulkAction)
 
 
-class ListTicketsQuery(_Strict):
+class ListTicketsQuery(ListQuery):
     status: StatusValue | None = None
     priority: PriorityValue | None = None
     assigneeId: Id | None = None  # noqa: N815
     requesterId: Id | None = None  # noqa: N815
     tag: Tag | None = None
-    limit: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}$")] | None = None
-    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
-
-
-class ListCommentsQuery(_Strict):
-    limit: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}$")] | None = None
-    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
 
 
 class BulkRequest(RootModel[BulkAction]):
@@ -157,50 +154,45 @@ class BulkRequest(RootModel[BulkAction]):
     through `BULK_REQUEST`; this class exists for the OpenAPI document)."""
 
 
-# --- Response schemas (what the ticket routes return; documentation and fuzz oracle) ---------
-# Unknown fields are forbidden, so a field the handlers start leaking fails schema validation.
+# --- Response schemas (`XOut.dump(domain object)` is the body; see chalicelib.core.schemas) ---
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TicketOut(_Out):
-    """`chalicelib.api.tickets.ticket_json`."""
+class TicketOut(Out):
+    """A ticket; `version` is its optimistic-concurrency token (the `ETag`)."""
 
     id: str
-    organizationId: str  # noqa: N815 (the contract's field names)
+    organization_id: str
     subject: str
-    bodyHtml: str  # noqa: N815
-    bodyMarkdown: str  # noqa: N815
+    body_html: str
+    body_markdown: str
     status: StatusValue
     priority: PriorityValue
-    requesterId: str  # noqa: N815
-    assigneeId: str | None  # noqa: N815
+    requester_id: str
+    assignee_id: str | None
     tags: list[str]
     version: int
-    createdAt: str  # noqa: N815
-    updatedAt: str  # noqa: N815
+    created_at: str
+    updated_at: str
 
 
-class CommentOut(_Out):
-    """`chalicelib.api.tickets.comment_json`."""
+class CommentOut(Out):
+    """A public reply, or an internal note (which only staff receive)."""
 
     id: str
-    ticketId: str  # noqa: N815
-    authorId: str  # noqa: N815
+    ticket_id: str
+    author_id: str
     internal: bool
-    bodyHtml: str  # noqa: N815
-    bodyMarkdown: str  # noqa: N815
-    createdAt: str  # noqa: N815
+    body_html: str
+    body_markdown: str
+    created_at: str
 
 
-class BulkResult(_Out):
+class BulkResult(Out):
     id: str
     result: Literal["ok", "NOT_FOUND", "FORBIDDEN", "CONFLICT"]
 
 
-class BulkOut(_Out):
+class BulkOut(Out):
     """Per-id outcomes, in request order."""
 
     results: list[BulkResult]

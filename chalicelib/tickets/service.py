@@ -13,7 +13,6 @@ ticket and the audit head come back in one TransactGetItems, the write is one Tr
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -22,7 +21,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Principal
 from chalicelib.core import cursors
-from chalicelib.core.cursors import parse_limit
+from chalicelib.core.cursors import ListQuery, Page
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.tickets import policy, repository, writes
 from chalicelib.tickets.markdown_render import render_markdown
@@ -40,7 +39,6 @@ from chalicelib.tickets.models import (
 from chalicelib.tickets.schemas import (
     CreateComment,
     CreateTicket,
-    ListCommentsQuery,
     ListTicketsQuery,
     UpdateTicket,
 )
@@ -84,19 +82,13 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
     return Ticket.from_model(item)
 
 
-@dataclasses.dataclass(frozen=True)
-class TicketPage:
-    items: list[Ticket]
-    next_cursor: str | None
-
-
-def list_tickets(principal: Principal, query: ListTicketsQuery) -> TicketPage:
+def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
     """One page of the tickets the principal may see, newest first, filtered."""
     org = principal.organization_id
-    limit = parse_limit(query.limit)
+    limit = query.limit
     scope = policy.ticket_scope(principal)
     if not scope.may_filter_by_requester(query.requesterId):
-        return TicketPage([], None)  # another requester's tickets: nothing, never an error
+        return Page([], None)  # another requester's tickets: nothing, never an error
     requester_id = scope.requester_filter(query.requesterId)
     filters = {
         "status": query.status,
@@ -131,7 +123,7 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> TicketPage:
         items = [item for item in page.items if isinstance(item, TicketModel)]
     tickets = [Ticket.from_model(item) for item in items if policy.can_see(principal, item)]
     next_cursor = cursors.encode(org, binding, page.last_key)
-    return TicketPage(tickets, next_cursor)
+    return Page(tickets, next_cursor)
 
 
 def _changes(item: TicketModel, data: UpdateTicket) -> dict[str, Any]:
@@ -285,18 +277,12 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
     return Comment.from_model(comment)
 
 
-@dataclasses.dataclass(frozen=True)
-class CommentPage:
-    items: list[Comment]
-    next_cursor: str | None
-
-
-def list_comments(principal: Principal, ticket_id: str, query: ListCommentsQuery) -> CommentPage:
+def list_comments(principal: Principal, ticket_id: str, query: ListQuery) -> Page[Comment]:
     """A ticket's conversation, oldest first; requesters never receive internal notes."""
     if not is_valid_id(ticket_id):
         raise NotFound()
     org = principal.organization_id
-    limit = parse_limit(query.limit)
+    limit = query.limit
     public_only = not policy.sees_internal_notes(principal)
     binding = f"comments|{ticket_id}|{principal.user_id}"
     if query.cursor is None:
@@ -315,4 +301,4 @@ def list_comments(principal: Principal, ticket_id: str, query: ListCommentsQuery
         if isinstance(item, CommentModel) and policy.can_see_comment(principal, item)
     ]
     next_cursor = cursors.encode(org, binding, page.last_key)
-    return CommentPage(comments, next_cursor)
+    return Page(comments, next_cursor)

@@ -69,7 +69,7 @@ def api_token(client: Any, org: TestOrg, params: dict[str, str]) -> str:
     issued = api_tokens.create_token(
         principal(org.admin), name="matrix target", scopes=["tickets:read"], expires_in_days=30
     )
-    return str(issued.record["id"])
+    return str(issued.item.token_id)
 
 
 # Path prefix ending in a parameter -> a function making that object in `org` and returning the

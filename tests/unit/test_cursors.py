@@ -6,14 +6,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from chalicelib.core import b64, cursors, keyring
-from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.keyed import email_hash, keyed_digest
 from chalicelib.core.settings import override
 
@@ -86,12 +87,37 @@ def test_deployed_stages_sign_with_the_keyring_secrets_hmac_key(
         keyed_digest("cursor", b"x")
 
 
-def test_limit_is_1_to_100() -> None:
-    assert cursors.parse_limit(None) == 25
-    assert cursors.parse_limit("100") == 100
-    for bad in ("0", "101", "-1", "1.5", "ten", "", "١٢"):
-        with pytest.raises(ValidationFailed):
-            cursors.parse_limit(bad)
+def _limit(raw: str) -> int | None:
+    """`?limit=raw` through the list query schema: the limit, or None when refused."""
+    try:
+        return cursors.ListQuery.model_validate({"limit": raw}).limit
+    except ValidationError as error:
+        assert [(e["loc"], e["msg"]) for e in error.errors()] == [
+            (("limit",), f"must be an integer from 1 to {cursors.MAX_LIMIT}")
+        ]
+        return None
+
+
+def test_limit_is_1_to_100_in_ascii_digits() -> None:
+    assert cursors.ListQuery().limit == 25
+    assert (_limit("1"), _limit("100"), _limit("007")) == (1, 100, 7)
+    for bad in ("0", "101", "-1", "+5", " 5", "5 ", "1.5", "1e2", "ten", "", "0100", "99999"):
+        assert _limit(bad) is None, bad
+    # Digits to `str.isdigit` and `int()`, not to the contract: superscripts, other scripts.
+    for bad in ("\u00b2", "\u0661\u0662", "\uff15", "\u09e9"):
+        assert _limit(bad) is None, bad
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=8))
+def test_a_limit_is_accepted_exactly_when_it_is_a_short_ascii_number_in_range(raw: str) -> None:
+    expected = int(raw) if re.fullmatch("[0-9]{1,3}", raw) and 1 <= int(raw) <= 100 else None
+    assert _limit(raw) == expected
+
+
+def test_unknown_query_parameters_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        cursors.ListQuery.model_validate({"limit": "5", "offset": "10"})
 
 
 @settings(max_examples=200)
