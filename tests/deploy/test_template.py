@@ -226,7 +226,7 @@ def test_local_stage_is_never_deployed() -> None:
 
 
 def _fake_app(*lambda_names: str) -> Chalice:
-    fake = Chalice(app_name="deskguard")
+    fake = Chalice(app_name="deskguard", configure_logs=False)  # keep the shared logger audible
 
     @fake.authorizer()
     def deskguard_authorizer(auth_request: Any) -> AuthResponse:  # pragma: no cover
