@@ -1,7 +1,8 @@
 """Ops CLI (never deployed): `python -m devstack.cli <command>`.
 
     audit verify --org ORG [--json]
-        Walk ORG's audit chain (same code as GET /api/admin/audit/verify); exit 1 if broken.
+        Check ORG's audit chain in the table and against the signed checkpoints in the archive
+        (same code as GET /api/admin/audit/verify); exit 1 if broken.
     security-events query --category CATEGORY [--since 1h] [--org ORG] [--limit N]
                           [--log-group NAME]
         Run a CloudWatch Logs Insights query for one event category; prints JSON lines.
@@ -85,11 +86,16 @@ def _audit_verify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, sort_keys=True))
     elif report["ok"]:
-        print(f"OK: {args.org}: {report['checked']} records, chain intact")
+        print(
+            f"OK: {args.org}: {report['checked']} records, chain intact; "
+            f"{report['checkpoints']} signed checkpoints up to seq {report['checkpointSeq']}, "
+            f"{report['pending']} pending"
+        )
     else:
         broken = report["firstBroken"]
+        where = f" (checkpoint {broken['checkpoint']})" if broken.get("checkpoint") else ""
         print(
-            f"BROKEN: {args.org}: first broken link at seq {broken['seq']}: "
+            f"BROKEN: {args.org}: first broken link at seq {broken['seq']}{where}: "
             f"{broken['reason']} ({broken['detail']}); {report['checked']} records verified"
         )
     return 0 if report["ok"] else 1

@@ -1,4 +1,5 @@
-"""Audit trail routes (ADMIN): list with filters and cursor, and verify the hash chain."""
+"""Audit trail routes (ADMIN): list with filters and cursor, and verify the hash chain (in the
+table and against the signed checkpoints in the archive)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,13 @@ class AuditQuery(BaseModel):
 
 
 class AuditRecordOut(BaseModel):
-    """`audit_log.record_json`: one hash-chained record (`before`/`after` are short summaries)."""
+    """`audit_log.record_json`: one record (`before`/`after` are short summaries). A `pending`
+    record is listed at once but has no `seq`, `prevHash` or `hash` until it is chained."""
 
     model_config = ConfigDict(extra="forbid")
-    seq: int
+    id: str
+    pending: bool
+    seq: int | None
     at: str
     actorId: str  # noqa: N815 (the contract's field names)
     action: str
@@ -40,11 +44,13 @@ class AuditRecordOut(BaseModel):
     requestId: str | None  # noqa: N815
     before: dict[str, Any] | None
     after: dict[str, Any] | None
-    prevHash: str  # noqa: N815
-    hash: str
+    prevHash: str | None  # noqa: N815
+    hash: str | None
 
 
 class BrokenLinkOut(BaseModel):
+    """The first broken seq, why, and the checkpoint that shows it (archive checks)."""
+
     model_config = ConfigDict(extra="forbid")
     seq: int
     reason: Literal[
@@ -53,8 +59,16 @@ class BrokenLinkOut(BaseModel):
         "prev_hash_mismatch",
         "hash_mismatch",
         "head_mismatch",
+        "archive_mismatch",
+        "archive_records_missing",
+        "archive_records_mismatch",
+        "checkpoint_missing",
+        "checkpoint_signature_invalid",
+        "checkpoint_chain_broken",
+        "checkpoint_malformed",
     ]
     detail: str
+    checkpoint: int | None
 
 
 class VerifyOut(BaseModel):
@@ -65,6 +79,9 @@ class VerifyOut(BaseModel):
     ok: bool
     checked: int
     headSeq: int  # noqa: N815
+    pending: int
+    checkpoints: int
+    checkpointSeq: int  # noqa: N815
     firstBroken: BrokenLinkOut | None  # noqa: N815
 
 
@@ -100,7 +117,8 @@ def list_audit(call: ApiCall) -> dict[str, Any]:
     "/admin/audit/verify",
     methods=["GET"],
     response=VerifyOut,
-    summary="Walk the organization's hash chain and report the first broken link.",
+    summary="Check the hash chain in the table and against the signed archived checkpoints; "
+    "report the first broken seq.",
 )
 def verify_audit(call: ApiCall) -> dict[str, Any]:
     return audit_log.verify_chain(call.principal.organization_id).to_json()

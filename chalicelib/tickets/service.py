@@ -6,8 +6,8 @@ requesters only the tickets they requested; anything else is `NotFound`, so exis
 Internal notes never leave this module for a requester.
 
 Every change goes through `audit.transact`, so the change and its audit record are one
-DynamoDB transaction. Reads are shaped so each request costs at most two round trips: the
-ticket and the audit head come back in one TransactGetItems, the write is one TransactWriteItems.
+DynamoDB transaction. Reads are shaped so each request costs at most two round trips: one read
+of the ticket(s), one TransactWriteItems (the audit record touches no shared item).
 """
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ from chalicelib.tickets.schemas import (
     UpdateTicket,
 )
 
-# DynamoDB allows 100 items per transaction; the audit record and head take two of them.
+# DynamoDB allows 100 items per transaction; the audit record takes one of them.
 MAX_TRANSACTION_ITEMS = 100
-AUDIT_ITEMS = 2
+AUDIT_ITEMS = 1
 
 # The status workflow: OPEN -> PENDING -> RESOLVED -> CLOSED. Staff may move forward (skipping
 # steps), put a PENDING ticket back to OPEN, and reopen RESOLVED or CLOSED tickets. Requesters
@@ -158,7 +158,7 @@ def _invalid_assignee() -> ValidationFailed:
 
 
 def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
-    """Open a ticket requested by the caller (one audit head read + one transaction)."""
+    """Open a ticket requested by the caller (one transaction)."""
     org = principal.organization_id
     item = TicketModel.new(
         org,
@@ -305,7 +305,7 @@ def update_ticket(
         raise NotFound()
     _check_patch_shape(data)
     org = principal.organization_id
-    item, head = repository.get_ticket_and_audit_head(org, ticket_id)
+    item = repository.get_ticket(org, ticket_id)
     if item is None or not can_see(principal, item):
         raise NotFound()
     changes = _allowed_changes(principal, item, data, if_match)
@@ -339,7 +339,7 @@ def update_ticket(
     ticket_position = (1 if assign_to is not None else 0) + len(removed)
     entry = _entry(principal, _action_for(changes), "ticket", ticket_id, before=before, after=after)
     try:
-        audit.transact(entry, build, head=head)
+        audit.transact(entry, build)
     except TransactWriteError as error:
         failed = _failed_positions(error)
         if assign_to is not None and 0 in failed:
@@ -428,14 +428,14 @@ def _chunks(changes: Sequence[_BulkChange], capacity: int) -> list[list[_BulkCha
 def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str, str]]:
     """Apply one action to up to 100 tickets; per-id results in request order.
 
-    Reads: one BatchGetItem (tickets + audit head). Writes: one TransactWriteItems per chunk of
+    Reads: one BatchGetItem (the tickets). Writes: one TransactWriteItems per chunk of
     changes that fits a transaction (with its own audit record); a ticket whose version moved
     meanwhile is reported CONFLICT and the rest of its chunk is retried without it.
     """
     if not principal.is_staff:
         raise Forbidden()
     org = principal.organization_id
-    found, head = repository.batch_get_tickets_and_audit_head(org, request.ids)
+    found = repository.batch_get_tickets(org, request.ids)
     results: dict[str, str] = {}
     changes: list[_BulkChange] = []
     for ticket_id in request.ids:
@@ -456,7 +456,7 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
         pending = list(chunk)
         while pending:
             try:
-                record = audit.transact(
+                audit.transact(
                     _entry(
                         principal,
                         f"ticket.bulk.{request.action}",
@@ -466,7 +466,6 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
                         after={"value": value, "ids": [change.ticket_id for change in pending]},
                     ),
                     _bulk_builder(org, pending, assign_to),
-                    head=head,
                 )
             except TransactWriteError as error:
                 failed = _failed_positions(error)
@@ -489,7 +488,6 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
                 pending = [change for change in pending if change.ticket_id not in conflicted]
                 continue
             committed_any = True
-            head = (int(record.seq), record.hash)
             pending = []
     return [{"id": ticket_id, "result": results[ticket_id]} for ticket_id in request.ids]
 
@@ -520,7 +518,7 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
     if not is_valid_id(ticket_id):
         raise NotFound()
     org = principal.organization_id
-    item, head = repository.get_ticket_and_audit_head(org, ticket_id)
+    item = repository.get_ticket(org, ticket_id)
     if item is None or not can_see(principal, item):
         raise NotFound()
     if data.internal and not principal.is_staff:
@@ -545,7 +543,7 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
     after = {"ticketId": ticket_id, "internal": data.internal}
     action = "comment.internal_note" if data.internal else "comment.create"
     entry = _entry(principal, action, "comment", comment_id, after=after)
-    audit.transact(entry, build, head=head)
+    audit.transact(entry, build)
     return Comment.from_model(comment)
 
 
