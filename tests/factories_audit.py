@@ -6,13 +6,23 @@ from typing import Any
 
 from chalicelib.audit import trail as audit
 from chalicelib.identity.revocation import revoke_all_for_user
+from devstack.audit_stream import drain
 
 # make_org creates three users; each creation is audited (user.create) before any scenario runs.
 ORG_SETUP_RECORDS = 3
 
 
-def audit_scenario(org: Any) -> list[audit.AuditRecordModel]:
-    """Ticket, comment, attachment, role, token and settings changes, and a revocation."""
+def chain_all(*, sweep: bool = False) -> None:
+    """Deliver the audit table's stream to the chainer until it has caught up (and optionally
+    run the checkpoint sweep), as the event source mapping and the schedule do in AWS."""
+    import app as app_module
+
+    drain(app_module.app, sweep_checkpoints=sweep)
+
+
+def audit_scenario(org: Any, *, chained: bool = True) -> list[audit.AuditRecordModel]:
+    """Ticket, comment, attachment, role, token and settings changes, and a revocation; chained
+    (the chainer caught up) unless `chained=False`. Returns the records as stored."""
     o, admin, agent, requester = org.id, org.admin.id, org.agent.id, org.requester.id
     entries = [
         audit.AuditEntry(o, requester, "ticket.create", "ticket", "t1", None, {"priority": "HIGH"}),
@@ -47,6 +57,8 @@ def audit_scenario(org: Any) -> list[audit.AuditRecordModel]:
             o, agent, "attachment.delete", "attachment", "a1", {"status": "CLEAN"}, None
         ),
     ]
-    records = [audit.transact(entry) for entry in entries]
+    written = [audit.transact(entry) for entry in entries]
     revoke_all_for_user(o, requester, "admin:test-scenario", actor_id="system:containment")
-    return records
+    if chained:
+        chain_all()
+    return [audit.AuditRecordModel.get(r.pk, r.sk, consistent_read=True) for r in written]

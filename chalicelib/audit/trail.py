@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -84,9 +85,22 @@ class AuditEntry:
     after: dict[str, Any] | None = None
 
 
+_id_lock = threading.Lock()
+_last_id: list[int] = [0, 0]  # the last (ms, random part) this process issued
+
+
 def new_record_id() -> str:
-    """32 hex digits, the first 12 the time in ms: record ids sort by when they were written."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+    """32 hex digits, the first 12 the time in ms, the rest random: record ids sort by when they
+    were written. Within one process they are strictly increasing (like a monotonic ULID: in the
+    same millisecond the random part is incremented), so one request's records keep their order.
+    """
+    with _id_lock:
+        now_ms = max(time.time_ns() // 1_000_000, _last_id[0])
+        random_part = secrets.randbits(79)
+        if now_ms == _last_id[0]:
+            random_part = _last_id[1] + 1
+        _last_id[0], _last_id[1] = now_ms, random_part
+    return f"{now_ms:012x}{random_part:020x}"
 
 
 def record_sk(record_id: str) -> str:

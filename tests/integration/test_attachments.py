@@ -41,7 +41,7 @@ def _audit_actions(org_id: str) -> list[str]:
     """The organization's audited actions after its setup (make_org's user.create records)."""
     return [
         record.action
-        for record in AuditRecordModel.query(org_pk(org_id), AuditRecordModel.sk.startswith("SEQ#"))
+        for record in AuditRecordModel.query(org_pk(org_id), AuditRecordModel.sk.startswith("REC#"))
         if record.action != "user.create"
     ]
 

@@ -20,7 +20,7 @@ MakeOrg = Callable[..., TestOrg]
 def _audit_actions(org_id: str) -> list[str]:
     """The organization's audited actions after its setup (make_org's user.create records)."""
     records = audit.AuditRecordModel.query(
-        audit.org_pk(org_id), audit.AuditRecordModel.sk.startswith(audit.SEQ_PREFIX)
+        audit.org_pk(org_id), audit.AuditRecordModel.sk.startswith(audit.RECORD_PREFIX)
     )
     return [record.action for record in records if record.action != "user.create"]
 
