@@ -70,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--dir", type=Path, help="a downloaded copy of the archive")
     source.add_argument("--bucket", help="the archive bucket")
     args = parser.parse_args(argv)
-    objects = (
-        read_directory(args.dir, args.org) if args.dir else read_bucket(args.bucket, args.org)
-    )
+    objects = read_directory(args.dir, args.org) if args.dir else read_bucket(args.bucket, args.org)
     checkpoints = {key: body for key, body in objects.items() if "/checkpoints/" in key}
     report = verify_archive(args.org, checkpoints, objects, _public_key_pem(args.public_key))
     print(json.dumps(report.to_json(), sort_keys=True))
