@@ -19,7 +19,7 @@ from typing import Any
 
 from chalice.app import Chalice
 from chalice.local import LambdaContext
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
 from chalicelib.api.audit_chainer import CHAINER_FUNCTION, CHECKPOINT_SWEEP_FUNCTION

@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from chalicelib.audit.checkpoints import org_archive_prefix, verify_archive
+from chalicelib.audit.checkpoints import org_archive_prefix, public_key_verifier, verify_archive
 
 
 def _public_key_pem(path: Path) -> bytes:
@@ -54,7 +54,7 @@ def read_bucket(bucket: str, organization_id: str) -> dict[str, bytes]:
     for page in paginator.paginate(Bucket=bucket, Prefix=org_archive_prefix(organization_id)):
         for version in page.get("Versions", []):
             key = version["Key"]
-            if key not in newest or version["LastModified"] > newest[key][0]:  # type: ignore[operator]
+            if key not in newest or version["LastModified"] > newest[key][0]:
                 newest[key] = (version["LastModified"], version["VersionId"])
     return {
         key: s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"].read()
@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     objects = read_directory(args.dir, args.org) if args.dir else read_bucket(args.bucket, args.org)
     checkpoints = {key: body for key, body in objects.items() if "/checkpoints/" in key}
-    report = verify_archive(args.org, checkpoints, objects, _public_key_pem(args.public_key))
+    verifier = public_key_verifier(_public_key_pem(args.public_key))
+    report = verify_archive(args.org, checkpoints, objects, verifier)
     print(json.dumps(report.to_json(), sort_keys=True))
     return 0 if report.ok else 1
 

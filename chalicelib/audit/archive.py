@@ -10,7 +10,6 @@ until then nobody, not even the account root, can delete or overwrite those vers
 from __future__ import annotations
 
 import base64
-import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,19 +47,35 @@ def sign_checkpoint(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def signing_key_arn() -> str:
-    """The ARN of the signing key (recorded in each checkpoint as `keyId`)."""
-    return _key_arn(get_settings().audit_signing_key_id)
+def signing_key_id() -> str:
+    """The signing key as configured (recorded in each checkpoint as `keyId`)."""
+    return get_settings().audit_signing_key_id
 
 
-@functools.cache
-def _key_arn(key_id: str) -> str:
-    arn: str = _kms().describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
-    return arn
+def kms_verifier() -> Any:
+    """A signature check through KMS `Verify` (the service's own verification)."""
+    kms = _kms()
+    key_id = get_settings().audit_signing_key_id
+
+    def check(message: bytes, signature: bytes) -> bool:
+        try:
+            response = kms.verify(
+                KeyId=key_id,
+                Message=message,
+                MessageType="RAW",
+                Signature=signature,
+                SigningAlgorithm=SIGNING_ALGORITHM,
+            )
+        except kms.exceptions.KMSInvalidSignatureException:
+            return False
+        return bool(response.get("SignatureValid"))
+
+    return check
 
 
 def public_key_pem() -> bytes:
-    """The signing key's public half, PEM (what an outside verifier is given)."""
+    """The signing key's public half, PEM (what an outside verifier is given; needs
+    `cryptography`, so it is for tools and tests, not the Lambda functions)."""
     der = _kms().get_public_key(KeyId=get_settings().audit_signing_key_id)["PublicKey"]
     from cryptography.hazmat.primitives import serialization
 

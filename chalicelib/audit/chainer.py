@@ -359,16 +359,16 @@ def maybe_checkpoint(organization_id: str, *, force: bool = False) -> int:
         "fromSeq": from_seq,
         "records": records_key(organization_id, from_seq, int(tip.seq)),
         "recordsSha256": sha256_hex(body),
-        "keyId": archive.signing_key_arn(),
+        "keyId": archive.signing_key_id(),
     }
     document = archive.sign_checkpoint(checkpoint)
-    stored = {**document, "hash": checkpoint_hash(checkpoint)}
+    stored: dict[str, Any] = {**document, "hash": checkpoint_hash(checkpoint)}
     try:
         tip.update(
             actions=[
                 AuditChainModel.checkpoint_seq.set(int(tip.seq)),
-                AuditChainModel.checkpoint_hash.set(stored["hash"]),
-                AuditChainModel.checkpoint_at.set(checkpoint["time"]),
+                AuditChainModel.checkpoint_hash.set(str(stored["hash"])),
+                AuditChainModel.checkpoint_at.set(str(checkpoint["time"])),
                 AuditChainModel.checkpoint_archived.set(False),
                 AuditChainModel.checkpoint_document.set(json.dumps(stored, sort_keys=True)),
                 AuditChainModel.checkpoint_low_id.set(tip.low_id or ""),

@@ -14,8 +14,10 @@ per checkpoint to the audit archive bucket (S3 Object Lock, COMPLIANCE mode):
 
 `verify_archive` checks all of it from the objects and the public key alone; the table-side
 verification (`chalicelib.audit.log.verify_chain`) runs it too and compares the table with it.
-Only the standard library and `cryptography` are used, so the standalone verifier
-(`python -m infra.audit_archive_verify`) needs nothing of the service.
+Only the standard library is imported here; signatures are checked by a callable: with the
+public key and `cryptography` (`public_key_verifier`, what the standalone verifier
+`python -m infra.audit_archive_verify` uses, needing nothing of the service), or by KMS `Verify`
+inside the service (whose Lambda package leaves `cryptography` out).
 """
 
 from __future__ import annotations
@@ -24,12 +26,8 @@ import base64
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 GENESIS_HASH = "0" * 64
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
@@ -67,20 +65,32 @@ def records_key(organization_id: str, from_seq: int, to_seq: int) -> str:
     return f"{org_archive_prefix(organization_id)}records/{from_seq:012d}-{to_seq:012d}.jsonl"
 
 
-def records_file(lines: list[Mapping[str, Any]]) -> bytes:
+def records_file(lines: Sequence[Mapping[str, Any]]) -> bytes:
     """The JSON-lines body of a records object."""
     return "".join(canonical_json(dict(line)) + "\n" for line in lines).encode()
 
 
-def verify_signature(public_key_pem: bytes, message: bytes, signature: bytes) -> bool:
+SignatureCheck = Callable[[bytes, bytes], bool]  # (message, signature) -> valid
+
+
+def public_key_verifier(public_key_pem: bytes) -> SignatureCheck:
+    """ECDSA P-256 / SHA-256 verification with the public key (PEM), through `cryptography`."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key = serialization.load_pem_public_key(public_key_pem)
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise ValueError("the audit signing key must be an elliptic-curve (P-256) key")
-    try:
-        key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False
-    return True
+
+    def check(message: bytes, signature: bytes) -> bool:
+        try:
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,7 +186,7 @@ def _check_records(
 def _checkpoint_problem(
     organization_id: str,
     document: Mapping[str, Any],
-    public_key_pem: bytes,
+    verify: SignatureCheck,
     previous: tuple[str, int],
 ) -> tuple[str, str] | None:
     """Why a checkpoint document cannot be trusted after `previous` (hash, seq), or None."""
@@ -186,8 +196,10 @@ def _checkpoint_problem(
     except (KeyError, ValueError, TypeError):
         signature = b""
     message = canonical_json(checkpoint).encode()
-    if document.get("algorithm") != SIGNING_ALGORITHM or not verify_signature(
-        public_key_pem, message, signature
+    if (
+        document.get("algorithm") != SIGNING_ALGORITHM
+        or not signature
+        or not verify(message, signature)
     ):
         return "checkpoint_signature_invalid", "the signature does not verify"
     if checkpoint.get("organizationId") != organization_id:
@@ -204,14 +216,15 @@ def verify_archive(
     organization_id: str,
     checkpoint_objects: Mapping[str, bytes],
     read_object: Mapping[str, bytes],
-    public_key_pem: bytes,
+    verify: SignatureCheck,
 ) -> ArchiveReport:
     """Check an organization's checkpoints (by key) and the records objects they name.
 
     `checkpoint_objects`: every checkpoint object of the organization; `read_object`: any object
-    of the archive by key (records files). Walks checkpoints in seq order and stops at the first
-    problem: a bad signature, a broken checkpoint chain (one deleted, replaced or reordered), a
-    records object missing or altered, a record that does not hash or link.
+    of the archive by key (records files); `verify`: the signature check. Walks checkpoints in
+    seq order and stops at the first problem: a bad signature, a broken checkpoint chain (one
+    deleted, replaced or reordered), a records object missing or altered, a record that does not
+    hash or link.
     """
     report = ArchiveReport(organization_id)
     parsed: list[tuple[int, dict[str, Any]]] = []
@@ -227,7 +240,7 @@ def verify_archive(
     for seq, document in parsed:
         checkpoint = document["checkpoint"]
         problem = _checkpoint_problem(
-            organization_id, document, public_key_pem, (previous_hash, previous_seq)
+            organization_id, document, verify, (previous_hash, previous_seq)
         )
         body = read_object.get(str(checkpoint.get("records")))
         if problem is None and body is None:

@@ -233,7 +233,7 @@ def _archive_break(
 def archive_report(organization_id: str, objects: dict[str, bytes]) -> ArchiveReport:
     """`checkpoints.verify_archive` over an organization's archived objects (by key)."""
     found = {key: body for key, body in objects.items() if "/checkpoints/" in key}
-    return verify_archive(organization_id, found, objects, archive.public_key_pem())
+    return verify_archive(organization_id, found, objects, archive.kms_verifier())
 
 
 def verify_chain(organization_id: str) -> VerifyReport:

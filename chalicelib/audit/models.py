@@ -23,7 +23,7 @@ CHAIN_SK = "CHAIN"
 ANCHOR_DUE = "due"
 
 
-class AnchorDueIndex(GlobalSecondaryIndex["AuditChainModel"]):
+class AnchorDueIndex(GlobalSecondaryIndex["AuditChainModel"]):  # type: ignore[no-untyped-call]
     """Sparse: only tips with records after their last checkpoint (the checkpoint sweep)."""
 
     class Meta:
