@@ -298,7 +298,7 @@ def test_bulk_conflict_is_reported_per_id(client: Any, make_org: MakeOrg) -> Non
     org = make_org()
     tickets = [create(client, org.requester) for _ in range(2)]
     principal = Principal(org.agent.id, org.id, Role.AGENT)
-    real_read = repository.batch_get_tickets_and_audit_head
+    real_read = repository.batch_get_tickets
 
     def read_then_concurrent_edit(*args: Any, **kwargs: Any) -> Any:
         result = real_read(*args, **kwargs)
@@ -309,7 +309,7 @@ def test_bulk_conflict_is_reported_per_id(client: Any, make_org: MakeOrg) -> Non
         ids=[t["id"] for t in tickets], action="set_priority", priority="URGENT"
     )
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(repository, "batch_get_tickets_and_audit_head", read_then_concurrent_edit)
+        mp.setattr(repository, "batch_get_tickets", read_then_concurrent_edit)
         results = service.bulk_update(principal, request)
     assert results == [
         {"id": tickets[0]["id"], "result": "CONFLICT"},
