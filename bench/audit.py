@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import io
 import os
-import statistics
 import sys
 import threading
 import time
