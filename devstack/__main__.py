@@ -41,6 +41,8 @@ def _configure_environment(host: str, port: int, moto_port: int) -> None:
         definitions = ROOT / ".local" / "clamav-definitions"
         write_test_definitions(definitions)
         os.environ["CLAMAV_DEFINITIONS_DIR"] = str(definitions)
+    # Signed audit checkpoints within seconds locally, so the archive is there to look at.
+    os.environ.setdefault("AUDIT_CHECKPOINT_EVERY_SECONDS", "10")
     # Cookie-authenticated writes must come from the local API's own origin (CSRF check).
     os.environ.setdefault("ALLOWED_ORIGINS", f"http://{host}:{port},http://localhost:{port}")
     from chalicelib.core.keyring import generate_keyring_json
