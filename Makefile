@@ -51,6 +51,7 @@ bench: venv
 	$(PY) bench/run_all.py --write docs/performance.md
 	$(PY) bench/scan.py
 	$(PY) bench/security_ops.py
+	$(PY) bench/audit.py
 
 # Every generated file: OpenAPI, observability JSON, the rate-limit doc, IAM policies (a test
 # fails if any is stale).

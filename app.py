@@ -7,6 +7,7 @@ from chalicelib.api.admin_users import admin_users_bp
 from chalicelib.api.attachment_scanning import attachment_scanning_bp
 from chalicelib.api.attachments import attachments_bp
 from chalicelib.api.audit import audit_bp
+from chalicelib.api.audit_chainer import audit_chainer_bp
 from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
@@ -27,4 +28,5 @@ app.register_blueprint(attachment_scanning_bp)
 app.register_blueprint(admin_users_bp, url_prefix="/api")
 app.register_blueprint(admin_tokens_bp, url_prefix="/api")
 app.register_blueprint(audit_bp, url_prefix="/api")
+app.register_blueprint(audit_chainer_bp)
 app.register_blueprint(docs_bp, url_prefix="/api")

@@ -45,10 +45,15 @@ def _verify(args: argparse.Namespace) -> Output:
     if args.json:
         return Output(json.dumps(report, sort_keys=True), status)
     if report["ok"]:
-        return Output(f"OK: {args.org}: {report['checked']} records, chain intact")
+        return Output(
+            f"OK: {args.org}: {report['checked']} records, chain intact; "
+            f"{report['checkpoints']} signed checkpoints up to seq {report['checkpointSeq']}, "
+            f"{report['pending']} pending"
+        )
     broken = report["firstBroken"]
+    where = f" (checkpoint {broken['checkpoint']})" if broken.get("checkpoint") else ""
     return Output(
-        f"BROKEN: {args.org}: first broken link at seq {broken['seq']}: "
+        f"BROKEN: {args.org}: first broken link at seq {broken['seq']}{where}: "
         f"{broken['reason']} ({broken['detail']}); {report['checked']} records verified",
         status,
     )

@@ -3,7 +3,8 @@
 Environment: `PORT` (API, default 8000), `MOTO_PORT` (default 5055), `HOST` (default 127.0.0.1),
 `CREDENTIALS_FILE` (default `.local/demo-credentials.json`), `CLAMAV_DEFINITIONS_DIR` (default: a
 tiny EICAR-only signature database written to `.local/clamav-definitions/` at start).
-S3 ObjectCreated events reach the scan function through `devstack.s3_events` (a poller).
+S3 ObjectCreated events reach the scan function through `devstack.s3_events` (a poller); the
+audit table's stream reaches the audit chainer through `devstack.audit_stream`.
 Ctrl-C (or SIGTERM) stops both servers.
 """
 
@@ -40,6 +41,8 @@ def _configure_environment(host: str, port: int, moto_port: int) -> None:
         definitions = ROOT / ".local" / "clamav-definitions"
         write_test_definitions(definitions)
         os.environ["CLAMAV_DEFINITIONS_DIR"] = str(definitions)
+    # Signed audit checkpoints within seconds locally, so the archive is there to look at.
+    os.environ.setdefault("AUDIT_CHECKPOINT_EVERY_SECONDS", "10")
     # Cookie-authenticated writes must come from the local API's own origin (CSRF check).
     os.environ.setdefault("ALLOWED_ORIGINS", f"http://{host}:{port},http://localhost:{port}")
     from chalicelib.core.keyring import generate_keyring_json
@@ -68,6 +71,7 @@ def main() -> int:
 
     import app as app_module
     from chalicelib.tables import create_tables
+    from devstack.audit_stream import AuditStreamPump
     from devstack.gateway import create_server
     from devstack.resources import create_buckets
     from devstack.s3_events import S3EventPump
@@ -97,6 +101,7 @@ def main() -> int:
     thread = threading.Thread(target=server.server.serve_forever, daemon=True)
     thread.start()
     S3EventPump(app_module.app, stop).start()
+    AuditStreamPump(app_module.app, stop).start()
 
     print(f"Deskguard local stack (moto on http://{host}:{moto_port})")
     for org in organizations:

@@ -1,4 +1,5 @@
-"""S3 buckets for the local stack and the tests (tables come from `chalicelib.tables`)."""
+"""S3 buckets (and the audit archive's signing key) for the local stack and the tests; tables
+come from `chalicelib.tables`."""
 
 from __future__ import annotations
 
@@ -38,3 +39,34 @@ def create_buckets() -> None:
             },
         )
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    create_audit_archive()
+
+
+def create_audit_archive() -> None:
+    """The audit archive as the deploy template makes it: a bucket with Object Lock on (moto
+    enforces COMPLIANCE retention), and the asymmetric key that signs checkpoints (in AWS a KMS
+    key only the chainer may use; here moto's KMS, which implements Sign and Verify)."""
+    settings = get_settings()
+    s3 = boto3.client("s3", region_name=settings.region)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if settings.audit_archive_bucket not in existing:
+        s3.create_bucket(Bucket=settings.audit_archive_bucket, ObjectLockEnabledForBucket=True)
+        s3.put_public_access_block(
+            Bucket=settings.audit_archive_bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+    kms = boto3.client("kms", region_name=settings.region)
+    alias = settings.audit_signing_key_id
+    aliases = {a["AliasName"] for a in kms.list_aliases().get("Aliases", [])}
+    if alias.startswith("alias/") and alias not in aliases:
+        key = kms.create_key(
+            KeySpec="ECC_NIST_P256",
+            KeyUsage="SIGN_VERIFY",
+            Description="Deskguard audit checkpoint signing (local)",
+        )
+        kms.create_alias(AliasName=alias, TargetKeyId=key["KeyMetadata"]["KeyId"])

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.identity.models import ApiTokenModel
-from infra.resources import POLICY_FILES, TableSpec, bucket, table_specs
+from infra.resources import AUDIT_SIGNING_KEY, POLICY_FILES, TableSpec, bucket, table_specs
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / ".chalice"
 
@@ -62,6 +62,23 @@ SCANNER_TABLES: dict[str, tuple[str, ...]] = {
     "audit": ("dynamodb:GetItem", "dynamodb:Query", *APPEND_ONLY),
 }
 DEFINITIONS_PREFIX = "clamav/"
+AUDIT_ARCHIVE_PREFIX = "audit/"
+# The audit chainer: reads the stream (the event source mapping polls with the function's role),
+# reads records and the tip, chains records (UpdateItem) and moves the tip (PutItem/UpdateItem).
+# It is the only role that may sign checkpoints and write the archive.
+AUDIT_CHAINER_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+)
+STREAM_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
 
 LOGS = {
     "Sid": "OwnLogStreams",
@@ -173,6 +190,69 @@ def api_policy() -> list[dict[str, Any]]:
         },
     ]
     statements += _signing_keys("SigningKeys")
+    statements += _audit_archive_read()
+    return statements
+
+
+def _audit_key() -> dict[str, str]:
+    return sub(f"${{{AUDIT_SIGNING_KEY}.Arn}}")
+
+
+def _audit_archive_read() -> list[dict[str, Any]]:
+    """What `GET /api/admin/audit/verify` needs: the archive's objects and the public key."""
+    return [
+        {
+            "Sid": "ReadAuditArchive",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": [_objects("audit_archive", AUDIT_ARCHIVE_PREFIX)],
+        },
+        {
+            "Sid": "ListAuditArchive",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucketVersions"],
+            "Resource": [_bucket("audit_archive")],
+        },
+        {
+            "Sid": "AuditVerifyKey",
+            "Effect": "Allow",
+            "Action": ["kms:Verify"],
+            "Resource": [_audit_key()],
+        },
+    ]
+
+
+def audit_chainer_policy() -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for spec in table_specs():
+        if spec.short_name == "audit":
+            statements.append(
+                _table_statement(f"Chain{spec.logical_id}", AUDIT_CHAINER_TABLE_ACTIONS, spec)
+            )
+            statements.append(
+                {
+                    "Sid": "ReadAuditStream",
+                    "Effect": "Allow",
+                    "Action": list(STREAM_ACTIONS),
+                    "Resource": [sub(f"${{{spec.logical_id}.Arn}}/stream/*")],
+                }
+            )
+    statements += [
+        {
+            # Write-once objects: PutObjectRetention is what a put with lock headers needs.
+            "Sid": "WriteAuditArchive",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:PutObjectRetention"],
+            "Resource": [_objects("audit_archive", AUDIT_ARCHIVE_PREFIX)],
+        },
+        {
+            # The key policy also names only this role for Sign (infra.template).
+            "Sid": "SignCheckpoints",
+            "Effect": "Allow",
+            "Action": ["kms:Sign"],
+            "Resource": [_audit_key()],
+        },
+    ]
     return statements
 
 
@@ -282,6 +362,7 @@ BUILDERS = {
     "authorizer": authorizer_policy,
     "scanner": scanner_policy,
     "definitions": definitions_policy,
+    "audit_chainer": audit_chainer_policy,
 }
 
 

@@ -31,14 +31,20 @@ FUNCTION_POLICIES: dict[str, str] = {
     "scan_attachment": "scanner",  # new upload -> ClamAV scan
     "retry_attachment_scans": "scanner",  # schedule: re-scan errors and missed events
     "refresh_av_definitions": "definitions",  # schedule: refresh ClamAV definitions
+    "chain_audit_records": "audit_chainer",  # audit table stream -> chain + checkpoints
+    "checkpoint_audit_chains": "audit_chainer",  # schedule: checkpoint quiet organizations
 }
 POLICY_FILES: dict[str, str] = {
     "api": "policy-api.json",
     "authorizer": "policy-authorizer.json",
     "scanner": "policy-scanner.json",
     "definitions": "policy-definitions.json",
+    "audit_chainer": "policy-audit-chainer.json",
 }
 SCANNER_FUNCTION = "scan_attachment"
+AUDIT_CHAINER_FUNCTION = "chain_audit_records"
+# The asymmetric KMS key that signs audit checkpoints (infra.template).
+AUDIT_SIGNING_KEY = "AuditSigningKey"
 
 
 def function_logical_id(name: str) -> str:

@@ -11,7 +11,10 @@ policies, observability fragments) are written by `make generate` only. What com
 - Gateway Responses: `chalicelib.core.gateway_responses` bodies + `chalicelib.core.headers`;
 - the signing-key secret: `JWT_SIGNING_KEY_SECRET_ID` of the stage;
 - observability: every `infra/observability/*.json` fragment (metric filters, alarms, dashboard);
-- the cookie (REQUEST) authorizer: `REQUEST_AUTHORIZERS` below, applied when the app defines it.
+- the cookie (REQUEST) authorizer: `REQUEST_AUTHORIZERS` below, applied when the app defines it;
+- the audit chainer: the event source mapping from the audit table's stream
+  (`chalicelib.audit.chainer.STREAM_FILTER`), the asymmetric KMS key that signs checkpoints
+  (only the chainer's roles may `Sign`) and an alarm on the stream's iterator age.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 from chalice.app import Chalice
 
+from chalicelib.audit.chainer import STREAM_FILTER
 from chalicelib.core import settings as settings_module
 from chalicelib.core.gateway_responses import GATEWAY_RESPONSES
 from chalicelib.core.headers import security_headers
@@ -34,6 +38,8 @@ from chalicelib.core.settings import Settings
 from infra import stages
 from infra.resources import (
     API_HANDLER,
+    AUDIT_CHAINER_FUNCTION,
+    AUDIT_SIGNING_KEY,
     BUCKETS,
     FUNCTION_POLICIES,
     SCANNER_FUNCTION,
@@ -163,7 +169,7 @@ def table_resource(spec: TableSpec, settings: Settings, production: bool) -> dic
     if ttl:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}
     if spec.short_name == AUDIT_TABLE:
-        # Feeds the archive to the Object Lock bucket and tamper monitoring.
+        # Feeds the audit chainer (seq, hashes, signed checkpoints to the Object Lock bucket).
         properties["StreamSpecification"] = {"StreamViewType": "NEW_IMAGE"}
     return _retain({"Type": "AWS::DynamoDB::Table", "Properties": properties}, production)
 
@@ -219,15 +225,16 @@ def bucket_resource(kind: str, settings: Settings, production: bool) -> dict[str
             "EventBridgeConfiguration": {"EventBridgeEnabled": True}
         }
     if kind == "audit_archive":
+        # Every stage: COMPLIANCE for `audit_archive_retention_days` (the chainer also puts each
+        # object with that explicit lock, so the default only backs it up).
         properties["ObjectLockEnabled"] = True
         properties["ObjectLockConfiguration"] = {
             "ObjectLockEnabled": "Enabled",
             "Rule": {
-                "DefaultRetention": (
-                    {"Mode": "COMPLIANCE", "Days": 365}
-                    if production
-                    else {"Mode": "GOVERNANCE", "Days": 1}
-                )
+                "DefaultRetention": {
+                    "Mode": "COMPLIANCE",
+                    "Days": settings.audit_archive_retention_days,
+                }
             },
         }
     return _retain(
@@ -473,6 +480,121 @@ def scanner_wiring(app: Chalice, settings: Settings) -> dict[str, Any]:
     }
 
 
+# Lambda's retry of a failing stream batch never gives up (records must not be skipped): the
+# alarm says when the chainer falls behind instead.
+AUDIT_CHAINER_BATCH_SIZE = 100
+AUDIT_CHAINER_BATCHING_WINDOW_SECONDS = 1
+AUDIT_CHAINER_MAX_AGE_MS = 60_000
+
+
+def audit_chainer_wiring(app: Chalice, stage: str) -> dict[str, Any]:
+    """The stream -> chainer mapping, the checkpoint signing key (+ alias), the lag alarm."""
+    chainer_functions = [
+        name for name in app_functions(app) if FUNCTION_POLICIES.get(name) == "audit_chainer"
+    ]
+    if AUDIT_CHAINER_FUNCTION not in chainer_functions:
+        return {}
+    function = function_logical_id(AUDIT_CHAINER_FUNCTION)
+    account_root = _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    # By name pattern, not `Fn::GetAtt` (the roles' policies name this key: a cycle). CFN names
+    # Chalice's roles `<stack>-<LogicalId>-<suffix>`.
+    signers = [
+        _sub(
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-"
+            f"{role_logical_id(name)}-*"
+        )
+        for name in chainer_functions
+    ]
+    return {
+        "AuditChainerStream": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["AuditTable", "StreamArn"]},
+                "FunctionName": {"Ref": function},
+                "StartingPosition": "TRIM_HORIZON",
+                "BatchSize": AUDIT_CHAINER_BATCH_SIZE,
+                "MaximumBatchingWindowInSeconds": AUDIT_CHAINER_BATCHING_WINDOW_SECONDS,
+                "ParallelizationFactor": 1,
+                "MaximumRetryAttempts": -1,
+                "MaximumRecordAgeInSeconds": -1,
+                "BisectBatchOnFunctionError": False,
+                "FilterCriteria": {
+                    "Filters": [{"Pattern": json.dumps(STREAM_FILTER, sort_keys=True)}]
+                },
+            },
+        },
+        AUDIT_SIGNING_KEY: {
+            "Type": "AWS::KMS::Key",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "Description": f"Deskguard {stage}: signs audit checkpoints",
+                "KeySpec": "ECC_NIST_P256",
+                "KeyUsage": "SIGN_VERIFY",
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            # Administration and verification, never signing: not even an
+                            # IAM policy in this account can let another principal Sign.
+                            "Sid": "AccountAdministersAndVerifies",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": account_root},
+                            "Action": [
+                                "kms:Describe*",
+                                "kms:Get*",
+                                "kms:List*",
+                                "kms:Verify",
+                                "kms:Create*",
+                                "kms:Put*",
+                                "kms:Update*",
+                                "kms:Enable*",
+                                "kms:Disable*",
+                                "kms:TagResource",
+                                "kms:UntagResource",
+                                "kms:ScheduleKeyDeletion",
+                                "kms:CancelKeyDeletion",
+                            ],
+                            "Resource": "*",
+                        },
+                        {
+                            "Sid": "OnlyTheChainerSigns",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": account_root},
+                            "Action": "kms:Sign",
+                            "Resource": "*",
+                            "Condition": {"ArnLike": {"aws:PrincipalArn": signers}},
+                        },
+                    ],
+                },
+            },
+        },
+        f"{AUDIT_SIGNING_KEY}Alias": {
+            "Type": "AWS::KMS::Alias",
+            "Properties": {
+                "AliasName": f"alias/deskguard-{stage}-audit-signing",
+                "TargetKeyId": {"Ref": AUDIT_SIGNING_KEY},
+            },
+        },
+        "AuditChainerLagAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": "The audit chainer is behind the audit table's stream",
+                "Namespace": "AWS/Lambda",
+                "MetricName": "IteratorAge",
+                "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": function}}],
+                "Statistic": "Maximum",
+                "Period": 60,
+                "EvaluationPeriods": 5,
+                "Threshold": AUDIT_CHAINER_MAX_AGE_MS,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [{"Ref": "AlarmTopic"}],
+            },
+        },
+    }
+
+
 def alarm_topic() -> dict[str, Any]:
     return {
         "AlarmTopic": {
@@ -636,6 +758,7 @@ def build_template(
         )
     resources["SigningKeySecret"] = signing_secret(secret_name)
     resources.update(scanner_wiring(app, settings))
+    resources.update(audit_chainer_wiring(app, stage))
     resources.update(alarm_topic())
     rest_api, extra = rest_api_overrides(app, stage)
     resources["RestAPI"] = rest_api
@@ -653,6 +776,8 @@ def build_template(
     outputs.update({b.logical_id + "Name": {"Value": {"Ref": b.logical_id}} for b in BUCKETS})
     outputs["SigningKeySecretArn"] = {"Value": {"Ref": "SigningKeySecret"}}
     outputs["AlarmTopicArn"] = {"Value": {"Ref": "AlarmTopic"}}
+    if AUDIT_SIGNING_KEY in resources:
+        outputs["AuditSigningKeyArn"] = {"Value": {"Fn::GetAtt": [AUDIT_SIGNING_KEY, "Arn"]}}
     template: dict[str, Any] = {"Resources": resources, "Outputs": outputs}
 
     log_groups = function_log_groups(app, stage)

@@ -1,4 +1,5 @@
-"""Audit trail routes (ADMIN): list with filters and cursor, and verify the hash chain."""
+"""Audit trail routes (ADMIN): list with filters and cursor, and verify the hash chain (in the
+table and against the signed checkpoints in the archive)."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def list_audit(call: ApiCall) -> dict[str, Any]:
     "/admin/audit/verify",
     methods=["GET"],
     response=VerifyOut,
-    summary="Walk the organization's hash chain and report the first broken link.",
+    summary="Check the hash chain in the table and against the signed archived checkpoints; "
+    "report the first broken seq.",
 )
 def verify_audit(call: ApiCall) -> dict[str, Any]:
     return VerifyOut.dump(audit_log.verify_chain(call.principal.organization_id))

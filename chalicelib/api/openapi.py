@@ -187,7 +187,7 @@ def _error_statuses(method: str, path: str, rule: Rule, doc: RouteDoc | None) ->
     if has_params:
         statuses.add(404)
     if method in WRITE_METHODS and not rule.public:
-        statuses.add(409)
+        statuses |= {409, 503}  # 503: a write still contended after retries (Retry-After)
     if doc is not None:
         statuses |= set(doc.errors)
     return sorted(statuses)
@@ -232,7 +232,7 @@ def _error_responses() -> dict[str, Any]:
             continue
         responses[error.code] = {
             "description": f"{status} {error.code}: {error.default_message}",
-            "headers": _headers_ref(["Retry-After"] if status == 429 else []),
+            "headers": _headers_ref(["Retry-After"] if status in {429, 503} else []),
             "content": {
                 "application/json": {
                     "schema": {

@@ -1,34 +1,38 @@
 """Reading the audit trail: filtered, cursor-paginated listing and chain verification.
 
-The write path is `audit.transact` (unchanged). Here:
-- `list_records(organization_id, filters, limit, cursor)`: newest first, one Query on the
-  organization's partition (filters on actor, target and time are applied by DynamoDB). The
-  cursor is opaque, HMAC-signed, and bound to the organization and the filters: another
-  organization's cursor is refused as a cross-organization probe (counts toward containment).
-- `verify_chain(organization_id)`: walks every record in sequence order and reports the first
-  broken link: a changed byte (hash mismatch), a deleted record (sequence gap or head mismatch),
-  reordered or replaced records (sequence or previous-hash mismatch).
+The write path is `audit.transact`; the chain is built by `audit.chainer`. Here:
+- `list_records(organization_id, filters, limit, cursor)`: newest first (by the records'
+  time-ordered ids), one Query on the organization's partition (filters on actor, target and time
+  are applied by DynamoDB). A record is listed as soon as its change is written, `pending` until
+  the chainer gives it its seq and hash. The cursor is opaque, HMAC-signed, and bound to the
+  organization and the filters: another organization's cursor is refused as a cross-organization
+  probe (counts toward containment).
+- `verify_chain(organization_id)`: checks the chain in the table (every chained record in seq
+  order, and the tip) and against the signed checkpoints in the archive, and reports the first
+  broken seq: a changed byte (hash mismatch), a deleted record (sequence gap), reordered records
+  (previous-hash mismatch), a deleted tail (the tip or a checkpoint beyond the chain's end), and
+  a tail rewritten and re-hashed after a checkpoint (the table differs from the archive).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+import re
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 
-from chalicelib.audit.models import AuditHeadModel, AuditRecordModel
-from chalicelib.audit.trail import (
+from chalicelib.audit import archive
+from chalicelib.audit.checkpoints import (
     GENESIS_HASH,
-    HEAD_SK,
-    SEQ_PREFIX,
+    ArchiveReport,
     compute_hash,
-    record_body,
-    seq_sk,
+    verify_archive,
 )
+from chalicelib.audit.models import CHAIN_SK, RECORD_PREFIX, AuditChainModel, AuditRecordModel
+from chalicelib.audit.trail import record_body, record_sk
 from chalicelib.core import cursors
 from chalicelib.core.cursors import Page
 from chalicelib.core.errors import ValidationFailed
@@ -79,6 +83,9 @@ def _binding(filters: AuditFilters) -> str:
     return "audit|" + json.dumps(filters.digest_source(), separators=(",", ":"))
 
 
+_RECORD_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def list_records(
     organization_id: str,
     filters: AuditFilters,
@@ -88,16 +95,13 @@ def list_records(
 ) -> Page[AuditRecordModel]:
     """One page of an organization's audit records, newest first, and the next cursor."""
     limit = max(1, min(limit, cursors.MAX_LIMIT))
-    last_seq = cursors.decode(organization_id, _binding(filters), cursor)
-    if last_seq is not None and (not isinstance(last_seq, int) or last_seq < 1):
+    last_id = cursors.decode(organization_id, _binding(filters), cursor)
+    if last_id is not None and (not isinstance(last_id, str) or not _RECORD_ID.fullmatch(last_id)):
         raise cursors.CursorRejected(cursors.TAMPERED)
-    upper = last_seq - 1 if last_seq is not None else None
-    if upper is not None and upper < 1:
-        return Page([], None)
     range_condition = (
-        AuditRecordModel.sk.between(seq_sk(1), seq_sk(upper))
-        if upper is not None
-        else AuditRecordModel.sk.startswith(SEQ_PREFIX)
+        AuditRecordModel.sk.between(RECORD_PREFIX, record_sk(last_id))
+        if last_id is not None
+        else AuditRecordModel.sk.startswith(RECORD_PREFIX)
     )
     results = AuditRecordModel.query(
         org_pk(organization_id),
@@ -108,13 +112,15 @@ def list_records(
     )
     page: list[AuditRecordModel] = []
     for record in results:
+        if last_id is not None and record.record_id >= last_id:
+            continue
         page.append(record)
         if len(page) > limit:
             break
     more = len(page) > limit
     page = page[:limit]
     next_cursor = (
-        cursors.encode(organization_id, _binding(filters), int(page[-1].seq)) if more else None
+        cursors.encode(organization_id, _binding(filters), page[-1].record_id) if more else None
     )
     return Page(page, next_cursor)
 
@@ -122,9 +128,12 @@ def list_records(
 @dataclasses.dataclass(frozen=True)
 class BrokenLink:
     seq: int
-    # missing_record | sequence_mismatch | prev_hash_mismatch | hash_mismatch | head_mismatch
+    # Table: missing_record | sequence_mismatch | prev_hash_mismatch | hash_mismatch |
+    # head_mismatch. Against the archive: archive_mismatch (the table differs from a signed
+    # checkpoint), checkpoint_missing, and `checkpoints.ArchiveBreak`'s reasons.
     reason: str
     detail: str
+    checkpoint: int | None = None  # the checkpoint (by its seq) that shows the break, if any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,61 +143,105 @@ class VerifyReport:
     checked: int
     head_seq: int
     first_broken: BrokenLink | None
+    pending: int = 0
+    checkpoints: int = 0
+    checkpoint_seq: int = 0
 
 
-def _records_in_order(organization_id: str) -> Iterator[AuditRecordModel]:
-    return AuditRecordModel.query(
-        org_pk(organization_id),
-        AuditRecordModel.sk.startswith(SEQ_PREFIX),
-        scan_index_forward=True,
-        consistent_read=True,
-        page_size=500,
-    )
+def _table_break(
+    chained: list[AuditRecordModel], tip: AuditChainModel | None
+) -> tuple[BrokenLink | None, int]:
+    """The first broken link of the table's chain, and how many records verified before it."""
+    expected, prev_hash = 1, GENESIS_HASH
+    for record in chained:
+        seq = int(record.seq or 0)
+        broken: BrokenLink | None = None
+        if seq > expected:
+            broken = BrokenLink(expected, "missing_record", f"record {expected} is absent")
+        elif seq < expected:
+            broken = BrokenLink(seq, "sequence_mismatch", f"two records hold seq {seq}")
+        elif record.prev_hash != prev_hash:
+            broken = BrokenLink(seq, "prev_hash_mismatch", "does not link to the one before")
+        elif compute_hash(prev_hash, record_body(record)) != record.hash:
+            broken = BrokenLink(seq, "hash_mismatch", "content differs from what was hashed")
+        if broken is not None:
+            return broken, expected - 1
+        prev_hash = record.hash or ""
+        expected += 1
+    last = expected - 1
+    tip_seq = int(tip.seq) if tip is not None else 0
+    tip_hash = tip.hash if tip is not None else GENESIS_HASH
+    detail = f"the tip says {tip_seq}, the chain ends at {last}"
+    if tip_seq > last:
+        return BrokenLink(last + 1, "missing_record", detail), last
+    if tip_seq != last or tip_hash != prev_hash:
+        return BrokenLink(last, "head_mismatch", detail), last
+    return None, last
 
 
-def _check_record(record: AuditRecordModel, expected: int, prev_hash: str) -> BrokenLink | None:
-    position = int(record.sk[len(SEQ_PREFIX) :])
-    if position != expected:
-        return BrokenLink(expected, "missing_record", f"record {expected} is absent")
-    if int(record.seq) != position:
-        return BrokenLink(
-            position, "sequence_mismatch", f"slot {position} holds record {int(record.seq)}"
-        )
-    if record.prev_hash != prev_hash:
-        return BrokenLink(position, "prev_hash_mismatch", "does not link to record before it")
-    if compute_hash(record.prev_hash, record_body(record)) != record.hash:
-        return BrokenLink(position, "hash_mismatch", "content differs from what was hashed")
+def _archive_break(
+    chained: list[AuditRecordModel], report: ArchiveReport, tip: AuditChainModel | None
+) -> BrokenLink | None:
+    """Where the table departs from what the (intact) signed checkpoints hold."""
+    by_seq = {int(r.seq or 0): r for r in chained}
+    for seq in sorted(report.hashes):
+        checkpoint = min(c for c in report.checkpoint_seqs if c >= seq)
+        record = by_seq.get(seq)
+        if record is None:
+            detail = f"in checkpoint {checkpoint}, not in the table"
+            return BrokenLink(seq, "missing_record", detail, checkpoint)
+        if record.hash != report.hashes[seq]:
+            detail = f"differs from checkpoint {checkpoint}"
+            return BrokenLink(seq, "archive_mismatch", detail, checkpoint)
+    claimed = int(tip.checkpoint_seq or 0) if tip is not None else 0
+    if tip is not None and tip.checkpoint_archived and claimed > report.last_seq:
+        detail = f"checkpoint {claimed} is not in the archive"
+        return BrokenLink(report.last_seq + 1, "checkpoint_missing", detail, claimed)
     return None
 
 
+def archive_report(organization_id: str, objects: dict[str, bytes]) -> ArchiveReport:
+    """`checkpoints.verify_archive` over an organization's archived objects (by key)."""
+    found = {key: body for key, body in objects.items() if "/checkpoints/" in key}
+    return verify_archive(organization_id, found, objects, archive.kms_verifier())
+
+
 def verify_chain(organization_id: str) -> VerifyReport:
-    """Walk the organization's chain from the genesis and report the first broken link."""
+    """Check the organization's chain in the table and against its archived checkpoints; the
+    first broken seq wins (a table break before an archive one at the same seq)."""
     try:
-        head = AuditHeadModel.get(org_pk(organization_id), HEAD_SK, consistent_read=True)
-        head_seq, head_hash = int(head.seq), head.hash
-    except DoesNotExist:
-        head_seq, head_hash = 0, GENESIS_HASH
-    expected, prev_hash, checked = 1, GENESIS_HASH, 0
-    for record in _records_in_order(organization_id):
-        broken = _check_record(record, expected, prev_hash)
-        if broken is not None:
-            return VerifyReport(organization_id, False, checked, head_seq, broken)
-        checked += 1
-        prev_hash = record.hash
-        expected += 1
-    last = expected - 1
-    if last != head_seq or prev_hash != head_hash:
-        seq = last + 1 if head_seq > last else last
-        detail = f"head says record {head_seq}, chain ends at {last}"
-        if head_seq > last:
-            return VerifyReport(
-                organization_id,
-                False,
-                checked,
-                head_seq,
-                BrokenLink(seq, "missing_record", detail),
-            )
-        return VerifyReport(
-            organization_id, False, checked, head_seq, BrokenLink(seq, "head_mismatch", detail)
+        tip: AuditChainModel | None = AuditChainModel.get(
+            org_pk(organization_id), CHAIN_SK, consistent_read=True
         )
-    return VerifyReport(organization_id, True, checked, head_seq, None)
+    except DoesNotExist:
+        tip = None
+    records = list(
+        AuditRecordModel.query(
+            org_pk(organization_id),
+            AuditRecordModel.sk.startswith(RECORD_PREFIX),
+            consistent_read=True,
+            page_size=500,
+        )
+    )
+    pending = sum(1 for r in records if r.seq is None)
+    chained = sorted((r for r in records if r.seq is not None), key=lambda r: int(r.seq or 0))
+    table_broken, checked = _table_break(chained, tip)
+    report = archive_report(organization_id, archive.read_org_archive(organization_id))
+    archive_broken: BrokenLink | None
+    if report.first_broken is not None:
+        found = report.first_broken
+        archive_broken = BrokenLink(found.seq, found.reason, found.detail, found.checkpoint)
+    else:
+        archive_broken = _archive_break(chained, report, tip)
+    candidates = [b for b in (table_broken, archive_broken) if b is not None]
+    first = min(candidates, key=lambda b: b.seq) if candidates else None
+    return VerifyReport(
+        organization_id,
+        first is None,
+        checked,
+        int(tip.seq) if tip is not None else 0,
+        first,
+        pending=pending,
+        checkpoints=report.checkpoints,
+        checkpoint_seq=report.last_seq,
+    )

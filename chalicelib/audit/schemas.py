@@ -10,9 +10,12 @@ from chalicelib.core.schemas import Out
 
 
 class AuditRecordOut(Out):
-    """One hash-chained record (`before`/`after` are short summaries)."""
+    """One record (`before`/`after` are short summaries). A `pending` record is listed at once
+    but has no `seq`, `prevHash` or `hash` until the chainer has chained it."""
 
-    seq: int
+    id: str
+    pending: bool
+    seq: int | None
     at: str
     actor_id: str
     action: str
@@ -21,8 +24,8 @@ class AuditRecordOut(Out):
     request_id: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
-    prev_hash: str
-    hash: str
+    prev_hash: str | None
+    hash: str | None
 
     @classmethod
     def of(cls, source: Any) -> Self:
@@ -31,7 +34,9 @@ class AuditRecordOut(Out):
         details = json.loads(source.details)
         return super().of(
             {
-                "seq": int(source.seq),
+                "id": source.record_id,
+                "pending": source.seq is None,
+                "seq": int(source.seq) if source.seq is not None else None,
                 "at": source.at,
                 "actor_id": source.actor_id,
                 "action": source.action,
@@ -47,6 +52,8 @@ class AuditRecordOut(Out):
 
 
 class BrokenLinkOut(Out):
+    """The first broken seq, why, and the checkpoint that shows it (archive checks)."""
+
     seq: int
     reason: Literal[
         "missing_record",
@@ -54,8 +61,16 @@ class BrokenLinkOut(Out):
         "prev_hash_mismatch",
         "hash_mismatch",
         "head_mismatch",
+        "archive_mismatch",
+        "archive_records_missing",
+        "archive_records_mismatch",
+        "checkpoint_missing",
+        "checkpoint_signature_invalid",
+        "checkpoint_chain_broken",
+        "checkpoint_malformed",
     ]
     detail: str
+    checkpoint: int | None
 
 
 class VerifyOut(Out):
@@ -65,4 +80,7 @@ class VerifyOut(Out):
     ok: bool
     checked: int
     head_seq: int
+    pending: int
+    checkpoints: int
+    checkpoint_seq: int
     first_broken: BrokenLinkOut | None

@@ -85,6 +85,23 @@ class RateLimited(DeskguardError):
     default_message = "Too many requests; retry later."
 
 
+class ServiceUnavailable(DeskguardError):
+    """A transient failure that persisted through retries (always sent with `Retry-After`)."""
+
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    default_message = "The service is busy; retry later."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, details=details, headers={"Retry-After": "1", **(headers or {})})
+
+
 class Internal(DeskguardError):
     """Generic 500: the message never says what went wrong."""
 
@@ -126,6 +143,7 @@ def error_for_status(status: int) -> DeskguardError:
         PayloadTooLarge,
         UnsupportedMediaType,
         RateLimited,
+        ServiceUnavailable,
     ):
         if cls.status == status:
             return cls()

@@ -89,8 +89,14 @@ class Settings:
     containment_window_seconds: int = 600
     containment_suspicious_threshold: int = 10
     containment_revoke_threshold: int = 25
-    # Deploy (issue 7): the audit archive bucket (S3 Object Lock) created by infra/template.py.
+    # The audit archive bucket (S3 Object Lock, COMPLIANCE) created by infra/template.py, how
+    # long each archived object is locked, the asymmetric KMS key that signs checkpoints, and
+    # how often the chainer writes one (after N records, or T seconds after the last one).
     audit_archive_bucket: str = ""
+    audit_archive_retention_days: int = 365
+    audit_signing_key_id: str = ""
+    audit_checkpoint_every_records: int = 500
+    audit_checkpoint_every_seconds: int = 300
 
     @property
     def is_local(self) -> bool:
@@ -115,6 +121,10 @@ def load(env: Mapping[str, str]) -> Settings:
         quarantine_bucket=env.get("QUARANTINE_BUCKET", f"{prefix}-quarantine"),
         definitions_bucket=env.get("DEFINITIONS_BUCKET", f"{prefix}-av-definitions"),
         audit_archive_bucket=env.get("AUDIT_ARCHIVE_BUCKET", f"{prefix}-audit-archive"),
+        audit_archive_retention_days=_int(env, "AUDIT_ARCHIVE_RETENTION_DAYS", 365),
+        audit_signing_key_id=env.get("AUDIT_SIGNING_KEY_ID") or f"alias/{prefix}-audit-signing",
+        audit_checkpoint_every_records=_int(env, "AUDIT_CHECKPOINT_EVERY_RECORDS", 500),
+        audit_checkpoint_every_seconds=_int(env, "AUDIT_CHECKPOINT_EVERY_SECONDS", 300),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 64 * 1024),
         hsts_enabled=_bool(env, "HSTS_ENABLED", True),
         tracing_enabled=bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))

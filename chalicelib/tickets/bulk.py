@@ -27,9 +27,9 @@ from chalicelib.tickets.schemas import (
     BulkSetStatus,
 )
 
-# DynamoDB allows 100 items per transaction; the audit record and head take two of them.
+# DynamoDB allows 100 items per transaction; the audit record takes one of them.
 MAX_TRANSACTION_ITEMS = 100
-AUDIT_ITEMS = 2
+AUDIT_ITEMS = 1
 
 BulkRequestData = BulkSetStatus | BulkSetPriority | BulkAssign | BulkAddTag | BulkRemoveTag
 
@@ -107,13 +107,13 @@ def _chunks(changes: Sequence[_BulkChange], capacity: int) -> list[list[_BulkCha
 def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str, str]]:
     """Apply one action to up to 100 tickets; per-id results in request order.
 
-    Reads: one BatchGetItem (tickets + audit head). Writes: one TransactWriteItems per chunk of
+    Reads: one BatchGetItem (the tickets). Writes: one TransactWriteItems per chunk of
     changes that fits a transaction (with its own audit record); a ticket whose version moved
     meanwhile is reported CONFLICT and the rest of its chunk is retried without it.
     """
     policy.check_bulk_update(principal)
     org = principal.organization_id
-    found, head = repository.batch_get_tickets_and_audit_head(org, request.ids)
+    found = repository.batch_get_tickets(org, request.ids)
     results: dict[str, str] = {}
     changes: list[_BulkChange] = []
     for ticket_id in request.ids:
@@ -134,7 +134,7 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
         pending = list(chunk)
         while pending:
             try:
-                record = audit.transact(
+                audit.transact(
                     writes.entry(
                         principal,
                         f"ticket.bulk.{request.action}",
@@ -144,7 +144,6 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
                         after={"value": value, "ids": [change.ticket_id for change in pending]},
                     ),
                     _bulk_builder(org, pending, assign_to),
-                    head=head,
                 )
             except TransactWriteError as error:
                 failed = writes.failed_positions(error)
@@ -167,7 +166,6 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
                 pending = [change for change in pending if change.ticket_id not in conflicted]
                 continue
             committed_any = True
-            head = (int(record.seq), record.hash)
             pending = []
     return [{"id": ticket_id, "result": results[ticket_id]} for ticket_id in request.ids]
 

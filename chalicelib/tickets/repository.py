@@ -13,12 +13,8 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
-from pynamodb.transactions import TransactGet
 
-from chalicelib.audit import trail as audit
-from chalicelib.audit.models import AuditHeadModel
 from chalicelib.core.dynamo import connection
-from chalicelib.core.org_keys import org_pk
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
     COMMENT_SK_END,
@@ -57,59 +53,32 @@ def get_ticket(organization_id: str, ticket_id: str) -> TicketModel | None:
         return None
 
 
-def get_ticket_and_audit_head(
-    organization_id: str, ticket_id: str
-) -> tuple[TicketModel | None, tuple[int, str]]:
-    """The ticket and the organization's audit-chain head in one TransactGetItems."""
-    with TransactGet(connection=connection()) as tx:
-        ticket_future = tx.get(TicketModel, ticket_pk(organization_id, ticket_id), TICKET_SK)
-        head_future = tx.get(AuditHeadModel, org_pk(organization_id), audit.HEAD_SK)
-    try:
-        ticket: TicketModel | None = ticket_future.get()
-    except DoesNotExist:
-        ticket = None
-    try:
-        head: AuditHeadModel | None = head_future.get()
-    except DoesNotExist:
-        head = None
-    return ticket, audit.head_state(head)
-
-
-def batch_get_tickets_and_audit_head(
-    organization_id: str, ticket_ids: Sequence[str], *, with_head: bool = True
-) -> tuple[dict[str, TicketModel], tuple[int, str]]:
-    """Tickets by id (missing ones absent) and the audit head, in BatchGetItem calls of <= 100
-    keys across both tables (one call for up to 99 tickets)."""
+def batch_get_tickets(organization_id: str, ticket_ids: Sequence[str]) -> dict[str, TicketModel]:
+    """Tickets by id (missing ones absent), in strongly consistent BatchGetItem calls of <= 100
+    keys (one call for up to 100 tickets)."""
     tickets_table = TicketModel.Meta.table_name
-    audit_table = AuditHeadModel.Meta.table_name
-    keys: list[tuple[str, dict[str, Any]]] = [
-        (tickets_table, {"pk": {"S": ticket_pk(organization_id, tid)}, "sk": {"S": TICKET_SK}})
+    keys: list[dict[str, Any]] = [
+        {"pk": {"S": ticket_pk(organization_id, tid)}, "sk": {"S": TICKET_SK}}
         for tid in dict.fromkeys(ticket_ids)
     ]
-    if with_head:
-        head_key = {"pk": {"S": org_pk(organization_id)}, "sk": {"S": audit.HEAD_SK}}
-        keys.append((audit_table, head_key))
     client = connection().client
     tickets: dict[str, TicketModel] = {}
-    head_item: AuditHeadModel | None = None
     for start in range(0, len(keys), MAX_BATCH_GET):
-        request: dict[str, Any] = {}
-        for table, key in keys[start : start + MAX_BATCH_GET]:
-            request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+        request: dict[str, Any] = {
+            tickets_table: {"Keys": keys[start : start + MAX_BATCH_GET], "ConsistentRead": True}
+        }
         for _ in range(MAX_BATCH_GET_ATTEMPTS):
             response = client.batch_get_item(RequestItems=request)
             for raw in response.get("Responses", {}).get(tickets_table, []):
                 item = TicketsItem.from_raw_data(raw)
                 if isinstance(item, TicketModel) and item.organization_id == organization_id:
                     tickets[item.ticket_id] = item
-            for raw in response.get("Responses", {}).get(audit_table, []):
-                head_item = AuditHeadModel.from_raw_data(raw)
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
         else:
             raise RuntimeError("BatchGetItem kept returning unprocessed keys")
-    return tickets, audit.head_state(head_item)
+    return tickets
 
 
 def _page(result: Any, limit: int, key_names: Iterable[str]) -> Page:
@@ -232,8 +201,8 @@ def query_thread(
 
 
 def batch_get_by_ids(organization_id: str, ticket_ids: Sequence[str]) -> list[TicketModel]:
-    """Tickets by id in the given order (missing ones skipped), no audit head."""
-    found, _ = batch_get_tickets_and_audit_head(organization_id, ticket_ids, with_head=False)
+    """Tickets by id in the given order (missing ones skipped)."""
+    found = batch_get_tickets(organization_id, ticket_ids)
     return [found[tid] for tid in ticket_ids if tid in found]
 
 

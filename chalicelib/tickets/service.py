@@ -7,8 +7,8 @@ assignees) is asked of `chalicelib.tickets.policy`; a ticket outside the caller'
 Bulk actions live in `chalicelib.tickets.bulk`.
 
 Every change goes through `audit.transact`, so the change and its audit record are one
-DynamoDB transaction. Reads are shaped so each request costs at most two round trips: the
-ticket and the audit head come back in one TransactGetItems, the write is one TransactWriteItems.
+DynamoDB transaction. Reads are shaped so each request costs at most two round trips: one read
+of the ticket(s), one TransactWriteItems (the audit record touches no shared item).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def get_visible_ticket(principal: Principal, ticket_id: str) -> Ticket:
 
 
 def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
-    """Open a ticket requested by the caller (one audit head read + one transaction)."""
+    """Open a ticket requested by the caller (one transaction)."""
     org = principal.organization_id
     item = TicketModel.new(
         org,
@@ -196,8 +196,7 @@ def update_ticket(
         raise NotFound()
     _check_patch_shape(data)
     org = principal.organization_id
-    found, head = repository.get_ticket_and_audit_head(org, ticket_id)
-    item = policy.visible_or_not_found(principal, found)
+    item = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
     changes = _allowed_changes(principal, item, data, if_match)
     if not changes:
         return Ticket.from_model(item)
@@ -231,7 +230,7 @@ def update_ticket(
         principal, _action_for(changes), "ticket", ticket_id, before=before, after=after
     )
     try:
-        audit.transact(entry, build, head=head)
+        audit.transact(entry, build)
     except TransactWriteError as error:
         failed = writes.failed_positions(error)
         if assign_to is not None and 0 in failed:
@@ -250,8 +249,7 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
     if not is_valid_id(ticket_id):
         raise NotFound()
     org = principal.organization_id
-    found, head = repository.get_ticket_and_audit_head(org, ticket_id)
-    policy.visible_or_not_found(principal, found)
+    policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
     policy.check_comment(principal, internal=data.internal)
     comment_id = new_id()
     comment = CommentModel(
@@ -273,7 +271,7 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
     after = {"ticketId": ticket_id, "internal": data.internal}
     action = "comment.internal_note" if data.internal else "comment.create"
     entry = writes.entry(principal, action, "comment", comment_id, after=after)
-    audit.transact(entry, build, head=head)
+    audit.transact(entry, build)
     return Comment.from_model(comment)
 
 

@@ -88,13 +88,21 @@ def _actions(role: str) -> set[str]:
 
 
 def test_least_privilege_by_role() -> None:
-    # Nobody scans a table or manages tables, keys, buckets or secrets.
+    # Nobody scans a table or manages tables, keys, buckets or secrets. KMS: decrypting (the
+    # signing-key secret), and for the audit trail signing (the chainer only) and verifying (the
+    # API's verify).
+    kms_use = {"api": {"kms:Verify"}, "audit_chainer": {"kms:Sign"}}
     for role in POLICY_FILES:
         actions = _actions(role)
         assert not {a for a in actions if a.startswith(("dynamodb:Scan", "dynamodb:Create"))}
+        allowed_kms = kms_use.get(role, set())
         assert not {
-            a for a in actions if re.match(r"(iam|kms:(?!Decrypt)|s3:(Put|Delete)Bucket)", a)
+            a
+            for a in actions
+            if re.match(r"(iam|kms:(?!Decrypt)|s3:(Put|Delete)Bucket)", a) and a not in allowed_kms
         }
+    signers = [role for role in POLICY_FILES if "kms:Sign" in _actions(role)]
+    assert signers == ["audit_chainer"]
     # The authorizer reads keys and the denylist and never touches S3. Its one write is an API
     # token's last-use time: UpdateItem on the identity table, limited by IAM to that attribute.
     authorizer = _actions("authorizer")
@@ -138,6 +146,7 @@ def _arns() -> dict[str, str]:
         f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{settings.table_prefix}-signing-keys-*"
     )
     values["DataKey.Arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
+    values["AuditSigningKey.Arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
     return values
 
 

@@ -137,8 +137,38 @@ def test_audit_archive_has_object_lock(stage_template: tuple[str, dict[str, Any]
     archive = template["Resources"]["AuditArchiveBucket"]
     assert archive["Properties"]["ObjectLockEnabled"] is True
     retention = archive["Properties"]["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
-    assert retention["Mode"] == ("GOVERNANCE" if stage == "dev" else "COMPLIANCE")
+    # COMPLIANCE on every stage, for the stage's one retention setting (dev keeps it short).
+    assert retention == {
+        "Mode": "COMPLIANCE",
+        "Days": stages.stage_settings(stage).audit_archive_retention_days,
+    }
+    assert retention["Days"] == (1 if stage == "dev" else 365)
     assert archive["DeletionPolicy"] == "Retain"
+
+
+def test_the_chainer_reads_the_audit_stream_and_alone_may_sign(
+    stage_template: tuple[str, dict[str, Any]],
+) -> None:
+    _, template = stage_template
+    resources = template["Resources"]
+    mapping = resources["AuditChainerStream"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["AuditTable", "StreamArn"]}
+    assert mapping["FunctionName"] == {"Ref": "ChainAuditRecords"}
+    assert (mapping["BatchSize"], mapping["ParallelizationFactor"]) == (100, 1)
+    assert mapping["MaximumRetryAttempts"] == -1  # never skip a record
+    pattern = json.loads(mapping["FilterCriteria"]["Filters"][0]["Pattern"])
+    assert pattern["eventName"] == ["INSERT"]
+    key = resources["AuditSigningKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    statements = key["KeyPolicy"]["Statement"]
+    signing = [s for s in statements if "kms:Sign" in json.dumps(s["Action"])]
+    assert [s["Sid"] for s in signing] == ["OnlyTheChainerSigns"]
+    assert "ChainAuditRecordsRole" in json.dumps(signing[0]["Condition"])
+    assert not any(
+        "kms:*" in json.dumps(s["Action"]) or "kms:Sign" in s["Action"]
+        for s in statements
+        if s["Sid"] != "OnlyTheChainerSigns"
+    )
 
 
 def test_signing_key_secret_is_the_one_the_functions_read(

@@ -40,7 +40,7 @@ def _audit_actions(org_id: str) -> list[str]:
     the test ticket's ticket.create)."""
     return [
         record.action
-        for record in AuditRecordModel.query(org_pk(org_id), AuditRecordModel.sk.startswith("SEQ#"))
+        for record in AuditRecordModel.query(org_pk(org_id), AuditRecordModel.sk.startswith("REC#"))
         if record.action not in {"user.create", "ticket.create"}
     ]
 

@@ -134,3 +134,24 @@ def test_bad_parameters_are_400(client: Any, make_org: Any) -> None:
     assert _list(client, org.admin, since="yesterday").status == 400
     assert _list(client, org.admin, since="2026-01-01T00:00:00").status == 400  # no zone
     assert _list(client, org.admin, organizationId="other").status == 400
+
+
+def test_a_change_is_listed_at_once_pending_then_chained(client: Any, make_org: Any) -> None:
+    from tests.support.audit import chain_all
+
+    org = make_org()
+    chain_all()
+    created = client.post(
+        "/api/tickets", json={"subject": "Printer", "body": "on fire"}, token=org.requester.token
+    )
+    assert created.status == 201
+    newest = _list(client, org.admin, limit=1).json["items"][0]
+    assert (newest["action"], newest["targetId"]) == ("ticket.create", created.json["id"])
+    assert newest["pending"] is True
+    assert (newest["seq"], newest["prevHash"], newest["hash"]) == (None, None, None)
+    chain_all()
+    chained = _list(client, org.admin, limit=1).json["items"][0]
+    assert chained["id"] == newest["id"] and chained["pending"] is False
+    assert chained["seq"] == ORG_SETUP_RECORDS + 1 and len(chained["hash"]) == 64
+    report = client.get("/api/admin/audit/verify", token=org.admin.token).json
+    assert (report["ok"], report["pending"], report["checked"]) == (True, 0, chained["seq"])

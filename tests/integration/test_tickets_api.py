@@ -21,7 +21,7 @@ MakeOrg = Callable[..., TestOrg]
 def _audit_actions(org_id: str) -> list[str]:
     """The organization's audited actions after its setup (make_org's user.create records)."""
     records = audit.AuditRecordModel.query(
-        org_pk(org_id), audit.AuditRecordModel.sk.startswith(audit.SEQ_PREFIX)
+        org_pk(org_id), audit.AuditRecordModel.sk.startswith(audit.RECORD_PREFIX)
     )
     return [record.action for record in records if record.action != "user.create"]
 
@@ -301,7 +301,7 @@ def test_bulk_conflict_is_reported_per_id(client: Any, make_org: MakeOrg) -> Non
     org = make_org()
     tickets = [create_ticket(client, org.requester) for _ in range(2)]
     principal = Principal(org.agent.id, org.id, Role.AGENT)
-    real_read = repository.batch_get_tickets_and_audit_head
+    real_read = repository.batch_get_tickets
 
     def read_then_concurrent_edit(*args: Any, **kwargs: Any) -> Any:
         result = real_read(*args, **kwargs)
@@ -312,7 +312,7 @@ def test_bulk_conflict_is_reported_per_id(client: Any, make_org: MakeOrg) -> Non
         ids=[t["id"] for t in tickets], action="set_priority", priority="URGENT"
     )
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(repository, "batch_get_tickets_and_audit_head", read_then_concurrent_edit)
+        mp.setattr(repository, "batch_get_tickets", read_then_concurrent_edit)
         results = bulk.bulk_update(principal, request)
     assert results == [
         {"id": tickets[0]["id"], "result": "CONFLICT"},

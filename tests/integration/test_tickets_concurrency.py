@@ -80,7 +80,7 @@ def test_same_version_exactly_one_wins(client: Any, make_org: Callable[..., Test
     records = [
         record
         for record in audit.AuditRecordModel.query(
-            org_pk(org.id), audit.AuditRecordModel.sk.startswith(audit.SEQ_PREFIX)
+            org_pk(org.id), audit.AuditRecordModel.sk.startswith(audit.RECORD_PREFIX)
         )
         if record.action != "user.create"  # make_org's and add_user's own records
     ]
@@ -89,3 +89,73 @@ def test_same_version_exactly_one_wins(client: Any, make_org: Callable[..., Test
     assert records[1].actor_id == agents[winner].id
     report = audit_log.verify_chain(org.id)
     assert report.ok and report.first_broken is None
+
+
+AUDIT_WRITERS = 32
+WRITES_EACH = 10
+
+
+@pytest.mark.usefixtures("atomic_transactions")
+def test_32_writers_in_one_organization_all_succeed_and_chain(
+    client: Any, make_org: Callable[..., TestOrg]
+) -> None:
+    """32 concurrent writers x 10 audited writes (a create, then comments and patches on that
+    writer's own ticket): every write succeeds, and once the chainer has caught up the chain
+    verifies and holds exactly those records (plus the organization's setup records)."""
+    from chalicelib.core import settings
+    from chalicelib.tickets.schemas import CreateComment, CreateTicket
+    from tests.support.audit import ORG_SETUP_RECORDS, chain_all
+
+    org = make_org()
+    principal = Principal(org.agent.id, org.id, org.agent.role)
+    barrier = threading.Barrier(AUDIT_WRITERS)
+    failures: list[str] = []
+    written: list[str] = []
+
+    def write(index: int) -> None:
+        barrier.wait()
+        try:
+            ticket = service.create_ticket(principal, CreateTicket(subject=f"t{index}", body="b"))
+            written.append("ticket.create")
+            version = ticket.version
+            for step in range(WRITES_EACH - 1):
+                if step % 2 == 0:
+                    body = CreateComment(body=f"note {step}", internal=step % 4 == 0)
+                    service.add_comment(principal, ticket.id, body)
+                    written.append("comment.internal_note" if body.internal else "comment.create")
+                else:
+                    priority = "HIGH" if step % 4 == 1 else "LOW"
+                    patch = UpdateTicket(priority=priority)
+                    version = service.update_ticket(principal, ticket.id, patch, version).version
+                    written.append("ticket.update")
+        except Exception as error:
+            failures.append(repr(error))
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(AUDIT_WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert len(written) == AUDIT_WRITERS * WRITES_EACH
+
+    with settings.override(audit_checkpoint_every_records=100):
+        chain_all()  # checkpoints at 100, 200, 300 records
+    with settings.override(audit_checkpoint_every_seconds=0):
+        chain_all(sweep=True)  # the scheduled sweep anchors the quiet tail
+    report = audit_log.verify_chain(org.id)
+    assert report.ok, report.first_broken
+    assert report.pending == 0
+    assert report.checked == report.head_seq == ORG_SETUP_RECORDS + len(written)
+    assert report.checkpoints == 4 and report.checkpoint_seq == report.head_seq
+    records = [
+        r
+        for r in audit.AuditRecordModel.query(
+            org_pk(org.id), audit.AuditRecordModel.sk.startswith(audit.RECORD_PREFIX)
+        )
+        if r.action != "user.create"
+    ]
+    assert sorted(r.action for r in records) == sorted(written)
+    assert sorted(int(r.seq or 0) for r in records) == list(
+        range(ORG_SETUP_RECORDS + 1, ORG_SETUP_RECORDS + len(written) + 1)
+    )

@@ -13,14 +13,24 @@ from typing import Any
 from chalicelib.attachments.scanning.pipeline import SCANNER_ACTOR
 from chalicelib.audit import trail as audit
 from chalicelib.identity.revocation import revoke_all_for_user
+from devstack.audit_stream import drain
 
 # make_org creates three users; each creation is audited (user.create) before any scenario runs.
 ORG_SETUP_RECORDS = 3
 
 
-def audit_scenario(org: Any) -> list[audit.AuditRecordModel]:
+def chain_all(*, sweep: bool = False) -> None:
+    """Deliver the audit table's stream to the chainer until it has caught up (and optionally
+    run the checkpoint sweep), as the event source mapping and the schedule do in AWS."""
+    import app as app_module
+
+    drain(app_module.app, sweep_checkpoints=sweep)
+
+
+def audit_scenario(org: Any, *, chained: bool = True) -> list[audit.AuditRecordModel]:
     """A ticket's life (create, status change, internal note, an attachment requested, scanned and
-    deleted), a role change, an API token created and revoked, and a credential revocation."""
+    deleted), a role change, an API token created and revoked, and a credential revocation;
+    chained (the chainer caught up) unless `chained=False`. Returns the records as stored."""
     o, admin, agent, requester = org.id, org.admin.id, org.agent.id, org.requester.id
     token = {"prefix": "dg_tok1", "scopes": ["tickets:read"], "expires": 1767225600}
     entries = [
@@ -95,6 +105,8 @@ def audit_scenario(org: Any) -> list[audit.AuditRecordModel]:
             None,
         ),
     ]
-    records = [audit.transact(entry) for entry in entries]
+    written = [audit.transact(entry) for entry in entries]
     revoke_all_for_user(o, requester, "admin:test-scenario", actor_id="system:containment")
-    return records
+    if chained:
+        chain_all()
+    return [audit.AuditRecordModel.get(r.pk, r.sk, consistent_read=True) for r in written]

@@ -126,6 +126,8 @@ def _s3(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     actions = list(_S3_ACTIONS.get(operation, [f"s3:{operation}"]))
     if operation == "PutObject" and params.get("Tagging"):
         actions.append("s3:PutObjectTagging")
+    if operation == "PutObject" and params.get("ObjectLockMode"):
+        actions.append("s3:PutObjectRetention")  # a put with lock headers needs it too
     if params.get("VersionId"):
         # s3:GetObject -> s3:GetObjectVersion, s3:PutObjectTagging -> s3:PutObjectVersionTagging
         actions = [
@@ -147,6 +149,10 @@ def iam_requirements(
         secret = params.get("SecretId", "")
         arn = f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}-AbCdEf"
         return [(f"secretsmanager:{operation}", arn)]
+    if service == "kms":
+        # Calls by alias are authorized against the key the alias names.
+        key = str(params.get("KeyId", "")).removeprefix("alias/")
+        return [(f"kms:{operation}", f"arn:aws:kms:{region}:{ACCOUNT}:key/{key}")]
     return [(f"{service}:{operation}", "*")]
 
 
