@@ -93,7 +93,7 @@ def main() -> None:
     if verbatim:
         report.append("\n".join(verbatim))
     if skipped:
-        report.append("Not present on this branch: " + ", ".join(f"bench/{s}" for s in skipped))
+        report.append("Not run (script missing): " + ", ".join(f"bench/{s}" for s in skipped))
     output = "\n\n".join(report)
     print(output)
     if args.write:

@@ -15,6 +15,12 @@ policies, observability fragments) are written by `make generate` only. What com
 - the audit chainer: the event source mapping from the audit table's stream
   (`chalicelib.audit.chainer.STREAM_FILTER`), the asymmetric KMS key that signs checkpoints
   (only the chainer's roles may `Sign`) and an alarm on the stream's iterator age.
+
+Why one module of this size: it describes one document, and each function below is a pure
+function of the registries for one resource kind (tables, buckets and their policies, keys and
+secrets, the authorizer and Gateway Responses, the scanner's and the audit chainer's wiring,
+observability); keeping them together keeps the names and references between resources in one
+place. A new resource kind gets its own module under `infra/` once this one grows further.
 """
 
 from __future__ import annotations

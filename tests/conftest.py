@@ -1,9 +1,10 @@
 """The suite's environment, fixed before anything imports `chalicelib` (settings are read once),
 and the suite-wide plugins.
 
-Fixtures live with the tests that use them: `tests/integration`, `tests/security` and
-`tests/deploy` run each test in its own moto account (their `conftest.py`); `tests/unit` has no
-AWS at all; `tests/e2e` talks to the local stack over HTTP.
+The fixtures below are shared by every directory that drives the app in-process; none of them
+starts moto. `tests/integration`, `tests/security` and `tests/deploy` switch on a fresh moto
+account per test in their own `conftest.py`; `tests/unit` has no AWS at all; `tests/e2e` talks
+to the local stack over HTTP.
 """
 
 from __future__ import annotations
@@ -27,6 +28,57 @@ os.environ.update(
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "JWT_SIGNING_KEY_SECRET_ID"):
     os.environ.pop(_name, None)
 
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from chalice.app import Chalice  # noqa: E402
+
+from tests.support.av import build_signature_db  # noqa: E402
+from tests.support.client import RecordingApiClient  # noqa: E402
+from tests.support.logcheck import COLLECTOR  # noqa: E402
+from tests.support.orgs import OrgFactory, TestOrg  # noqa: E402
+
 # The log audit collects every log line of the run and checks it at the end; the AWS-call recorder
 # records each call a Lambda function makes, for the IAM policy check in tests/deploy.
 pytest_plugins = ["tests.support.logcheck", "tests.support.aws_calls"]
+
+
+@pytest.fixture
+def app() -> Chalice:
+    import app as app_module
+
+    return app_module.app
+
+
+@pytest.fixture
+def client(app: Chalice) -> RecordingApiClient:
+    """The in-process API client (chalice.test), recording secrets for the log audit."""
+    return RecordingApiClient(app)
+
+
+@pytest.fixture
+def make_org(client: RecordingApiClient) -> Callable[..., TestOrg]:
+    """Build an organization with an ADMIN, an AGENT and a REQUESTER, all logged in."""
+    return OrgFactory(client)
+
+
+@pytest.fixture
+def log_mark() -> int:
+    """Position in the run's collected log lines at the start of the test (see the log audit)."""
+    return len(COLLECTOR.lines)
+
+
+@pytest.fixture(scope="session")
+def signature_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ClamAV definitions directory that detects the EICAR test file (built by `sigtool`)."""
+    return build_signature_db(tmp_path_factory.mktemp("clamav-db"))
+
+
+@pytest.fixture
+def scanner_settings(signature_db: Path) -> Iterator[None]:
+    """The scanner reads the test definitions from disk instead of the definitions bucket."""
+    from chalicelib.core.settings import override
+
+    with override(clamav_definitions_dir=str(signature_db), clamav_definitions_from_s3=False):
+        yield

@@ -14,6 +14,9 @@ signed checkpoint once `audit_checkpoint_every_records` records or
 `chalicelib.audit.checkpoints` for the format). The checkpoint is claimed on the tip first
 (conditionally, so two chainers cannot fork the checkpoint chain), then written to the archive,
 then marked archived; a claim left unarchived is completed on the next run.
+
+Why one module of this size: ordering, chaining, the conditional transaction on the tip and the
+checkpoint claim are one protocol; split apart, the invariants between them would be implicit.
 """
 
 from __future__ import annotations

@@ -271,7 +271,7 @@ def _fake_app(*lambda_names: str) -> Chalice:
     return fake
 
 
-def test_cookie_authorizer_hook_replaces_the_token_authorizer_when_defined() -> None:
+def test_cookie_authorizer_replaces_the_token_authorizer_when_defined() -> None:
     without = build_template("dev", app=_fake_app())
     assert (
         "securityDefinitions" not in without["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]

@@ -26,6 +26,9 @@ body schema (REQUEST_MAKERS overrides it per route). A route without a table ent
 without a route, or a path parameter without a maker fails the suite.
 
 API tokens plug in through API_TOKEN_MINTER; while it is None those cases are skipped.
+
+Why one module of this size: the matrix is one table (routes x callers x organizations x
+credentials) and its object makers, expectations and leak checks must agree with each other.
 """
 
 from __future__ import annotations
