@@ -36,7 +36,6 @@ from chalice.app import Chalice  # noqa: E402
 
 from tests.support.av import build_signature_db  # noqa: E402
 from tests.support.client import RecordingApiClient  # noqa: E402
-from tests.support.logcheck import COLLECTOR  # noqa: E402
 from tests.support.orgs import OrgFactory, TestOrg  # noqa: E402
 
 # The log audit collects every log line of the run and checks it at the end; the AWS-call recorder
@@ -66,6 +65,8 @@ def make_org(client: RecordingApiClient) -> Callable[..., TestOrg]:
 @pytest.fixture
 def log_mark() -> int:
     """Position in the run's collected log lines at the start of the test (see the log audit)."""
+    from tests.support.logcheck import COLLECTOR  # imported by pytest as a plugin first
+
     return len(COLLECTOR.lines)
 
 
