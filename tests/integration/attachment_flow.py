@@ -3,8 +3,12 @@ EventBridge "Object Created" event delivered to the real `scan_attachment` Lambd
 
 from __future__ import annotations
 
+import atexit
 import base64
+import functools
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ import pytest
 import requests
 from chalice.test import Client as LambdaClient
 
+from chalicelib.attachments.scanning.definitions import stop_resident_engine
 from chalicelib.core.settings import get_settings, override
 from chalicelib.tickets.models import TicketModel
 from tests.avtools import build_signature_db
@@ -26,9 +31,27 @@ def signature_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_signature_db(tmp_path_factory.mktemp("clamav-db"))
 
 
+@functools.cache
+def clamd_work_dir() -> str:
+    """A private work directory for the test run's resident clamd (short: it holds the unix
+    socket); the daemon is stopped and the directory removed at exit."""
+    work = tempfile.mkdtemp(prefix="clamd-", dir="/tmp")
+
+    def cleanup() -> None:
+        stop_resident_engine()
+        shutil.rmtree(work, ignore_errors=True)
+
+    atexit.register(cleanup)
+    return work
+
+
 @pytest.fixture
 def scanner_settings(signature_db: Path) -> Iterator[None]:
-    with override(clamav_definitions_dir=str(signature_db), clamav_definitions_from_s3=False):
+    with override(
+        clamav_definitions_dir=str(signature_db),
+        clamav_definitions_from_s3=False,
+        clamd_work_dir=clamd_work_dir(),
+    ):
         yield
 
 

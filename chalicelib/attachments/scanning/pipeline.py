@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,10 +32,13 @@ from chalicelib.attachments.models import (
     AttachmentItem,
     AttachmentStatus,
     attachment_sk,
+    clean_day,
 )
 from chalicelib.attachments.scanning.engine import ScanEngine, ScanEngineError, Verdict
+from chalicelib.attachments.scanning.events import publish_verdict, verdict_detail
 from chalicelib.attachments.scanning.sniff import matches_declared, sniff_file
 from chalicelib.audit.trail import AuditEntry, transact
+from chalicelib.core.errors import Conflict
 from chalicelib.core.observability import (
     RequestContext,
     logger,
@@ -47,6 +52,7 @@ from chalicelib.security_events import emit
 SCANNER_ACTOR = "system:scanner"
 MAX_SCAN_ATTEMPTS = 5
 _RETRY_DELAYS_MINUTES = (1, 5, 15, 60, 240)
+_AUDIT_BUSY_ATTEMPTS = 12
 
 
 class ScanFailed(Exception):
@@ -95,8 +101,10 @@ def _record_decision(
     signature: str | None = None,
     reason: str | None = None,
     quarantine_key: str | None = None,
+    definitions_version: str | None = None,
 ) -> bool:
-    """Write the decision and its audit record; False if the record is no longer scannable."""
+    """Write the decision and its audit record, then publish a final verdict as an event;
+    False if the record is no longer scannable."""
     actions: list[Any] = [
         AttachmentItem.status.set(status.value),
         AttachmentItem.scanned_at.set(at),
@@ -109,8 +117,14 @@ def _record_decision(
         (AttachmentItem.signature, signature),
         (AttachmentItem.reason, reason),
         (AttachmentItem.quarantine_key, quarantine_key),
+        (AttachmentItem.definitions_version, definitions_version),
     ]
     actions += [attr.set(value) for attr, value in optional if value is not None]
+    if status is AttachmentStatus.CLEAN:
+        actions += [
+            AttachmentItem.clean_day.set(clean_day(at)),
+            AttachmentItem.clean_at.set(at.isoformat()),
+        ]
     if status is AttachmentStatus.ERROR and int(record.scan_attempts) + 1 < MAX_SCAN_ATTEMPTS:
         delay = _RETRY_DELAYS_MINUTES[
             min(int(record.scan_attempts), len(_RETRY_DELAYS_MINUTES) - 1)
@@ -134,10 +148,34 @@ def _record_decision(
         before={"status": record.status},
         after={"status": status.value, "signature": signature, "reason": reason},
     )
-    try:
-        transact(entry, build)
-    except TransactWriteError:
-        return False
+    for attempt in range(_AUDIT_BUSY_ATTEMPTS):
+        try:
+            transact(entry, build)
+        except TransactWriteError:
+            return False
+        except Conflict:
+            # The organization's audit chain is busy (many verdicts of one organization at
+            # once): a scan is not latency bound, so wait and write again rather than leave
+            # the attachment PENDING_SCAN.
+            if attempt == _AUDIT_BUSY_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))  # noqa: S311 (jitter)
+        else:
+            break
+    if status is not AttachmentStatus.ERROR:
+        publish_verdict(
+            verdict_detail(
+                organization_id=record.organization_id,
+                ticket_id=record.ticket_id,
+                attachment_id=record.attachment_id,
+                status=status.value,
+                signature=signature,
+                definitions_version=definitions_version,
+                reason=reason,
+                scanned_at=at,
+                rescan=False,
+            )
+        )
     return True
 
 
@@ -235,6 +273,7 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
             sniffed_type=sniffed,
             signature=result.signature,
             quarantine_key=quarantine_key,
+            definitions_version=result.definitions_version,
         )
         emit(
             "security.malware_detected",
@@ -255,6 +294,7 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
         version_id=version_id,
         size=size,
         sniffed_type=sniffed,
+        definitions_version=result.definitions_version,
     )
     if not decided:
         # Another upload of the same key was decided first; this version is never served.
