@@ -26,6 +26,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.attachments import storage
+from chalicelib.attachments.filenames import extension_problem
 from chalicelib.attachments.models import (
     RETRY_QUEUE,
     SCANNABLE,
@@ -286,6 +287,10 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
         return Outcome("scanned", AttachmentStatus.INFECTED.value, aid, result.signature)
     if not matches_declared(record.declared_type, sniffed):
         return _reject(record, key, version_id, at, size=size, sniffed=sniffed, reason="type")
+    if extension_problem(record.filename, record.declared_type) is not None:
+        # A record from before the extension rule (or written around it): the name would make
+        # a desktop run or render the file.
+        return _reject(record, key, version_id, at, size=size, sniffed=sniffed, reason="extension")
     storage.tag(bucket, key, version_id, _tags("CLEAN", None, at))
     decided = _record_decision(
         record,
