@@ -8,7 +8,7 @@ The extension decides what a desktop does with a downloaded file (Windows runs `
 extension must be one the declared type owns (`EXTENSIONS`): anything else is refused when the
 upload is requested, REJECTED if a stored record does not comply, and the name served is
 rewritten to end in the type's own extension if it still would not fit. The check is made on the
-NFKC form (fullwidth `．ｅｘｅ` is `.exe`) and case-insensitively.
+NFKC form (a fullwidth `.exe` is `.exe`) and case-insensitively.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
 # Never served as-is, whatever the type (also refused because no type owns them; named here so
 # the refusal says why, and so `served_filename` can never let one through).
 DANGEROUS_EXTENSIONS = frozenset(
-    [
+    {
         ".bat",
         ".cmd",
         ".com",
@@ -143,7 +143,7 @@ DANGEROUS_EXTENSIONS = frozenset(
         ".pl",
         ".rb",
         ".php",
-    ]
+    }
 )
 
 

@@ -98,7 +98,10 @@ def test_content_disposition_keeps_a_readable_fallback() -> None:
         ("setup.exe", "application/pdf"),
         ("run.ps1", "text/plain"),
         ("report.pdf.scr", "application/pdf"),
-        ("invoice.ｂａｔ", "text/plain"),  # fullwidth: NFKC (and the ASCII fallback) is .bat
+        (
+            "invoice.\uff42\uff41\uff54",
+            "text/plain",
+        ),  # fullwidth: NFKC (and the ASCII fallback) is .bat
         ("photo.png", "application/pdf"),  # an extension of another type
         ("noextension", "application/pdf"),
         ("data.csv", "text/plain"),
@@ -131,5 +134,5 @@ def test_fitting_extensions_are_served_unchanged(name: str, content_type: str) -
 
 def test_a_dangerous_name_is_served_with_a_safe_extension() -> None:
     assert served_filename("invoice.bat", "text/plain") == "invoice.bat.txt"
-    header = content_disposition(served_filename("invoice.ｈｔａ", "text/plain"))
+    header = content_disposition(served_filename("invoice.\uff48\uff54\uff41", "text/plain"))
     assert header.startswith('attachment; filename="invoice.hta.txt";')
