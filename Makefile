@@ -4,9 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests need (ClamAV for the attachment scanner tests, curl for the headers
-# smoke test, binutils for stripping debug sections from the package's native extensions).
-APT_PACKAGES := clamav curl binutils
+# Debian packages the tests and the local stack need: ClamAV (clamd is in clamav-daemon,
+# clamdscan for the bench, sigtool/clamscan in clamav, freshclam in clamav-freshclam), bubblewrap
+# (the scanner layer's sandbox test), curl (headers smoke test), binutils (stripping the package's
+# native extensions), dpkg-dev tools come with apt itself (`apt-get download`, `dpkg-deb`).
+APT_PACKAGES := clamav clamav-daemon clamdscan clamav-freshclam bubblewrap curl binutils
 
 .PHONY: run test lint imports typecheck unit venv system-deps bench generate clean \
 	template package deploy stage audit secrets-baseline keys
@@ -30,7 +32,8 @@ system-deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
 
-run: venv
+# system-deps: the scanner's clamd (the start banner says when scanning is off, and why).
+run: venv system-deps
 	$(PY) -m devstack
 
 lint: venv
