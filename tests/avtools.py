@@ -10,7 +10,14 @@ from pathlib import Path
 
 from devstack.clamav import EICAR, SIGNATURE_NAME
 
-__all__ = ["EICAR", "SIGNATURE_NAME", "build_signature_db", "docx_bytes", "pdf_bytes"]
+__all__ = [
+    "EICAR",
+    "SIGNATURE_NAME",
+    "build_signature_db",
+    "docx_bytes",
+    "pdf_bytes",
+    "sigtool_md5_line",
+]
 
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -40,6 +47,21 @@ def build_signature_db(directory: Path) -> Path:
     # sigtool names the signature after the file it hashed.
     db.write_text(line.replace(str(sample), SIGNATURE_NAME))
     return directory
+
+
+def sigtool_md5_line(content: bytes, name: str, work: Path) -> str:
+    """The `.hdb` line `sigtool --md5` prints for `content`, named `name`."""
+    work.mkdir(parents=True, exist_ok=True)
+    sample = work / name
+    sample.write_bytes(content)
+    line = subprocess.run(  # noqa: S603
+        ["sigtool", "--md5", str(sample)],  # noqa: S607 (ClamAV tool from PATH)
+        capture_output=True,
+        check=True,
+        cwd=work,
+    ).stdout.decode()
+    sample.unlink()
+    return line.replace(str(sample), name)
 
 
 def pdf_bytes(text: str = "Hello from Deskguard") -> bytes:

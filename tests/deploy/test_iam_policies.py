@@ -143,6 +143,11 @@ def _arns() -> dict[str, str]:
         f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{settings.table_prefix}-signing-keys-*"
     )
     values["DataKey.Arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
+    bus = settings.scan_events_bus or f"{settings.table_prefix}-events"
+    values["ScanEventsBus.Arn"] = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
+    values["ScannerDeadLetterQueue.Arn"] = (
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:{settings.table_prefix}-scanner-dlq"
+    )
     return values
 
 

@@ -250,9 +250,15 @@ def freshclam_config(directory: str) -> str:
 
 
 def _download(directory: Path, manifest: Manifest | None) -> None:
+    """The published files, dated as published: freshclam asks a custom database URL for a file
+    only if it changed since the local copy's modification time."""
+    if manifest is None:
+        return
     bucket = get_settings().definitions_bucket
-    for name in manifest.files if manifest else ():
+    published = datetime.fromisoformat(manifest.published_at).timestamp()
+    for name in manifest.files:
         storage.s3().download_file(bucket, _key(name), str(directory / name))
+        os.utime(directory / name, (published, published))
 
 
 def refresh_definitions() -> dict[str, Any]:

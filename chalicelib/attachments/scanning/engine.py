@@ -46,6 +46,11 @@ class ScanEngineError(Exception):
 class ScanEngine(Protocol):
     """Anything that can scan one local file."""
 
+    @property
+    def definitions_version(self) -> str | None:
+        """The version of the definitions that will judge the next scan, if known."""
+        ...
+
     def scan_file(self, path: str) -> ScanResult:
         """Return a verdict for the file at `path`, or raise ScanEngineError."""
         ...
@@ -67,6 +72,10 @@ class ClamscanEngine:
     binary: str
     definitions_dir: str
     timeout_seconds: float
+
+    @property
+    def definitions_version(self) -> str | None:
+        return None  # a per-file clamscan reads whatever the directory holds at that moment
 
     def command(self, path: str) -> list[str]:
         return [

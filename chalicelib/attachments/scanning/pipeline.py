@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.attachments import storage
@@ -103,9 +103,10 @@ def _record_decision(
     reason: str | None = None,
     quarantine_key: str | None = None,
     definitions_version: str | None = None,
+    rescan: bool = False,
 ) -> bool:
     """Write the decision and its audit record, then publish a final verdict as an event;
-    False if the record is no longer scannable."""
+    False if the record is no longer scannable (or, for a rescan, no longer CLEAN)."""
     actions: list[Any] = [
         AttachmentItem.status.set(status.value),
         AttachmentItem.scanned_at.set(at),
@@ -126,6 +127,8 @@ def _record_decision(
             AttachmentItem.clean_day.set(clean_day(at)),
             AttachmentItem.clean_at.set(at.isoformat()),
         ]
+    elif rescan:
+        actions += [AttachmentItem.clean_day.remove(), AttachmentItem.clean_at.remove()]
     if status is AttachmentStatus.ERROR and int(record.scan_attempts) + 1 < MAX_SCAN_ATTEMPTS:
         delay = _RETRY_DELAYS_MINUTES[
             min(int(record.scan_attempts), len(_RETRY_DELAYS_MINUTES) - 1)
@@ -137,13 +140,20 @@ def _record_decision(
     else:
         actions += [AttachmentItem.retry_queue.remove(), AttachmentItem.retry_at.remove()]
 
+    condition = (
+        (AttachmentItem.status == AttachmentStatus.CLEAN.value)
+        & (AttachmentItem.version_id == record.version_id)
+        if rescan
+        else AttachmentItem.status.is_in(*SCANNABLE)
+    )
+
     def build(tx: TransactWrite) -> None:
-        tx.update(record, actions=actions, condition=AttachmentItem.status.is_in(*SCANNABLE))
+        tx.update(record, actions=actions, condition=condition)
 
     entry = AuditEntry(
         organization_id=record.organization_id,
         actor_id=SCANNER_ACTOR,
-        action="attachment.scan_result",
+        action="attachment.rescan_result" if rescan else "attachment.scan_result",
         target_type="attachment",
         target_id=record.attachment_id,
         before={"status": record.status},
@@ -174,7 +184,7 @@ def _record_decision(
                 definitions_version=definitions_version,
                 reason=reason,
                 scanned_at=at,
-                rescan=False,
+                rescan=rescan,
             )
         )
     return True
@@ -387,3 +397,109 @@ def retry_due_scans(engine_factory: Callable[[], ScanEngine], limit: int = 25) -
                 actions=[AttachmentItem.retry_queue.remove(), AttachmentItem.retry_at.remove()]
             )
     return outcomes
+
+
+# --- Rescans after a definitions update -----------------------------------------------------
+
+
+def stale_clean(version: str, limit: int) -> list[AttachmentItem]:
+    """CLEAN attachments passed within the rescan window by definitions other than `version`
+    (the sparse clean index, one partition per day; scheduled function only)."""
+    now = _now()
+    cutoff = now - timedelta(hours=get_settings().definitions_rescan_window_hours)
+    found: list[AttachmentItem] = []
+    day = now
+    while day.date() >= cutoff.date() and len(found) < limit:
+        for key_only in AttachmentItem.clean_index.query(
+            clean_day(day),
+            AttachmentItem.clean_at >= cutoff.isoformat(),
+            filter_condition=AttachmentItem.definitions_version != version,
+        ):
+            record = AttachmentItem.get(key_only.pk, key_only.sk, consistent_read=True)
+            if record.status == AttachmentStatus.CLEAN.value:
+                found.append(record)
+            if len(found) >= limit:
+                break
+        day -= timedelta(days=1)
+    return found
+
+
+def rescan_stale_clean(engine_factory: Callable[[], ScanEngine], limit: int = 50) -> list[Outcome]:
+    """Rescan CLEAN attachments judged by older definitions than the engine now serves; one
+    found infected is quarantined exactly as on its first scan. Resumable: each rescanned record
+    carries the new version, so the next sweep continues with the rest."""
+    engine = engine_factory()
+    version = engine.definitions_version
+    if not version:
+        return []
+    outcomes: list[Outcome] = []
+    for record in stale_clean(version, limit):
+        token = set_context(RequestContext(organization_id=record.organization_id))
+        try:
+            outcomes.append(_rescan(record, engine, version))
+        finally:
+            reset_context(token)
+    return outcomes
+
+
+def _rescan(record: AttachmentItem, engine: ScanEngine, version: str) -> Outcome:
+    settings = get_settings()
+    aid = record.attachment_id
+    bucket, key, version_id = settings.uploads_bucket, record.s3_key, record.version_id
+    if storage.head(bucket, key, version_id) is None:
+        return Outcome("gone", record.status, aid)
+    at = _now()
+    with tempfile.TemporaryDirectory(prefix="rescan-", dir=settings.scan_tmp_dir or None) as work:
+        path = os.path.join(work, "object")
+        try:
+            storage.download(bucket, key, version_id, path, settings.attachment_max_bytes)
+            result = engine.scan_file(path)
+        except (ScanEngineError, ValueError) as error:
+            # Still CLEAN with its old version: the next sweep tries again.
+            logger.error("rescan failed", extra={"attachment_id": aid, "error": str(error)})
+            return Outcome("rescan_failed", record.status, aid)
+    if result.verdict is Verdict.CLEAN:
+        confirmed = result.definitions_version or version
+        try:
+            record.update(
+                actions=[AttachmentItem.definitions_version.set(confirmed)],
+                condition=AttachmentItem.status == AttachmentStatus.CLEAN.value,
+            )
+        except UpdateError:
+            return Outcome("stale", None, aid)
+        publish_verdict(
+            verdict_detail(
+                organization_id=record.organization_id,
+                ticket_id=record.ticket_id,
+                attachment_id=aid,
+                status=AttachmentStatus.CLEAN.value,
+                signature=None,
+                definitions_version=result.definitions_version,
+                reason=None,
+                scanned_at=at,
+                rescan=True,
+            )
+        )
+        return Outcome("rescanned", AttachmentStatus.CLEAN.value, aid)
+    tags = _tags("INFECTED", result.signature, at)
+    quarantine_key = storage.quarantine(key, version_id, "INFECTED", tags)
+    _record_decision(
+        record,
+        AttachmentStatus.INFECTED,
+        at=at,
+        version_id=version_id,
+        signature=result.signature,
+        quarantine_key=quarantine_key,
+        definitions_version=result.definitions_version,
+        rescan=True,
+    )
+    emit(
+        "security.malware_detected",
+        attachment_id=aid,
+        ticket_id=record.ticket_id,
+        signature=result.signature,
+        user_id=record.uploader_id,
+        organization_id=record.organization_id,
+        rescan=True,
+    )
+    return Outcome("rescanned", AttachmentStatus.INFECTED.value, aid, result.signature)
