@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := clamav clamav-daemon clamdscan clamav-freshclam bubblewrap curl binutils
 
 .PHONY: run test lint imports typecheck unit venv system-deps bench generate clean \
-	template package deploy stage audit secrets-baseline keys
+	template package scanner-layer deploy stage audit secrets-baseline keys
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -72,8 +72,15 @@ BUILD := build/$(STAGE)/package
 template: venv
 	$(PY) -m infra.template
 
-# `chalice package` + the merge template for one stage (runs offline except for PyPI).
-package: venv
+# The ClamAV layer of the scanner functions, from Debian's packages (infra/scanner_layer.py):
+# build/scanner-layer/clamav-layer.zip. Needs apt (apt-get download, apt-cache, dpkg-deb) and
+# readelf (binutils).
+scanner-layer: venv system-deps
+	$(PY) -m infra.scanner_layer
+
+# `chalice package` + the merge template + the scanner layer for one stage (network: PyPI and
+# the Debian archive). Fails when a function with its layers exceeds Lambda's 250 MB unzipped.
+package: venv scanner-layer
 	$(PY) -m infra.package --stage $(STAGE)
 
 # Needs AWS credentials for the target account, the aws CLI, and ARTIFACTS_BUCKET (an existing
