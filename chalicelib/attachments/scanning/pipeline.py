@@ -428,7 +428,11 @@ def rescan_stale_clean(engine_factory: Callable[[], ScanEngine], limit: int = 50
     """Rescan CLEAN attachments judged by older definitions than the engine now serves; one
     found infected is quarantined exactly as on its first scan. Resumable: each rescanned record
     carries the new version, so the next sweep continues with the rest."""
-    engine = engine_factory()
+    try:
+        engine = engine_factory()
+    except ScanEngineError as error:
+        logger.error("rescan skipped: no engine", extra={"error": str(error)})
+        return []
     version = engine.definitions_version
     if not version:
         return []
