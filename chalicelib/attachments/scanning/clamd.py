@@ -111,7 +111,7 @@ def config_text(work: Path, *, max_stream_bytes: int, scan_timeout_seconds: floa
 
 
 class ClamdEngine:
-    """A `clamd` started on first use and reused by every later scan (thread-safe)."""
+    """A `clamd` started on first use and reused by every later scan; thread-safe."""
 
     def __init__(
         self,
