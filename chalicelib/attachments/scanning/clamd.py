@@ -184,17 +184,21 @@ class ClamdEngine:
         self.socket_path.unlink(missing_ok=True)
         log = self.work / "clamd.log"
         log.unlink(missing_ok=True)
-        try:
-            self._process = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
-                [*self.command, f"--config-file={config}"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                env=self.env,
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise ScanEngineError(f"clamd could not be started: {type(error).__name__}") from None
+        # Its own output goes to a file, never to a pipe nobody reads (a full pipe would block it).
+        with open(self.work / "clamd.out", "wb") as output:
+            try:
+                self._process = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
+                    [*self.command, f"--config-file={config}"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                raise ScanEngineError(
+                    f"clamd could not be started: {type(error).__name__}"
+                ) from None
         self.starts += 1
         self.definitions_version = None
         deadline = time.monotonic() + self.startup_timeout_seconds
@@ -238,12 +242,10 @@ class ClamdEngine:
 
     def _failure_detail(self) -> str:
         lines: list[str] = []
-        log = self.work / "clamd.log"
-        if log.exists():
-            lines = log.read_text(errors="replace").splitlines()[-3:]
-        process = self._process
-        if process is not None and process.poll() is not None and process.stderr is not None:
-            lines += process.stderr.read().decode(errors="replace").splitlines()[-3:]
+        for name in ("clamd.log", "clamd.out"):
+            path = self.work / name
+            if path.exists():
+                lines += path.read_text(errors="replace").splitlines()[-3:]
         return " | ".join(line.strip() for line in lines if line.strip())[:500] or "no detail"
 
     def _kill(self) -> None:
@@ -255,8 +257,6 @@ class ClamdEngine:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
 
     def stop(self) -> None:
         """Stop the daemon (tests, the definitions self-test, and interpreter exit)."""
