@@ -5,8 +5,9 @@ Environment: `PORT` (API, default 8000), `MOTO_PORT` (default 5055), `HOST` (def
 tiny EICAR-only signature database written to `.local/clamav-definitions/` at start).
 S3 ObjectCreated events reach the scan function through `devstack.s3_events` (a poller), which
 also runs the retry sweep with EventBridge's scheduled-event shape and records every
-`Attachment Scanned` event in `.local/scan-events.jsonl`. When `clamd` is missing the start
-banner says that scanning is off (`make run` installs it through `make system-deps`).
+`Attachment Scanned` event in `SCAN_EVENTS_FILE` (default `.local/scan-events.jsonl`). When
+`clamd` is missing the start banner says that scanning is off (`make run` installs it through
+`make system-deps`).
 Ctrl-C (or SIGTERM) stops both servers.
 """
 
@@ -107,7 +108,7 @@ def main() -> int:
 
     create_tables()
     create_buckets()
-    events_file = ROOT / ".local" / "scan-events.jsonl"
+    events_file = Path(os.environ.get("SCAN_EVENTS_FILE", ROOT / ".local" / "scan-events.jsonl"))
     recorder = create_event_recorder(events_file)
     organizations = seed_demo()
     api_url = f"http://{host}:{port}"
