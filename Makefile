@@ -4,12 +4,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests need (ClamAV for the attachment scanner tests, curl for the headers
-# smoke test, binutils for stripping debug sections from the package's native extensions).
-APT_PACKAGES := clamav curl binutils
+# Debian packages the tests and the local stack need: ClamAV (clamd is in clamav-daemon,
+# clamdscan for the bench, sigtool/clamscan in clamav, freshclam in clamav-freshclam), bubblewrap
+# (the scanner layer's sandbox test), curl (headers smoke test), binutils (stripping the package's
+# native extensions), dpkg-dev tools come with apt itself (`apt-get download`, `dpkg-deb`).
+APT_PACKAGES := clamav clamav-daemon clamdscan clamav-freshclam bubblewrap curl binutils
 
 .PHONY: run test lint imports typecheck unit venv system-deps bench generate clean \
-	template package deploy stage audit secrets-baseline keys
+	template package scanner-layer deploy stage audit secrets-baseline keys
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -30,7 +32,8 @@ system-deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
 
-run: venv
+# system-deps: the scanner's clamd (the start banner says when scanning is off, and why).
+run: venv system-deps
 	$(PY) -m devstack
 
 lint: venv
@@ -71,8 +74,15 @@ BUILD := build/$(STAGE)/package
 template: generate
 	$(PY) -m infra.template
 
-# `chalice package` + the merge template for one stage (runs offline except for PyPI).
-package: venv
+# The ClamAV layer of the scanner functions, from Debian's packages (infra/scanner_layer.py):
+# build/scanner-layer/clamav-layer.zip. Needs apt (apt-get download, apt-cache, dpkg-deb) and
+# readelf (binutils).
+scanner-layer: venv system-deps
+	$(PY) -m infra.scanner_layer
+
+# `chalice package` + the merge template + the scanner layer for one stage (network: PyPI and
+# the Debian archive). Fails when a function with its layers exceeds Lambda's 250 MB unzipped.
+package: venv scanner-layer
 	$(PY) -m infra.package --stage $(STAGE)
 
 # Needs AWS credentials for the target account, the aws CLI, and ARTIFACTS_BUCKET (an existing

@@ -3,8 +3,12 @@
 Environment: `PORT` (API, default 8000), `MOTO_PORT` (default 5055), `HOST` (default 127.0.0.1),
 `CREDENTIALS_FILE` (default `.local/demo-credentials.json`), `CLAMAV_DEFINITIONS_DIR` (default: a
 tiny EICAR-only signature database written to `.local/clamav-definitions/` at start).
-S3 ObjectCreated events reach the scan function through `devstack.s3_events` (a poller); the
-audit table's stream reaches the audit chainer through `devstack.audit_stream`.
+S3 ObjectCreated events reach the scan function through `devstack.s3_events` (a poller), which
+also runs the retry sweep with EventBridge's scheduled-event shape and records every
+`Attachment Scanned` event in `SCAN_EVENTS_FILE` (default `.local/scan-events.jsonl`). When
+`clamd` is missing the start banner says that scanning is off (`make run` installs it through
+`make system-deps`). The audit table's stream reaches the audit chainer through
+`devstack.audit_stream`.
 Ctrl-C (or SIGTERM) stops both servers.
 """
 
@@ -43,11 +47,40 @@ def _configure_environment(host: str, port: int, moto_port: int) -> None:
         os.environ["CLAMAV_DEFINITIONS_DIR"] = str(definitions)
     # Signed audit checkpoints within seconds locally, so the archive is there to look at.
     os.environ.setdefault("AUDIT_CHECKPOINT_EVERY_SECONDS", "10")
+    # The resident clamd's socket lives here (short path; one per local stack port).
+    os.environ.setdefault("CLAMD_WORK_DIR", f"/tmp/deskguard-clamd-{os.getuid()}-{port}")  # noqa: S108
+    # Scan verdicts go to this bus; the local stack records them in .local/scan-events.jsonl.
+    os.environ.setdefault("SCAN_EVENTS_BUS", "deskguard-local-events")
     # Cookie-authenticated writes must come from the local API's own origin (CSRF check).
     os.environ.setdefault("ALLOWED_ORIGINS", f"http://{host}:{port},http://localhost:{port}")
     from chalicelib.core.keyring import generate_keyring_json
 
     os.environ.setdefault("JWT_KEYRING", generate_keyring_json())
+
+
+def _print_banner(
+    moto_url: str,
+    api_url: str,
+    organizations: list[dict[str, Any]],
+    credentials: Path,
+    events_file: Path,
+) -> None:
+    from devstack.clamav import scanning_problem
+
+    print(f"Deskguard local stack (moto on {moto_url})")
+    for org in organizations:
+        print(f"  organization {org['id']} ({org['name']})")
+        for user in org["users"]:
+            print(f"    {user['role']:<9} {user['email']:<26} {user['password']}")
+    print(f"Credentials written to {credentials}")
+    problem = scanning_problem()
+    if problem:
+        print(f"ATTACHMENT SCANNING IS OFF: {problem}")
+    else:
+        definitions = os.environ["CLAMAV_DEFINITIONS_DIR"]
+        print(f"Attachment scanner: resident clamd, definitions in {definitions}")
+    print(f"Scan verdicts (EventBridge 'Attachment Scanned') recorded in {events_file}")
+    print(f"Deskguard API listening on {api_url}  (try {api_url}/api/health; Ctrl-C stops)")
 
 
 def main() -> int:
@@ -73,12 +106,14 @@ def main() -> int:
     from chalicelib.tables import create_tables
     from devstack.audit_stream import AuditStreamPump
     from devstack.gateway import create_server
-    from devstack.resources import create_buckets
+    from devstack.resources import create_buckets, create_event_recorder
     from devstack.s3_events import S3EventPump
     from devstack.seed import seed_demo
 
     create_tables()
     create_buckets()
+    events_file = Path(os.environ.get("SCAN_EVENTS_FILE", ROOT / ".local" / "scan-events.jsonl"))
+    recorder = create_event_recorder(events_file)
     organizations = seed_demo()
     api_url = f"http://{host}:{port}"
     credentials: dict[str, Any] = {"apiUrl": api_url, "organizations": organizations}
@@ -100,17 +135,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, _stop)
     thread = threading.Thread(target=server.server.serve_forever, daemon=True)
     thread.start()
-    S3EventPump(app_module.app, stop).start()
+    S3EventPump(app_module.app, stop, recorder).start()
     AuditStreamPump(app_module.app, stop).start()
 
-    print(f"Deskguard local stack (moto on http://{host}:{moto_port})")
-    for org in organizations:
-        print(f"  organization {org['id']} ({org['name']})")
-        for user in org["users"]:
-            print(f"    {user['role']:<9} {user['email']:<26} {user['password']}")
-    print(f"Credentials written to {out}")
-    print(f"Attachment scanner definitions: {os.environ['CLAMAV_DEFINITIONS_DIR']}")
-    print(f"Deskguard API listening on {api_url}  (try {api_url}/api/health; Ctrl-C stops)")
+    _print_banner(f"http://{host}:{moto_port}", api_url, organizations, out, events_file)
     sys.stdout.flush()
 
     stop.wait()

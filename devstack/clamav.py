@@ -27,3 +27,22 @@ def write_test_definitions(directory: Path) -> Path:
     path = directory / DB_FILENAME
     path.write_text(hdb_line(EICAR, SIGNATURE_NAME))
     return path
+
+
+def scanning_problem() -> str | None:
+    """Why the local stack cannot scan uploads (printed at start), or None when it can."""
+    import shutil
+
+    from chalicelib.attachments.scanning.engine import has_definitions
+    from chalicelib.core.settings import get_settings
+
+    settings = get_settings()
+    daemon = settings.clamd_command[0] if settings.clamd_command else ""
+    if not daemon or shutil.which(daemon) is None:
+        return (
+            f"`{daemon or 'clamd'}` is not installed (Debian package clamav-daemon; "
+            "`make system-deps` installs it): every upload will end in ERROR"
+        )
+    if not has_definitions(settings.clamav_definitions_dir):
+        return f"no ClamAV definitions in {settings.clamav_definitions_dir}"
+    return None

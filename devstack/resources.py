@@ -1,7 +1,11 @@
-"""S3 buckets (and the audit archive's signing key) for the local stack and the tests; tables
-come from `chalicelib.tables`."""
+"""S3 buckets and the audit archive's signing key for the local stack and the tests (tables come
+from `chalicelib.tables`), and the recorder of scan-result events (a rule on the scan-events bus,
+a queue, a JSON-lines file)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import boto3
 
@@ -70,3 +74,57 @@ def create_audit_archive() -> None:
             Description="Deskguard audit checkpoint signing (local)",
         )
         kms.create_alias(AliasName=alias, TargetKeyId=key["KeyMetadata"]["KeyId"])
+
+
+class EventRecorder:
+    """Drains the queue a rule on the scan-events bus feeds into a JSON-lines file."""
+
+    def __init__(self, queue_url: str, path: Path) -> None:
+        self.queue_url = queue_url
+        self.path = path
+
+    def drain(self) -> int:
+        sqs = boto3.client("sqs", region_name=get_settings().region)
+        written = 0
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                return written
+            with self.path.open("a") as out:
+                for message in messages:
+                    out.write(json.dumps(json.loads(message["Body"]), sort_keys=True) + "\n")
+                    sqs.delete_message(
+                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                    )
+                    written += 1
+
+
+def create_event_recorder(path: Path) -> EventRecorder:
+    """The scan-events bus with a rule sending every `Attachment Scanned` event to a queue."""
+    settings = get_settings()
+    events = boto3.client("events", region_name=settings.region)
+    sqs = boto3.client("sqs", region_name=settings.region)
+    bus = settings.scan_events_bus
+    existing = {b["Name"] for b in events.list_event_buses().get("EventBuses", [])}
+    if bus not in existing:
+        events.create_event_bus(Name=bus)
+    queue_url = sqs.create_queue(QueueName=f"{bus}-recorder")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(
+        Name="record-attachment-scanned",
+        EventBusName=bus,
+        EventPattern=json.dumps(
+            {"source": ["deskguard.attachments"], "detail-type": ["Attachment Scanned"]}
+        ),
+    )
+    events.put_targets(
+        Rule="record-attachment-scanned",
+        EventBusName=bus,
+        Targets=[{"Id": "recorder", "Arn": queue_arn}],
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return EventRecorder(queue_url, path)

@@ -2,7 +2,8 @@
 the uploads bucket in moto and delivers an EventBridge "Object Created" event for every new
 object version to the app's real `scan_attachment` function, as the EventBridge rule the deploy
 template creates invokes it in AWS. It also runs the scheduled scan-retry function every minute
-(EventBridge's schedule in AWS).
+(EventBridge's schedule in AWS, with the same scheduled-event shape) and drains the recorder of
+`Attachment Scanned` events.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from chalice.app import Chalice
 from chalice.local import LambdaContext
 
 from chalicelib.core.settings import get_settings
+from devstack.resources import EventRecorder
 
 POLL_SECONDS = 0.5
 RETRY_SWEEP_SECONDS = 60.0
@@ -55,22 +57,49 @@ def object_created_event(bucket: str, entry: dict[str, Any], region: str) -> dic
     }
 
 
+def scheduled_event(rule_name: str, region: str) -> dict[str, Any]:
+    """EventBridge's "Scheduled Event" for a schedule rule (the shape Chalice's event class reads:
+    `version`, `account`, `region`, `detail`, `detail-type`, `source`, `time`, `id`,
+    `resources`)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": LOCAL_ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{LOCAL_ACCOUNT}:rule/{rule_name}"],
+        "detail": {},
+    }
+
+
 class S3EventPump(threading.Thread):
     """Polls the uploads bucket and invokes the scan function for each new object version."""
 
-    def __init__(self, app: Chalice, stop: threading.Event) -> None:
+    def __init__(
+        self, app: Chalice, stop: threading.Event, recorder: EventRecorder | None = None
+    ) -> None:
         super().__init__(name="s3-event-pump", daemon=True)
         self.app = app
         self.stop = stop
+        self.recorder = recorder
         self.seen: set[tuple[str, str]] = set()
         self.delivered = 0
 
-    def _invoke(self, function_name: str, event: dict[str, Any]) -> None:
+    def _invoke(self, function_name: str, event: dict[str, Any]) -> bool:
         handler = self.app.handler_map[function_name]
         try:
             handler(event, LambdaContext(function_name, memory_size=1024))
         except Exception as error:  # Lambda would log, retry, then send to the DLQ.
             print(f"[s3-events] {function_name} failed: {type(error).__name__}: {error}")
+            return False
+        return True
+
+    def sweep(self) -> bool:
+        """Run the scheduled scan-retry function once, as its EventBridge schedule does."""
+        event = scheduled_event("deskguard-local-retry_attachment_scans", get_settings().region)
+        return self._invoke("retry_attachment_scans", event)
 
     def poll_once(self) -> int:
         settings = get_settings()
@@ -94,8 +123,10 @@ class S3EventPump(threading.Thread):
         while not self.stop.wait(POLL_SECONDS):
             try:
                 self.poll_once()
+                if self.recorder is not None:
+                    self.recorder.drain()
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + RETRY_SWEEP_SECONDS
-                    self._invoke("retry_attachment_scans", {"detail-type": "Scheduled Event"})
+                    self.sweep()
             except Exception as error:  # keep pumping through a transient moto error
                 print(f"[s3-events] poll failed: {type(error).__name__}: {error}")

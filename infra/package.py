@@ -7,10 +7,13 @@
 3. slim the bundle and the dependency layer: drop the AWS SDK (the Lambda Python runtime ships
    boto3/botocore and their dependencies; bundling them would add ~33 MiB of cold-start download
    for no gain) and strip debug sections from native extensions (`strip --strip-debug`);
-4. report the unzipped size, function code and layer together (the 20 MiB limit checked by
-   tests/deploy/test_package.py).
+4. add the ClamAV layer (`infra.scanner_layer`, built if missing) that only the scanner
+   functions carry;
+5. report the unzipped sizes and fail when the API bundle with its dependency layer reaches
+   20 MiB, or a scanner function with both layers reaches Lambda's 250 MB unzipped limit.
 
-Output: `build/<stage>/package/{sam.json,deployment.zip}`, ready for `aws cloudformation package`
+Output: `build/<stage>/package/{sam.json,deployment.zip,layer-deployment.zip,clamav-layer.zip}`,
+ready for `aws cloudformation package`
 and `deploy` (see docs/deploy.md and `make deploy`).
 """
 
@@ -26,7 +29,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from infra import generate, stages
+from infra import generate, scanner_layer, stages
+from infra.resources import SCANNER_LAYER_ZIP
 from infra.template import BUILD_DIR, ROOT, write_template
 
 # Top-level names the Lambda Python runtime already provides (boto3 and its dependencies).
@@ -34,6 +38,8 @@ RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "python_dateutil", "six", "urllib3"}
 )
 MAX_UNZIPPED_BYTES = 20 * 1024 * 1024
+# Lambda: a function's code and all its layers, unzipped, at most 250 MB.
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 
 
 LAYER_PREFIX = "python/lib/python3.11/site-packages/"
@@ -90,6 +96,20 @@ def unzipped_size(zip_path: Path) -> int:
         return sum(info.file_size for info in archive.infolist())
 
 
+def size_problems(summary: dict[str, object]) -> list[str]:
+    """Why the package cannot be deployed as it is (empty when it can)."""
+    api = int(str(summary["unzipped_bytes"]))
+    scanner = int(str(summary["scanner_unzipped_bytes"]))
+    problems = []
+    if api >= MAX_UNZIPPED_BYTES:
+        problems.append(f"API/authorizer bundle {api} bytes >= {MAX_UNZIPPED_BYTES}")
+    if scanner >= LAMBDA_UNZIPPED_LIMIT:
+        problems.append(
+            f"scanner function with its layers {scanner} bytes >= Lambda's {LAMBDA_UNZIPPED_LIMIT}"
+        )
+    return problems
+
+
 def package(stage: str, out_dir: Path | None = None) -> dict[str, object]:
     """Build the stage's package; returns a summary (paths and sizes)."""
     stale = generate.stale_files()
@@ -123,8 +143,11 @@ def package(stage: str, out_dir: Path | None = None) -> dict[str, object]:
     dropped = slim(bundle)
     if layer.exists():
         dropped += slim(layer)
+    clamav_layer = out_dir / SCANNER_LAYER_ZIP
+    shutil.copyfile(scanner_layer.ensure_built(), clamav_layer)
     function_bytes = unzipped_size(bundle)
     layer_bytes = unzipped_size(layer) if layer.exists() else 0
+    clamav_bytes = unzipped_size(clamav_layer)
     summary: dict[str, object] = {
         "stage": stage,
         "template": str(out_dir / "sam.json"),
@@ -133,6 +156,9 @@ def package(stage: str, out_dir: Path | None = None) -> dict[str, object]:
         "function_unzipped_bytes": function_bytes,
         "layer_unzipped_bytes": layer_bytes,
         "unzipped_bytes": function_bytes + layer_bytes,
+        "scanner_layer": str(clamav_layer),
+        "scanner_layer_unzipped_bytes": clamav_bytes,
+        "scanner_unzipped_bytes": function_bytes + layer_bytes + clamav_bytes,
         "zipped_bytes": bundle.stat().st_size + (layer.stat().st_size if layer.exists() else 0),
         "dropped_runtime_provided": sorted(set(dropped)),
     }
@@ -150,11 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     function_bytes = int(str(summary["function_unzipped_bytes"]))
     layer_bytes = int(str(summary["layer_unzipped_bytes"]))
     total = (function_bytes + layer_bytes) / mib
+    scanner = int(str(summary["scanner_unzipped_bytes"])) / mib
     print(
         f"{summary['template']}\n  function bundle {function_bytes / mib:.2f} MiB unzipped,"
-        f" dependency layer {layer_bytes / mib:.2f} MiB, total {total:.2f} MiB"
+        f" dependency layer {layer_bytes / mib:.2f} MiB, total {total:.2f} MiB\n"
+        f"  scanner functions with the ClamAV layer {scanner:.2f} MiB unzipped"
+        f" (Lambda limit {LAMBDA_UNZIPPED_LIMIT / mib:.0f} MiB)"
     )
-    return 0 if function_bytes + layer_bytes < MAX_UNZIPPED_BYTES else 1
+    problems = size_problems(summary)
+    for problem in problems:
+        print(f"  TOO LARGE: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

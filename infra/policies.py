@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.identity.models import ApiTokenModel
-from infra.resources import AUDIT_SIGNING_KEY, POLICY_FILES, TableSpec, bucket, table_specs
+from infra.resources import (
+    AUDIT_SIGNING_KEY,
+    POLICY_FILES,
+    SCAN_EVENTS_BUS,
+    SCANNER_DLQ,
+    TableSpec,
+    bucket,
+    table_specs,
+)
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / ".chalice"
 
@@ -327,6 +335,14 @@ def scanner_policy() -> list[dict[str, Any]]:
             "Action": ["s3:ListBucketVersions"],
             "Resource": [_bucket("uploads")],
         },
+        {
+            # Every final verdict is an `Attachment Scanned` event on the stack's own bus.
+            "Sid": "PublishScanResults",
+            "Effect": "Allow",
+            "Action": ["events:PutEvents"],
+            "Resource": [sub(f"${{{SCAN_EVENTS_BUS}.Arn}}")],
+        },
+        _dead_letter("ScanFailuresToDeadLetterQueue"),
     ]
     for spec in table_specs():
         if spec.short_name in SCANNER_TABLES:
@@ -345,8 +361,20 @@ def _list_definitions(sid: str) -> dict[str, Any]:
     }
 
 
+def _dead_letter(sid: str) -> dict[str, Any]:
+    # Lambda sends a failed asynchronous invocation to the on-failure destination with the
+    # function's own role.
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["sqs:SendMessage"],
+        "Resource": [sub(f"${{{SCANNER_DLQ}.Arn}}")],
+    }
+
+
 def definitions_policy() -> list[dict[str, Any]]:
     return [
+        _dead_letter("RefreshFailuresToDeadLetterQueue"),
         {
             "Sid": "WriteDefinitions",
             "Effect": "Allow",

@@ -47,6 +47,35 @@ AUDIT_CHAINER_FUNCTION = "chain_audit_records"
 AUDIT_SIGNING_KEY = "AuditSigningKey"
 
 
+@dataclasses.dataclass(frozen=True)
+class ScannerFunction:
+    """Lambda settings of a function that runs ClamAV from the scanner layer.
+
+    Memory: the resident clamd holds the whole database (official set: ~1.1-1.4 GB RSS), and a
+    reload briefly holds two (ConcurrentDatabaseReload), plus Python and the object; see
+    bench/scan.py for the measured peak. Ephemeral storage: definitions (~350 MB) + the object.
+    """
+
+    memory_mb: int
+    ephemeral_mb: int
+    timeout_seconds: int
+    reserved_concurrency: int
+
+
+# Chalice name -> settings. Only these carry the ClamAV layer; the API and the authorizers never.
+SCANNER_FUNCTIONS: dict[str, ScannerFunction] = {
+    SCANNER_FUNCTION: ScannerFunction(3008, 2048, 300, 50),
+    # One sweep at a time (every 10 minutes): retries, then rescans after new definitions.
+    "retry_attachment_scans": ScannerFunction(3008, 2048, 900, 1),
+    # freshclam + a throw-away clamd to self-test the new set before it is published.
+    "refresh_av_definitions": ScannerFunction(3008, 2048, 900, 1),
+}
+SCANNER_LAYER = "ClamavLayer"
+SCANNER_LAYER_ZIP = "clamav-layer.zip"
+SCAN_EVENTS_BUS = "ScanEventsBus"
+SCANNER_DLQ = "ScannerDeadLetterQueue"
+
+
 def function_logical_id(name: str) -> str:
     """The CloudFormation logical id Chalice gives a function (`api_handler` -> `APIHandler`)."""
     return "APIHandler" if name == API_HANDLER else to_cfn_resource_name(name)

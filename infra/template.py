@@ -48,7 +48,12 @@ from infra.resources import (
     AUDIT_SIGNING_KEY,
     BUCKETS,
     FUNCTION_POLICIES,
+    SCAN_EVENTS_BUS,
+    SCANNER_DLQ,
     SCANNER_FUNCTION,
+    SCANNER_FUNCTIONS,
+    SCANNER_LAYER,
+    SCANNER_LAYER_ZIP,
     TableSpec,
     app_functions,
     bucket,
@@ -601,6 +606,95 @@ def audit_chainer_wiring(app: Chalice, stage: str) -> dict[str, Any]:
     }
 
 
+# How the scanner functions launch ClamAV: the layer's own dynamic loader and libraries (Debian's
+# glibc 2.36 build), never the Lambda runtime's (Amazon Linux 2, glibc 2.26).
+LAYER_LOADER = "/opt/lib/ld-linux-x86-64.so.2 --library-path /opt/lib"
+SCANNER_ENVIRONMENT = {
+    "CLAMD_COMMAND": f"{LAYER_LOADER} /opt/bin/clamd",
+    "FRESHCLAM_COMMAND": f"{LAYER_LOADER} /opt/bin/freshclam",
+    "CLAMD_WORK_DIR": "/tmp/clamd",  # noqa: S108 (Lambda: /tmp is private to the environment)
+    "CLAMAV_DEFINITIONS_DIR": "/tmp/clamav-definitions",  # noqa: S108
+    # freshclam's libcurl (Debian build) looks for Debian's CA path; Amazon Linux 2 keeps its
+    # bundle here.
+    "CURL_CA_BUNDLE": "/etc/pki/tls/certs/ca-bundle.crt",
+}
+
+
+def scanner_functions(app: Chalice, settings: Settings) -> dict[str, Any]:
+    """The ClamAV layer, the scan-events bus, the dead-letter queue, and the overrides that give
+    only the scanner functions the layer, their memory, storage, timeout, reserved concurrency
+    and an on-failure destination for their asynchronous invocations."""
+    present = [name for name in SCANNER_FUNCTIONS if name in app_functions(app)]
+    if not present:
+        return {}
+    resources: dict[str, Any] = {
+        SCANNER_LAYER: {
+            "Type": "AWS::Serverless::LayerVersion",
+            "Properties": {
+                "LayerName": f"{settings.table_prefix}-clamav",
+                "Description": "ClamAV (clamd, freshclam) with its libraries and loader, /opt",
+                "ContentUri": f"./{SCANNER_LAYER_ZIP}",
+                "CompatibleRuntimes": ["python3.11"],
+                "CompatibleArchitectures": ["x86_64"],
+                "RetentionPolicy": "Delete",
+            },
+        },
+        SCAN_EVENTS_BUS: {
+            "Type": "AWS::Events::EventBus",
+            "Properties": {"Name": settings.scan_events_bus},
+        },
+        SCANNER_DLQ: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": f"{settings.table_prefix}-scanner-dlq",
+                "MessageRetentionPeriod": 1209600,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        f"{SCANNER_DLQ}Alarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": "A scan, sweep or definitions refresh failed after its retries",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [
+                    {"Name": "QueueName", "Value": {"Fn::GetAtt": [SCANNER_DLQ, "QueueName"]}}
+                ],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [{"Ref": "AlarmTopic"}],
+            },
+        },
+    }
+    for name in present:
+        spec = SCANNER_FUNCTIONS[name]
+        resources[function_logical_id(name)] = {
+            "Properties": {
+                "Layers": [{"Ref": "ManagedLayer"}, {"Ref": SCANNER_LAYER}],
+                "MemorySize": spec.memory_mb,
+                "EphemeralStorage": {"Size": spec.ephemeral_mb},
+                "Timeout": spec.timeout_seconds,
+                "ReservedConcurrentExecutions": spec.reserved_concurrency,
+                "Environment": {"Variables": dict(SCANNER_ENVIRONMENT)},
+                "EventInvokeConfig": {
+                    "MaximumRetryAttempts": 2,
+                    "MaximumEventAgeInSeconds": 21600,
+                    "DestinationConfig": {
+                        "OnFailure": {
+                            "Type": "SQS",
+                            "Destination": {"Fn::GetAtt": [SCANNER_DLQ, "Arn"]},
+                        }
+                    },
+                },
+            }
+        }
+    return resources
+
+
 def alarm_topic() -> dict[str, Any]:
     return {
         "AlarmTopic": {
@@ -765,6 +859,7 @@ def build_template(
     resources["SigningKeySecret"] = signing_secret(secret_name)
     resources.update(scanner_wiring(app, settings))
     resources.update(audit_chainer_wiring(app, stage))
+    resources.update(scanner_functions(app, settings))
     resources.update(alarm_topic())
     rest_api, extra = rest_api_overrides(app, stage)
     resources["RestAPI"] = rest_api

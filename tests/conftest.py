@@ -34,7 +34,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 from chalice.app import Chalice  # noqa: E402
 
-from tests.support.av import build_signature_db  # noqa: E402
+from tests.support.av import build_signature_db, clamd_work_dir  # noqa: E402
 from tests.support.client import RecordingApiClient  # noqa: E402
 from tests.support.orgs import OrgFactory, TestOrg  # noqa: E402
 
@@ -81,5 +81,9 @@ def scanner_settings(signature_db: Path) -> Iterator[None]:
     """The scanner reads the test definitions from disk instead of the definitions bucket."""
     from chalicelib.core.settings import override
 
-    with override(clamav_definitions_dir=str(signature_db), clamav_definitions_from_s3=False):
+    with override(
+        clamav_definitions_dir=str(signature_db),
+        clamav_definitions_from_s3=False,
+        clamd_work_dir=clamd_work_dir(),
+    ):
         yield

@@ -21,6 +21,7 @@ from chalicelib.attachments.scanning.definitions import default_engine, refresh_
 from chalicelib.attachments.scanning.pipeline import (
     Outcome,
     process_s3_event,
+    rescan_stale_clean,
     retry_due_scans,
 )
 from chalicelib.core.observability import logger, traced
@@ -65,20 +66,23 @@ def scan_attachment(event: dict[str, Any], context: Any) -> list[dict[str, Any]]
 
 @attachment_scanning_bp.schedule(Rate(10, unit=Rate.MINUTES), name="retry_attachment_scans")
 def retry_attachment_scans(event: Any) -> list[dict[str, Any]]:
-    """The retry path for ERROR attachments and uploads whose event never arrived."""
+    """The retry path for ERROR attachments and uploads whose event never arrived, then the
+    rescan of CLEAN attachments judged by older definitions than the ones now served."""
     with traced("## retry_attachment_scans") as annotate:
         outcomes = retry_due_scans(default_engine)
-        annotate(retried=len(outcomes))
-    return [_public(outcome) for outcome in outcomes]
+        rescans = rescan_stale_clean(default_engine)
+        annotate(retried=len(outcomes), rescanned=len(rescans))
+    return [_public(outcome) for outcome in [*outcomes, *rescans]]
 
 
 @attachment_scanning_bp.schedule(Cron(17, "*/3", "*", "*", "?", "*"), name="refresh_av_definitions")
 def refresh_av_definitions(event: Any) -> dict[str, Any]:
-    """freshclam -> definitions bucket, every three hours."""
+    """freshclam -> definitions bucket (files + manifest with the new version), every three
+    hours; the scanners reload and the retry sweep rescans recent CLEAN attachments."""
     with traced("## refresh_av_definitions") as annotate:
-        updated = refresh_definitions()
-        annotate(updated_files=len(updated))
-    return {"updated": updated}
+        refreshed = refresh_definitions()
+        annotate(updated_files=len(refreshed["updated"]))
+    return refreshed
 
 
 def _public(outcome: Outcome) -> dict[str, Any]:

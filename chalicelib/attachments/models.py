@@ -8,14 +8,19 @@ no read can leave the organization. The S3 key is generated from the same three 
 `RetryIndex` is sparse: only attachments whose scan must be (re)tried carry `retry_queue`. It is
 read by the scheduled rescan function only (never on a request path), which is why its partition
 key is a fixed queue name and not an organization id.
+
+`CleanIndex` is sparse too: a CLEAN attachment carries `clean_day` (`CLEAN#<UTC date>`) and
+`clean_at`, so after a definitions refresh the sweep finds what was passed within the rescan
+window, one partition per day, and rescans those judged by older definitions.
 """
 
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.core.dynamo import table_meta
@@ -52,6 +57,19 @@ class RetryIndex(GlobalSecondaryIndex["AttachmentItem"]):  # type: ignore[no-unt
     retry_at = UnicodeAttribute(range_key=True)
 
 
+class CleanIndex(GlobalSecondaryIndex["AttachmentItem"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "clean-index"
+        projection = IncludeProjection(["definitions_version"])
+
+    clean_day = UnicodeAttribute(hash_key=True)
+    clean_at = UnicodeAttribute(range_key=True)
+
+
+def clean_day(at: datetime) -> str:
+    return f"CLEAN#{at.strftime('%Y-%m-%d')}"
+
+
 class AttachmentItem(Model):
     """One attachment (the only item type of the `attachments` table)."""
 
@@ -77,6 +95,12 @@ class AttachmentItem(Model):
     quarantine_key = UnicodeAttribute(null=True)
     scanned_at = UTCDateTimeAttribute(null=True)
     scan_attempts = NumberAttribute(default=0)
+    # The definitions version that gave the verdict (see scanning/definitions.py).
+    definitions_version = UnicodeAttribute(null=True)
+    # Sparse clean index (see module docstring).
+    clean_day = UnicodeAttribute(null=True)
+    clean_at = UnicodeAttribute(null=True)
+    clean_index = CleanIndex()
     # Sparse retry queue (see module docstring).
     retry_queue = UnicodeAttribute(null=True)
     retry_at = UnicodeAttribute(null=True)

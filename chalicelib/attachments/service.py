@@ -15,7 +15,12 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.attachments import policy, storage
-from chalicelib.attachments.filenames import content_disposition, validate_filename
+from chalicelib.attachments.filenames import (
+    content_disposition,
+    served_filename,
+    validate_extension,
+    validate_filename,
+)
 from chalicelib.attachments.models import (
     RETRY_QUEUE,
     AttachmentItem,
@@ -111,6 +116,7 @@ def create_upload(
     validate_filename(filename)
     if content_type not in settings.attachment_allowed_types:
         raise _field_error("contentType", "This content type is not allowed.")
+    validate_extension(filename, content_type)
     if not 1 <= size <= settings.attachment_max_bytes:
         raise _field_error("size", f"Size must be 1..{settings.attachment_max_bytes} bytes.")
     org = principal.organization_id
@@ -206,7 +212,7 @@ def download_url(principal: Principal, ticket_id: str, attachment_id: str) -> st
     return storage.presigned_get(
         record.s3_key,
         record.version_id,
-        content_disposition(record.filename),
+        content_disposition(served_filename(record.filename, record.declared_type)),
         record.sniffed_type,
     )
 

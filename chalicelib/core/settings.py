@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -33,6 +34,11 @@ def _csv(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[s
     if raw is None or raw == "":
         return default
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _argv(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    return default if raw is None or not raw.strip() else tuple(shlex.split(raw))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,13 +77,26 @@ class Settings:
     attachment_upload_expiry_seconds: int
     attachment_download_expiry_seconds: int
     attachment_upload_sse: str
-    clamscan_path: str
     clamav_definitions_dir: str
     clamav_definitions_prefix: str
     clamav_definitions_from_s3: bool
     scan_timeout_seconds: int
     scan_tmp_dir: str
-    freshclam_path: str
+    # The resident clamd (argv to launch it; in Lambda through the layer's own loader), its work
+    # directory (config, socket, database links) and how long a cold start may take.
+    clamd_command: tuple[str, ...] = ("clamd",)
+    clamd_work_dir: str = "/tmp/deskguard-clamd"  # noqa: S108 (Lambda's only writable dir)
+    clamd_startup_timeout_seconds: int = 180
+    # The definitions refresh: freshclam's argv, the mirrors it pulls from, extra databases.
+    freshclam_command: tuple[str, ...] = ("freshclam",)
+    clamav_private_mirrors: tuple[str, ...] = ()
+    clamav_custom_database_urls: tuple[str, ...] = ()
+    clamav_official_databases: bool = True
+    definitions_sync_interval_seconds: int = 300
+    # After new definitions: CLEAN attachments scanned within this many hours are rescanned.
+    definitions_rescan_window_hours: int = 72
+    # EventBridge bus every final verdict is put on (`Attachment Scanned`); empty = none.
+    scan_events_bus: str = ""
     # How long a list cursor stays valid (cursors are signed with the keyed-hash key).
     cursor_ttl_seconds: int = 86400
     # Tickets: how long an Idempotency-Key's first result is replayed.
@@ -162,13 +181,21 @@ def load(env: Mapping[str, str]) -> Settings:
         attachment_upload_expiry_seconds=_int(env, "ATTACHMENT_UPLOAD_EXPIRY_SECONDS", 300),
         attachment_download_expiry_seconds=_int(env, "ATTACHMENT_DOWNLOAD_EXPIRY_SECONDS", 60),
         attachment_upload_sse=env.get("ATTACHMENT_UPLOAD_SSE") or "AES256",
-        clamscan_path=env.get("CLAMSCAN_PATH") or "clamscan",
         clamav_definitions_dir=env.get("CLAMAV_DEFINITIONS_DIR") or "/tmp/clamav-definitions",  # noqa: S108
         clamav_definitions_prefix=env.get("CLAMAV_DEFINITIONS_PREFIX") or "clamav/",
         clamav_definitions_from_s3=_bool(env, "CLAMAV_DEFINITIONS_FROM_S3", not local),
         scan_timeout_seconds=_int(env, "SCAN_TIMEOUT_SECONDS", 120),
         scan_tmp_dir=env.get("SCAN_TMP_DIR", ""),
-        freshclam_path=env.get("FRESHCLAM_PATH") or "freshclam",
+        clamd_command=_argv(env, "CLAMD_COMMAND", ("clamd",)),
+        clamd_work_dir=env.get("CLAMD_WORK_DIR") or "/tmp/deskguard-clamd",  # noqa: S108
+        clamd_startup_timeout_seconds=_int(env, "CLAMD_STARTUP_TIMEOUT_SECONDS", 180),
+        freshclam_command=_argv(env, "FRESHCLAM_COMMAND", ("freshclam",)),
+        clamav_private_mirrors=_csv(env, "CLAMAV_PRIVATE_MIRRORS", ()),
+        clamav_custom_database_urls=_csv(env, "CLAMAV_CUSTOM_DATABASE_URLS", ()),
+        clamav_official_databases=_bool(env, "CLAMAV_OFFICIAL_DATABASES", True),
+        definitions_sync_interval_seconds=_int(env, "DEFINITIONS_SYNC_INTERVAL_SECONDS", 300),
+        definitions_rescan_window_hours=_int(env, "DEFINITIONS_RESCAN_WINDOW_HOURS", 72),
+        scan_events_bus=env.get("SCAN_EVENTS_BUS", f"{prefix}-events" if not local else ""),
         cursor_ttl_seconds=_int(env, "CURSOR_TTL_SECONDS", 86400),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400),
         security_hmac_key=env.get("SECURITY_HMAC_KEY", ""),

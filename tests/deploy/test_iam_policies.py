@@ -147,6 +147,11 @@ def _arns() -> dict[str, str]:
     )
     values["DataKey.Arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
     values["AuditSigningKey.Arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
+    bus = settings.scan_events_bus or f"{settings.table_prefix}-events"
+    values["ScanEventsBus.Arn"] = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
+    values["ScannerDeadLetterQueue.Arn"] = (
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:{settings.table_prefix}-scanner-dlq"
+    )
     return values
 
 

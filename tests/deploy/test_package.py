@@ -173,3 +173,76 @@ def test_lint_catches_a_broken_template(packaged: dict[str, Any], tmp_path: Path
     broken.write_text(json.dumps(template))
     result = _lint(broken)
     assert result.returncode != 0 and "NoSuchKey" in result.stdout
+
+
+SCANNER_LOGICAL_IDS = ("ScanAttachment", "RetryAttachmentScans", "RefreshAvDefinitions")
+
+
+def test_only_the_scanner_functions_carry_the_clamav_layer(packaged: dict[str, Any]) -> None:
+    template = json.loads(Path(packaged["template"]).read_text())
+    resources = template["Resources"]
+    layer = resources["ClamavLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "./clamav-layer.zip"
+    assert (Path(packaged["template"]).parent / "clamav-layer.zip").is_file()
+    assert resources["ScannerDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    functions = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    for logical_id in SCANNER_LOGICAL_IDS:
+        props = functions[logical_id]
+        assert props["Layers"] == [{"Ref": "ManagedLayer"}, {"Ref": "ClamavLayer"}], logical_id
+        assert props["MemorySize"] >= 2048
+        assert props["EphemeralStorage"]["Size"] >= 1024
+        assert props["Timeout"] >= 300
+        assert props["ReservedConcurrentExecutions"] >= 1
+        on_failure = props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+        assert on_failure == {
+            "Type": "SQS",
+            "Destination": {"Fn::GetAtt": ["ScannerDeadLetterQueue", "Arn"]},
+        }
+        variables = props["Environment"]["Variables"]
+        assert variables["CLAMD_COMMAND"].startswith(
+            "/opt/lib/ld-linux-x86-64.so.2 --library-path /opt/lib /opt/bin/clamd"
+        )
+        assert variables["DESKGUARD_STAGE"] == packaged["stage"]  # merged, not replaced
+    others = set(functions) - set(SCANNER_LOGICAL_IDS)
+    assert {"APIHandler", "DeskguardAuthorizer"} <= others
+    for logical_id in others:
+        layers = functions[logical_id].get("Layers", [])
+        assert {"Ref": "ClamavLayer"} not in layers, logical_id
+        assert "EphemeralStorage" not in functions[logical_id], logical_id
+
+
+def test_scanner_with_its_layers_fits_lambdas_limit(packaged: dict[str, Any]) -> None:
+    scanner = int(packaged["scanner_unzipped_bytes"])
+    print(f"\nscanner function with both layers: {scanner / MIB:.1f} MiB unzipped")
+    assert scanner < packaging.LAMBDA_UNZIPPED_LIMIT
+    assert packaging.size_problems(packaged) == []
+    with zipfile.ZipFile(packaged["scanner_layer"]) as archive:
+        names = set(archive.namelist())
+    assert {"bin/clamd", "bin/freshclam", "lib/ld-linux-x86-64.so.2", "lib/libc.so.6"} <= names
+    assert "lib/libclamav.so.12" in names and "PACKAGES.txt" in names
+
+
+def test_the_package_step_refuses_what_lambda_would_refuse() -> None:
+    fits = {"unzipped_bytes": 17 * MIB, "scanner_unzipped_bytes": 120 * MIB}
+    assert packaging.size_problems(fits) == []
+    too_big = {**fits, "scanner_unzipped_bytes": packaging.LAMBDA_UNZIPPED_LIMIT}
+    assert "scanner function" in packaging.size_problems(too_big)[0]
+    api_too_big = {**fits, "unzipped_bytes": 21 * MIB}
+    assert "API" in packaging.size_problems(api_too_big)[0]
+
+
+def test_chalice_config_agrees_with_the_scanner_settings() -> None:
+    from infra.resources import SCANNER_FUNCTIONS
+
+    config = json.loads((Path(__file__).resolve().parents[2] / ".chalice/config.json").read_text())
+    for name, spec in SCANNER_FUNCTIONS.items():
+        entry = config["lambda_functions"][name]
+        assert (entry["lambda_memory_size"], entry["lambda_timeout"]) == (
+            spec.memory_mb,
+            spec.timeout_seconds,
+        ), name

@@ -4,6 +4,7 @@ triggers, then download through the 302. EICAR must end INFECTED and never downl
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -95,6 +96,20 @@ def test_upload_scan_and_download_over_http(local_stack: dict[str, Any]) -> None
         f"{attachments}/{infected_id}/download", headers=agent, allow_redirects=False, timeout=30
     )
     assert refused.status_code == 409 and "Location" not in refused.headers
+
+    # The stack scanned with clamd (it said so at start) and recorded both verdicts as events.
+    banner = local_stack["log"].read_text()
+    assert "Attachment scanner: resident clamd" in banner and "SCANNING IS OFF" not in banner
+    deadline = time.monotonic() + 10
+    recorded: dict[str, str] = {}
+    while len(recorded) < 2 and time.monotonic() < deadline:
+        if local_stack["scan_events"].exists():
+            for line in local_stack["scan_events"].read_text().splitlines():
+                detail = json.loads(line)["detail"]
+                if detail["attachmentId"] in {clean_id, infected_id}:
+                    recorded[detail["attachmentId"]] = detail["status"]
+        time.sleep(0.3)
+    assert recorded == {clean_id: "CLEAN", infected_id: "INFECTED"}
 
     # The other demo organization sees none of it.
     outsider = _login(local_stack, 1, "ADMIN")

@@ -3,6 +3,7 @@ objects nobody asked for, and API tokens without the attachments scope."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,7 +136,7 @@ def test_engine_failure_never_yields_clean(
     aid, key = created.json["id"], created.json["upload"]["fields"]["key"]
     post_to_s3(created.json["upload"], content)
     broken: dict[str, Any] = {
-        "binary_missing": {"clamscan_path": str(tmp_path / "missing-clamscan")},
+        "binary_missing": {"clamd_command": (str(tmp_path / "missing-clamd"),)},
         "timeout": {"scan_timeout_seconds": 0},
         "no_definitions": {"clamav_definitions_dir": str(tmp_path / "empty")},
     }[failure]
@@ -168,18 +169,42 @@ def test_engine_failure_never_yields_clean(
     assert record.scan_attempts == 3
 
 
-def test_engine_exit_0_without_a_verdict_is_not_clean(
-    app: Any, client: Any, make_org: Callable[..., TestOrg], tmp_path: Path
+# A "daemon" that answers PING and says `stream: OK` to every stream without scanning anything
+# (the wrong binary configured, or a compromised one). The engine's version probe catches it.
+_ALWAYS_OK_DAEMON = """
+import socket, sys
+config = dict(
+    line.split(" ", 1) for line in open(sys.argv[1].split("=", 1)[1]).read().splitlines() if line
+)
+server = socket.socket(socket.AF_UNIX)
+server.bind(config["LocalSocket"])
+server.listen(8)
+while True:
+    conn, _ = server.accept()
+    command = conn.recv(16)
+    conn.sendall(b"PONG\\0" if command.startswith(b"zPING") else b"stream: OK\\0")
+    conn.close()
+"""
+
+
+@pytest.mark.parametrize("daemon", ["exits_at_once", "says_ok_to_everything"])
+def test_a_daemon_that_does_not_really_scan_is_not_clean(
+    app: Any, client: Any, make_org: Callable[..., TestOrg], tmp_path: Path, daemon: str
 ) -> None:
-    """A 'clamscan' that exits 0 without scanning anything (wrong binary configured)."""
-    fake = tmp_path / "clamscan"
-    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake = tmp_path / "clamd"
+    if daemon == "exits_at_once":
+        fake.write_text("#!/bin/sh\nexit 0\n")
+    else:
+        fake.write_text(f"#!{sys.executable}\n{_ALWAYS_OK_DAEMON}")
     fake.chmod(0o755)
     org = make_org()
     ticket_id = create_ticket(client, org.requester)["id"]
     created = request_upload(client, org.requester, ticket_id, "a.txt", "text/plain", 68)
     post_to_s3(created.json["upload"], EICAR)
-    with override(clamscan_path=str(fake)), pytest.raises(ScanFailed):
+    with (
+        override(clamd_command=(str(fake),), clamd_startup_timeout_seconds=5),
+        pytest.raises(ScanFailed),
+    ):
         deliver_created(app, created.json["upload"]["fields"]["key"])
     assert _status(org.id, ticket_id, created.json["id"]) == "ERROR"
 

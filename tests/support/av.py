@@ -3,14 +3,26 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import io
+import shutil
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
 from devstack.clamav import EICAR, SIGNATURE_NAME
 
-__all__ = ["EICAR", "SIGNATURE_NAME", "build_signature_db", "docx_bytes", "pdf_bytes"]
+__all__ = [
+    "EICAR",
+    "SIGNATURE_NAME",
+    "build_signature_db",
+    "clamd_work_dir",
+    "docx_bytes",
+    "pdf_bytes",
+    "sigtool_md5_line",
+]
 
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -40,6 +52,21 @@ def build_signature_db(directory: Path) -> Path:
     # sigtool names the signature after the file it hashed.
     db.write_text(line.replace(str(sample), SIGNATURE_NAME))
     return directory
+
+
+def sigtool_md5_line(content: bytes, name: str, work: Path) -> str:
+    """The `.hdb` line `sigtool --md5` prints for `content`, named `name`."""
+    work.mkdir(parents=True, exist_ok=True)
+    sample = work / name
+    sample.write_bytes(content)
+    line = subprocess.run(  # noqa: S603
+        ["sigtool", "--md5", str(sample)],  # noqa: S607 (ClamAV tool from PATH)
+        capture_output=True,
+        check=True,
+        cwd=work,
+    ).stdout.decode()
+    sample.unlink()
+    return line.replace(str(sample), name)
 
 
 def pdf_bytes(text: str = "Hello from Deskguard") -> bytes:
@@ -76,3 +103,19 @@ def docx_bytes() -> bytes:
         archive.writestr("[Content_Types].xml", "<Types/>")
         archive.writestr("word/document.xml", "<w:document/>")
     return out.getvalue()
+
+
+@functools.cache
+def clamd_work_dir() -> str:
+    """A private work directory for the test run's resident clamd (short: it holds the unix
+    socket); the daemon is stopped and the directory removed at exit."""
+    from chalicelib.attachments.scanning.definitions import stop_resident_engine
+
+    work = tempfile.mkdtemp(prefix="clamd-", dir="/tmp")
+
+    def cleanup() -> None:
+        stop_resident_engine()
+        shutil.rmtree(work, ignore_errors=True)
+
+    atexit.register(cleanup)
+    return work

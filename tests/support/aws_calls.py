@@ -145,6 +145,12 @@ def iam_requirements(
         return _dynamodb(operation, params, region)
     if service == "s3":
         return _s3(operation, params)
+    if service == "events" and operation == "PutEvents":
+        buses = {entry.get("EventBusName", "default") for entry in params.get("Entries", [])}
+        return [
+            ("events:PutEvents", f"arn:aws:events:{region}:{ACCOUNT}:event-bus/{bus}")
+            for bus in sorted(buses)
+        ]
     if service == "secretsmanager":
         secret = params.get("SecretId", "")
         arn = f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}-AbCdEf"

@@ -38,6 +38,7 @@ def start_stack(log_path: Path) -> dict[str, Any]:
             "MOTO_PORT": str(moto_port),
             "PYTHONUNBUFFERED": "1",
             "CREDENTIALS_FILE": str(credentials_file),
+            "SCAN_EVENTS_FILE": str(log_path.parent / "scan-events.jsonl"),
         }
     )
     with open(log_path, "w") as log:
@@ -58,6 +59,7 @@ def start_stack(log_path: Path) -> dict[str, Any]:
         "credentials": credentials,
         "process": process,
         "log": log_path,
+        "scan_events": log_path.parent / "scan-events.jsonl",
     }
 
 

@@ -11,8 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.attachments.filenames import (
+    DANGEROUS_EXTENSIONS,
     content_disposition,
+    extension,
+    extension_problem,
     filename_problem,
+    served_filename,
+    validate_extension,
     validate_filename,
 )
 from chalicelib.core.errors import ValidationFailed
@@ -78,3 +83,56 @@ def test_content_disposition_is_a_safe_header(name: str) -> None:
 def test_content_disposition_keeps_a_readable_fallback() -> None:
     header = content_disposition('résumé "final".pdf')
     assert header.startswith('attachment; filename="resume _final_.pdf";')
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("invoice.bat", "text/plain"),
+        ("invoice.hta", "text/plain"),
+        ("invoice.vbs", "text/plain"),
+        ("invoice.js", "text/plain"),
+        ("invoice.html", "text/plain"),
+        ("invoice.htm", "text/plain"),
+        ("INVOICE.CMD", "text/plain"),
+        ("setup.exe", "application/pdf"),
+        ("run.ps1", "text/plain"),
+        ("report.pdf.scr", "application/pdf"),
+        (
+            "invoice.\uff42\uff41\uff54",
+            "text/plain",
+        ),  # fullwidth: NFKC (and the ASCII fallback) is .bat
+        ("photo.png", "application/pdf"),  # an extension of another type
+        ("noextension", "application/pdf"),
+        ("data.csv", "text/plain"),
+    ],
+)
+def test_extension_must_fit_the_type(name: str, content_type: str) -> None:
+    assert extension_problem(name, content_type) is not None
+    with pytest.raises(ValidationFailed) as raised:
+        validate_extension(name, content_type)
+    assert raised.value.details and raised.value.details[0]["field"] == "filename"
+    served = served_filename(name, content_type)
+    assert extension(served) not in DANGEROUS_EXTENSIONS
+    assert extension_problem(served, content_type) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("Quote ü.pdf", "application/pdf"),
+        ("photo.JPG", "image/jpeg"),
+        ("notes.txt", "text/plain"),
+        ("export.csv", "text/csv"),
+        ("letter.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ],
+)
+def test_fitting_extensions_are_served_unchanged(name: str, content_type: str) -> None:
+    assert extension_problem(name, content_type) is None
+    assert served_filename(name, content_type) == name
+
+
+def test_a_dangerous_name_is_served_with_a_safe_extension() -> None:
+    assert served_filename("invoice.bat", "text/plain") == "invoice.bat.txt"
+    header = content_disposition(served_filename("invoice.\uff48\uff54\uff41", "text/plain"))
+    assert header.startswith('attachment; filename="invoice.hta.txt";')

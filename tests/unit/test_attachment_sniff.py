@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from chalicelib.attachments.scanning.sniff import (
     ZIP,
     matches_declared,
     sniff_buffer,
+    sniff_file,
 )
 from tests.support.av import EXE_BYTES, PNG_1PX, docx_bytes, pdf_bytes
 
@@ -62,3 +65,26 @@ def test_declared_type_must_match() -> None:
 def test_executables_are_never_an_allowed_type(tail: bytes) -> None:
     for head in (b"MZ", b"\x7fELF", b"#!"):
         assert sniff_buffer(head + tail) in {EXECUTABLE, "text/x-script"}
+
+
+ELF_HEADER = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [ELF_HEADER, EXE_BYTES, b"\x00", b"ok to here \x1b[31m"],
+)
+def test_text_is_checked_to_the_last_byte(tmp_path: Any, tail: bytes) -> None:
+    """8 KiB (and far more) of text followed by a binary is not text/plain."""
+    for text_bytes in (8192, 8192 * 3 + 1, 2 * 1024 * 1024 + 5):
+        path = tmp_path / "object"
+        path.write_bytes(b"a" * (text_bytes - 1) + b"\n" + tail)
+        assert sniff_file(str(path)) == OCTET_STREAM, (text_bytes, tail[:8])
+        assert sniff_buffer(path.read_bytes()) == OCTET_STREAM
+
+
+def test_long_text_and_multibyte_across_chunks_stay_text(tmp_path: Any) -> None:
+    path = tmp_path / "object"
+    # A 3-byte character split by every read boundary, and a BOM.
+    path.write_bytes(b"\xef\xbb\xbf" + "€ and more\n".encode() * 300_000)
+    assert sniff_file(str(path)) == "text/plain"

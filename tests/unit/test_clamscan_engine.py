@@ -1,4 +1,5 @@
-"""The clamscan engine against a real ClamAV with a signature database the test builds.
+"""The per-file clamscan engine (the baseline bench/scan.py measures the resident clamd against)
+against a real ClamAV with a signature database the test builds.
 
 Fail closed: every way the engine can fail raises ScanEngineError, never returns CLEAN.
 """

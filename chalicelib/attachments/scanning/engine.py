@@ -1,9 +1,13 @@
-"""The antivirus engine: one small interface, and its `clamscan` implementation.
+"""The antivirus engine: one small interface, and its per-file `clamscan` implementation.
 
 The contract is fail closed: `scan_file()` returns a verdict only when the engine positively said
 "clean" or "infected". Anything else (binary missing, no definitions, timeout, killed, an exit
 code other than 0/1, output that does not name the file) raises `ScanEngineError`, and the caller
 must never treat that as clean.
+
+The scanner runs the resident daemon (`scanning.clamd.ClamdEngine`). `ClamscanEngine` loads the
+whole database for every file, as the published S3 antivirus functions do; it stays as the
+baseline `bench/scan.py` measures the daemon against.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class ScanResult:
     verdict: Verdict
     signature: str | None = None
     engine: str = ""
+    # The definitions that gave the verdict (recorded, and compared after a refresh).
+    definitions_version: str | None = None
 
 
 class ScanEngineError(Exception):
@@ -39,6 +45,11 @@ class ScanEngineError(Exception):
 
 class ScanEngine(Protocol):
     """Anything that can scan one local file."""
+
+    @property
+    def definitions_version(self) -> str | None:
+        """The version of the definitions that will judge the next scan, if known."""
+        ...
 
     def scan_file(self, path: str) -> ScanResult:
         """Return a verdict for the file at `path`, or raise ScanEngineError."""
@@ -56,11 +67,15 @@ def has_definitions(directory: str) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class ClamscanEngine:
-    """Runs `clamscan` (one process per file; definitions from `definitions_dir`)."""
+    """Runs `clamscan` (one process per file, loading `definitions_dir` every time)."""
 
     binary: str
     definitions_dir: str
     timeout_seconds: float
+
+    @property
+    def definitions_version(self) -> str | None:
+        return None  # a per-file clamscan reads whatever the directory holds at that moment
 
     def command(self, path: str) -> list[str]:
         return [

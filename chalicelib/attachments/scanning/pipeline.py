@@ -15,25 +15,31 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.attachments import storage
+from chalicelib.attachments.filenames import extension_problem
 from chalicelib.attachments.models import (
     RETRY_QUEUE,
     SCANNABLE,
     AttachmentItem,
     AttachmentStatus,
     attachment_sk,
+    clean_day,
 )
 from chalicelib.attachments.scanning.engine import ScanEngine, ScanEngineError, Verdict
+from chalicelib.attachments.scanning.events import publish_verdict, verdict_detail
 from chalicelib.attachments.scanning.sniff import matches_declared, sniff_file
 from chalicelib.audit.trail import AuditEntry, transact
+from chalicelib.core.errors import Conflict
 from chalicelib.core.observability import (
     RequestContext,
     logger,
@@ -47,6 +53,7 @@ from chalicelib.security_events import emit
 SCANNER_ACTOR = "system:scanner"
 MAX_SCAN_ATTEMPTS = 5
 _RETRY_DELAYS_MINUTES = (1, 5, 15, 60, 240)
+_AUDIT_BUSY_ATTEMPTS = 12
 
 
 class ScanFailed(Exception):
@@ -95,8 +102,11 @@ def _record_decision(
     signature: str | None = None,
     reason: str | None = None,
     quarantine_key: str | None = None,
+    definitions_version: str | None = None,
+    rescan: bool = False,
 ) -> bool:
-    """Write the decision and its audit record; False if the record is no longer scannable."""
+    """Write the decision and its audit record, then publish a final verdict as an event;
+    False if the record is no longer scannable (or, for a rescan, no longer CLEAN)."""
     actions: list[Any] = [
         AttachmentItem.status.set(status.value),
         AttachmentItem.scanned_at.set(at),
@@ -109,8 +119,16 @@ def _record_decision(
         (AttachmentItem.signature, signature),
         (AttachmentItem.reason, reason),
         (AttachmentItem.quarantine_key, quarantine_key),
+        (AttachmentItem.definitions_version, definitions_version),
     ]
     actions += [attr.set(value) for attr, value in optional if value is not None]
+    if status is AttachmentStatus.CLEAN:
+        actions += [
+            AttachmentItem.clean_day.set(clean_day(at)),
+            AttachmentItem.clean_at.set(at.isoformat()),
+        ]
+    elif rescan:
+        actions += [AttachmentItem.clean_day.remove(), AttachmentItem.clean_at.remove()]
     if status is AttachmentStatus.ERROR and int(record.scan_attempts) + 1 < MAX_SCAN_ATTEMPTS:
         delay = _RETRY_DELAYS_MINUTES[
             min(int(record.scan_attempts), len(_RETRY_DELAYS_MINUTES) - 1)
@@ -122,22 +140,53 @@ def _record_decision(
     else:
         actions += [AttachmentItem.retry_queue.remove(), AttachmentItem.retry_at.remove()]
 
+    condition = (
+        (AttachmentItem.status == AttachmentStatus.CLEAN.value)
+        & (AttachmentItem.version_id == record.version_id)
+        if rescan
+        else AttachmentItem.status.is_in(*SCANNABLE)
+    )
+
     def build(tx: TransactWrite) -> None:
-        tx.update(record, actions=actions, condition=AttachmentItem.status.is_in(*SCANNABLE))
+        tx.update(record, actions=actions, condition=condition)
 
     entry = AuditEntry(
         organization_id=record.organization_id,
         actor_id=SCANNER_ACTOR,
-        action="attachment.scan_result",
+        action="attachment.rescan_result" if rescan else "attachment.scan_result",
         target_type="attachment",
         target_id=record.attachment_id,
         before={"status": record.status},
         after={"status": status.value, "signature": signature, "reason": reason},
     )
-    try:
-        transact(entry, build)
-    except TransactWriteError:
-        return False
+    for attempt in range(_AUDIT_BUSY_ATTEMPTS):
+        try:
+            transact(entry, build)
+        except TransactWriteError:
+            return False
+        except Conflict:
+            # The organization's audit chain is busy (many verdicts of one organization at
+            # once): a scan is not latency bound, so wait and write again rather than leave
+            # the attachment PENDING_SCAN.
+            if attempt == _AUDIT_BUSY_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))  # noqa: S311 (jitter)
+        else:
+            break
+    if status is not AttachmentStatus.ERROR:
+        publish_verdict(
+            verdict_detail(
+                organization_id=record.organization_id,
+                ticket_id=record.ticket_id,
+                attachment_id=record.attachment_id,
+                status=status.value,
+                signature=signature,
+                definitions_version=definitions_version,
+                reason=reason,
+                scanned_at=at,
+                rescan=rescan,
+            )
+        )
     return True
 
 
@@ -235,6 +284,7 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
             sniffed_type=sniffed,
             signature=result.signature,
             quarantine_key=quarantine_key,
+            definitions_version=result.definitions_version,
         )
         emit(
             "security.malware_detected",
@@ -247,6 +297,10 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
         return Outcome("scanned", AttachmentStatus.INFECTED.value, aid, result.signature)
     if not matches_declared(record.declared_type, sniffed):
         return _reject(record, key, version_id, at, size=size, sniffed=sniffed, reason="type")
+    if extension_problem(record.filename, record.declared_type) is not None:
+        # A record from before the extension rule (or written around it): the name would make
+        # a desktop run or render the file.
+        return _reject(record, key, version_id, at, size=size, sniffed=sniffed, reason="extension")
     storage.tag(bucket, key, version_id, _tags("CLEAN", None, at))
     decided = _record_decision(
         record,
@@ -255,6 +309,7 @@ def _process_record(  # noqa: PLR0911 (one return per pipeline outcome)
         version_id=version_id,
         size=size,
         sniffed_type=sniffed,
+        definitions_version=result.definitions_version,
     )
     if not decided:
         # Another upload of the same key was decided first; this version is never served.
@@ -342,3 +397,113 @@ def retry_due_scans(engine_factory: Callable[[], ScanEngine], limit: int = 25) -
                 actions=[AttachmentItem.retry_queue.remove(), AttachmentItem.retry_at.remove()]
             )
     return outcomes
+
+
+# --- Rescans after a definitions update -----------------------------------------------------
+
+
+def stale_clean(version: str, limit: int) -> list[AttachmentItem]:
+    """CLEAN attachments passed within the rescan window by definitions other than `version`
+    (the sparse clean index, one partition per day; scheduled function only)."""
+    now = _now()
+    cutoff = now - timedelta(hours=get_settings().definitions_rescan_window_hours)
+    found: list[AttachmentItem] = []
+    day = now
+    while day.date() >= cutoff.date() and len(found) < limit:
+        for key_only in AttachmentItem.clean_index.query(
+            clean_day(day),
+            AttachmentItem.clean_at >= cutoff.isoformat(),
+            filter_condition=AttachmentItem.definitions_version != version,
+        ):
+            record = AttachmentItem.get(key_only.pk, key_only.sk, consistent_read=True)
+            if record.status == AttachmentStatus.CLEAN.value:
+                found.append(record)
+            if len(found) >= limit:
+                break
+        day -= timedelta(days=1)
+    return found
+
+
+def rescan_stale_clean(engine_factory: Callable[[], ScanEngine], limit: int = 50) -> list[Outcome]:
+    """Rescan CLEAN attachments judged by older definitions than the engine now serves; one
+    found infected is quarantined exactly as on its first scan. Resumable: each rescanned record
+    carries the new version, so the next sweep continues with the rest."""
+    try:
+        engine = engine_factory()
+    except ScanEngineError as error:
+        logger.error("rescan skipped: no engine", extra={"error": str(error)})
+        return []
+    version = engine.definitions_version
+    if not version:
+        return []
+    outcomes: list[Outcome] = []
+    for record in stale_clean(version, limit):
+        token = set_context(RequestContext(organization_id=record.organization_id))
+        try:
+            outcomes.append(_rescan(record, engine, version))
+        finally:
+            reset_context(token)
+    return outcomes
+
+
+def _rescan(record: AttachmentItem, engine: ScanEngine, version: str) -> Outcome:
+    settings = get_settings()
+    aid = record.attachment_id
+    bucket, key, version_id = settings.uploads_bucket, record.s3_key, record.version_id
+    if storage.head(bucket, key, version_id) is None:
+        return Outcome("gone", record.status, aid)
+    at = _now()
+    with tempfile.TemporaryDirectory(prefix="rescan-", dir=settings.scan_tmp_dir or None) as work:
+        path = os.path.join(work, "object")
+        try:
+            storage.download(bucket, key, version_id, path, settings.attachment_max_bytes)
+            result = engine.scan_file(path)
+        except (ScanEngineError, ValueError) as error:
+            # Still CLEAN with its old version: the next sweep tries again.
+            logger.error("rescan failed", extra={"attachment_id": aid, "error": str(error)})
+            return Outcome("rescan_failed", record.status, aid)
+    if result.verdict is Verdict.CLEAN:
+        confirmed = result.definitions_version or version
+        try:
+            record.update(
+                actions=[AttachmentItem.definitions_version.set(confirmed)],
+                condition=AttachmentItem.status == AttachmentStatus.CLEAN.value,
+            )
+        except UpdateError:
+            return Outcome("stale", None, aid)
+        publish_verdict(
+            verdict_detail(
+                organization_id=record.organization_id,
+                ticket_id=record.ticket_id,
+                attachment_id=aid,
+                status=AttachmentStatus.CLEAN.value,
+                signature=None,
+                definitions_version=result.definitions_version,
+                reason=None,
+                scanned_at=at,
+                rescan=True,
+            )
+        )
+        return Outcome("rescanned", AttachmentStatus.CLEAN.value, aid)
+    tags = _tags("INFECTED", result.signature, at)
+    quarantine_key = storage.quarantine(key, version_id, "INFECTED", tags)
+    _record_decision(
+        record,
+        AttachmentStatus.INFECTED,
+        at=at,
+        version_id=version_id,
+        signature=result.signature,
+        quarantine_key=quarantine_key,
+        definitions_version=result.definitions_version,
+        rescan=True,
+    )
+    emit(
+        "security.malware_detected",
+        attachment_id=aid,
+        ticket_id=record.ticket_id,
+        signature=result.signature,
+        user_id=record.uploader_id,
+        organization_id=record.organization_id,
+        rescan=True,
+    )
+    return Outcome("rescanned", AttachmentStatus.INFECTED.value, aid, result.signature)

@@ -1,14 +1,19 @@
-"""The real type of a file from its first bytes (magic numbers), never from its name.
+"""The real type of a file from its bytes (magic numbers, and the whole file for text), never
+from its name.
 
 Only the types Deskguard accepts are recognised positively; executables and scripts are
 recognised so they can be named in the rejection. Anything else is `application/octet-stream`,
-which is never on the allowlist.
+which is never on the allowlist. Text is only text when every byte of the file is: a file that
+starts with 8 KiB of text and carries an ELF or PE binary after it is not `text/plain`.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
+import re
 import zipfile
+from collections.abc import Iterable
 from typing import IO
 
 OCTET_STREAM = "application/octet-stream"
@@ -19,6 +24,7 @@ ZIP = "application/zip"
 EXECUTABLE = "application/x-executable"
 TEXT_TYPES = frozenset({"text/plain", "text/csv"})
 SNIFF_BYTES = 8192
+_CHUNK_BYTES = 1024 * 1024
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -37,7 +43,8 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/x-ole-storage"),  # legacy Office, macros
 )
 _OOXML_MAIN_PARTS = (("word/", DOCX), ("xl/", XLSX), ("ppt/", PPTX))
-_TEXT_CONTROL_ALLOWED = frozenset(b"\t\n\r\x0c")
+# Control characters other than tab, newline, form feed and carriage return (and DEL).
+_TEXT_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def _ooxml_type(source: str | IO[bytes]) -> str:
@@ -55,38 +62,47 @@ def _ooxml_type(source: str | IO[bytes]) -> str:
     return ZIP
 
 
-def _looks_like_text(head: bytes) -> bool:
-    if not head:
-        return False
+def _text_chunk_ok(text: str) -> bool:
+    return _TEXT_FORBIDDEN.search(text) is None
+
+
+def is_text(chunks: Iterable[bytes]) -> bool:
+    """True when the whole content is UTF-8 without control characters (BOM allowed)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+    seen = False
     try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # A multi-byte character cut by the sniff window is fine; anything else is not text.
-        if error.start < len(head) - 3:
-            return False
-        text = head[: error.start].decode("utf-8")
-    return (
-        all(ord(c) >= 0x20 or ord(c) in _TEXT_CONTROL_ALLOWED for c in text) and "\x7f" not in text
-    )
+        for chunk in chunks:
+            seen = seen or bool(chunk)
+            if not _text_chunk_ok(decoder.decode(chunk)):
+                return False
+        return seen and _text_chunk_ok(decoder.decode(b"", final=True))
+    except UnicodeDecodeError:
+        return False
 
 
-def sniff_bytes(head: bytes) -> str:
-    """The type of content starting with `head` (no ZIP inspection; see `sniff_file`)."""
+def _magic_type(head: bytes) -> str | None:
     for magic, mime in _MAGIC:
         if head.startswith(magic):
             return mime
     if head.startswith(b"PK\x03\x04"):
         return ZIP
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    return "text/plain" if _looks_like_text(head) else OCTET_STREAM
+    return None
+
+
+def sniff_bytes(head: bytes) -> str:
+    """The type of content that is exactly `head` (no ZIP inspection; see `sniff_file`)."""
+    return _magic_type(head) or ("text/plain" if is_text([head]) else OCTET_STREAM)
 
 
 def sniff_file(path: str) -> str:
-    """The real type of the file at `path`."""
+    """The real type of the file at `path` (text is checked to the last byte)."""
     with open(path, "rb") as handle:
         head = handle.read(SNIFF_BYTES)
-    mime = sniff_bytes(head)
+        mime = _magic_type(head)
+        if mime is None:
+            handle.seek(0)
+            text = is_text(iter(lambda: handle.read(_CHUNK_BYTES), b""))
+            return "text/plain" if text else OCTET_STREAM
     if mime == ZIP:
         return _ooxml_type(path)
     return mime
@@ -105,5 +121,5 @@ def matches_declared(declared: str, sniffed: str) -> bool:
 
 def sniff_buffer(data: bytes) -> str:
     """`sniff_file` for bytes already in memory."""
-    mime = sniff_bytes(data[:SNIFF_BYTES])
+    mime = sniff_bytes(data)
     return _ooxml_type(io.BytesIO(data)) if mime == ZIP else mime
