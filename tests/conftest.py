@@ -43,6 +43,20 @@ from tests.support.orgs import OrgFactory, TestOrg  # noqa: E402
 pytest_plugins = ["tests.support.logcheck", "tests.support.aws_calls"]
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Every test ends with the process environment it started with. chalice.test's clients
+    swap `os.environ` for a patched copy during each invocation and put the old object back;
+    invocations from several threads at once can leave a stage's variables (a deployed stage's
+    secret id, for one) behind for every later test."""
+    original, saved = os.environ, dict(os.environ)
+    yield
+    os.environ = original  # noqa: B003 (put back the object chalice.test swapped out)
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture
 def app() -> Chalice:
     import app as app_module
