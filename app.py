@@ -2,6 +2,7 @@
 
 from chalice.app import Chalice
 
+from chalicelib.api.admin_security import admin_security_bp
 from chalicelib.api.admin_tokens import admin_tokens_bp
 from chalicelib.api.admin_users import admin_users_bp
 from chalicelib.api.attachment_scanning import attachment_scanning_bp
@@ -26,5 +27,6 @@ app.register_blueprint(attachments_bp, url_prefix="/api")
 app.register_blueprint(attachment_scanning_bp)
 app.register_blueprint(admin_users_bp, url_prefix="/api")
 app.register_blueprint(admin_tokens_bp, url_prefix="/api")
+app.register_blueprint(admin_security_bp, url_prefix="/api")
 app.register_blueprint(audit_bp, url_prefix="/api")
 app.register_blueprint(docs_bp, url_prefix="/api")

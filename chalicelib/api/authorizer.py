@@ -17,6 +17,7 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Blueprint
 
+from chalicelib.auth import containment
 from chalicelib.auth.authorizer import (
     CsrfRejected,
     RequestView,
@@ -24,7 +25,7 @@ from chalicelib.auth.authorizer import (
     authenticate_request,
 )
 from chalicelib.authz.principal import Principal
-from chalicelib.core.errors import Unauthenticated
+from chalicelib.core.errors import ForgedCredential, Unauthenticated
 from chalicelib.core.observability import (
     RequestContext,
     bind_principal,
@@ -73,6 +74,12 @@ def _deny(principal_id: str, method_arn: str) -> dict[str, Any]:
     }
 
 
+def _report_invalid(error: Unauthenticated) -> None:
+    emit("security.authorization_failure", reason="invalid_credential", status=401)
+    if isinstance(error, ForgedCredential):
+        containment.record_forged_credential()
+
+
 @authorizer_bp.authorizer(ttl_seconds=get_settings().authorizer_ttl_seconds)
 def deskguard_authorizer(auth_request: AuthRequest) -> AuthResponse:
     """TOKEN authorizer: verify the bearer credential and mint its claims into the context."""
@@ -82,8 +89,8 @@ def deskguard_authorizer(auth_request: AuthRequest) -> AuthResponse:
         token = set_context(RequestContext(route=route, method=method))
     try:
         principal = authenticate(auth_request.token)
-    except Unauthenticated:
-        emit("security.authorization_failure", reason="invalid_credential", status=401)
+    except Unauthenticated as error:
+        _report_invalid(error)
         raise AuthorizerDenied() from None
     finally:
         if token is not None:
@@ -123,8 +130,8 @@ def handle_request_authorizer(event: dict[str, Any]) -> dict[str, Any]:
             bind_principal(error.principal.user_id, error.principal.organization_id)
         emit("security.authorization_failure", reason="csrf_origin", status=403)
         return _deny(error.principal.user_id if error.principal else "anonymous", method_arn)
-    except Unauthenticated:
-        emit("security.authorization_failure", reason="invalid_credential", status=401)
+    except Unauthenticated as error:
+        _report_invalid(error)
         raise AuthorizerDenied() from None
     finally:
         reset_context(token)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.authorizer import deskguard_authorizer
 from chalicelib.auth import containment
-from chalicelib.auth.authorizer import check_csrf
+from chalicelib.auth.authorizer import SAFE_METHODS, CsrfRejected, check_csrf
 from chalicelib.authz import policy
 from chalicelib.authz.principal import Credential, Principal
 from chalicelib.core.errors import (
@@ -36,6 +36,8 @@ from chalicelib.core.observability import bind_principal, current_context, logge
 from chalicelib.core.route_classes import route_class
 from chalicelib.ratelimit import limiter as ratelimit
 from chalicelib.security_events import emit
+from chalicelib.tickets import repository as tickets_repository
+from chalicelib.tickets.models import is_valid_id
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
@@ -102,20 +104,56 @@ def _principal(request: Request) -> Principal | None:
         return None
 
 
-def _record_denial(error: DeskguardError, principal: Principal | None, public: bool) -> None:
-    kind: str | None = getattr(error, "containment_kind", None)
+# Path parameters whose ids can be looked up across organizations after a 404 (one indexed
+# key lookup each, never a Scan): the organization that owns the id, or None.
+CROSS_ORG_LOOKUPS: dict[str, Callable[[str], str | None]] = {
+    "ticket_id": lambda value: (
+        tickets_repository.organization_of_ticket(value) if is_valid_id(value) else None
+    ),
+}
+
+
+def _foreign_id(principal: Principal, path_params: Mapping[str, str]) -> bool:
+    """Whether a 404's path names an id that exists in another organization."""
+    for name, lookup in CROSS_ORG_LOOKUPS.items():
+        value = path_params.get(name)
+        if value is None:
+            continue
+        try:
+            owner = lookup(value)
+        except Exception:  # a failed lookup never turns a 404 into a 500
+            logger.warning("cross-organization lookup failed", extra={"param": name})
+            continue
+        if owner is not None and owner != principal.organization_id:
+            return True
+    return False
+
+
+def _record_denial(
+    error: DeskguardError,
+    principal: Principal | None,
+    public: bool,
+    method: str,
+    path_params: Mapping[str, str],
+) -> None:
+    """Log the denial; hand containment only the signals honest clients do not produce."""
+    signal: str | None = getattr(error, "containment_kind", None)
     if isinstance(error, Unauthenticated) and public:
         return  # a failed login: the handler reports it as security.failed_login
     if isinstance(error, Unauthenticated | Forbidden):
         emit("security.authorization_failure", reason=error.code, status=error.status)
-        kind = containment.FORBIDDEN
+        # A CSRF refusal is a third party riding the victim's cookie: never the victim's fault.
+        writes = method.upper() not in SAFE_METHODS and not isinstance(error, CsrfRejected)
+        if isinstance(error, Forbidden) and writes:
+            signal = containment.FORBIDDEN_WRITE
     elif isinstance(error, NotFound) and principal is not None:
         emit("security.authorization_failure", reason="not_found", status=404)
-        kind = containment.NOT_FOUND
-    elif kind is not None:
-        emit("security.authorization_failure", reason=kind, status=error.status)
-    if kind is not None and principal is not None:
-        containment.record_denial(principal.organization_id, principal.user_id, kind)
+        if _foreign_id(principal, path_params):
+            signal = containment.CROSS_ORG
+    elif signal is not None:
+        emit("security.authorization_failure", reason=signal, status=error.status)
+    if signal in containment.SIGNALS and principal is not None:
+        containment.record_signal(principal, signal)
 
 
 def _rate_limit(request: Request, principal: Principal | None) -> ratelimit.Decision | None:
@@ -210,7 +248,7 @@ def api_route(
                 policy.check(principal, request.method, resource_path)
                 result = handler(ApiCall(request, principal, path_params), **path_params)
             except DeskguardError as error:
-                _record_denial(error, principal, public)
+                _record_denial(error, principal, public, request.method, path_params)
                 response = error_response(error)
             except Exception:
                 logger.exception("unhandled error")

@@ -16,7 +16,7 @@ import jwt
 
 from chalicelib.auth.jwt_codec import ALGORITHM, decode_jwt, encode_jwt
 from chalicelib.authz.principal import Principal, Role, TokenType
-from chalicelib.core.errors import Unauthenticated
+from chalicelib.core.errors import ForgedCredential, Unauthenticated
 from chalicelib.core.keyring import keyring
 from chalicelib.core.settings import get_settings
 
@@ -72,6 +72,8 @@ def decode_session(token: str) -> dict[str, Any]:
             leeway=LEEWAY_SECONDS,
             options={"require": list(REQUIRED_CLAIMS)},
         )
+    except jwt.InvalidSignatureError as error:
+        raise ForgedCredential() from error  # a known kid, a signature it did not make
     except jwt.PyJWTError as error:
         raise Unauthenticated() from error
 

@@ -86,9 +86,13 @@ class Settings:
     # Key for keyed hashes (e-mail pseudonyms, list cursors); deployed stages may leave it empty
     # and use the keyring secret's `hmac` (chalicelib/core/keyed.py).
     security_hmac_key: str = ""
+    # Containment (chalicelib/auth/containment.py): probing signals per credential per window:
+    # report at the first threshold, revoke that credential at the second; cross-organization
+    # signals per account (over all its credentials): revoke the whole account.
     containment_window_seconds: int = 600
-    containment_suspicious_threshold: int = 10
-    containment_revoke_threshold: int = 25
+    containment_suspicious_threshold: int = 3
+    containment_revoke_threshold: int = 10
+    containment_account_threshold: int = 20
     # Deploy (issue 7): the audit archive bucket (S3 Object Lock) created by infra/template.py.
     audit_archive_bucket: str = ""
 
@@ -163,8 +167,9 @@ def load(env: Mapping[str, str]) -> Settings:
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400),
         security_hmac_key=env.get("SECURITY_HMAC_KEY", ""),
         containment_window_seconds=_int(env, "CONTAINMENT_WINDOW_SECONDS", 600),
-        containment_suspicious_threshold=_int(env, "CONTAINMENT_SUSPICIOUS_THRESHOLD", 10),
-        containment_revoke_threshold=_int(env, "CONTAINMENT_REVOKE_THRESHOLD", 25),
+        containment_suspicious_threshold=_int(env, "CONTAINMENT_SUSPICIOUS_THRESHOLD", 3),
+        containment_revoke_threshold=_int(env, "CONTAINMENT_REVOKE_THRESHOLD", 10),
+        containment_account_threshold=_int(env, "CONTAINMENT_ACCOUNT_THRESHOLD", 20),
     )
 
 

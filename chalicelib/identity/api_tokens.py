@@ -260,3 +260,46 @@ def revoke_token(principal: Principal, token_id: str) -> None:
         token_id=item.token_id,
         token_prefix=item.prefix,
     )
+
+
+def revoke_token_by_system(
+    organization_id: str, token_id: str, *, reason: str, actor_id: str
+) -> bool:
+    """Revoke one token for the system (containment), audited; False if already revoked."""
+    item = get_token(organization_id, token_id)
+    if item.revoked_at is not None:
+        return False
+    now = int(time.time())
+    entry = AuditEntry(
+        organization_id=organization_id,
+        actor_id=actor_id,
+        action="api_token.revoke",
+        target_type="api_token",
+        target_id=item.token_id,
+        after={"prefix": item.prefix, "reason": reason[:200]},
+    )
+    try:
+        transact(
+            entry,
+            lambda tx: tx.update(
+                item,
+                actions=[
+                    ApiTokenModel.revoked_at.set(now),
+                    ApiTokenModel.revoked_reason.set(reason[:200]),
+                ],
+                condition=ApiTokenModel.revoked_at.does_not_exist(),
+            ),
+        )
+    except TransactWriteError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    emit(
+        "security.token_lifecycle",
+        action="revoked",
+        reason=reason,
+        token_type=TokenType.API_TOKEN.value,
+        token_id=item.token_id,
+        token_prefix=item.prefix,
+    )
+    return True

@@ -91,6 +91,7 @@ class ApiTokenModel(IdentityItem):
     grace_until = NumberAttribute(null=True)  # set on the predecessor when rotated
     successor_id = UnicodeAttribute(null=True)
     predecessor_id = UnicodeAttribute(null=True)
+    revoked_reason = UnicodeAttribute(null=True)  # e.g. `containment:<kind>`
 
 
 # --- The revocations table: the authorizer's denylist (see identity/revocation.py) ---------
@@ -116,3 +117,27 @@ class UserRevocationModel(RevocationItem):
     user_id = UnicodeAttribute()
     revoked_before_ms = NumberAttribute()
     reason = UnicodeAttribute()
+
+
+FLAG_PREFIX = "FLAG#"
+
+
+class SecurityFlagModel(IdentityItem):
+    """`ORG#<org>` / `FLAG#<flag id>`: a principal that containment cut off, awaiting review.
+
+    `subject_type` is `session`, `api_token` (that one credential was revoked) or `user` (every
+    credential of the account was revoked). The flag id is derived from the subject, so the same
+    credential is flagged once; clearing it records who reviewed it and when.
+    """
+
+    Meta = table_meta("identity")
+    flag_id = UnicodeAttribute()
+    organization_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    subject_type = UnicodeAttribute()
+    subject_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    signals = NumberAttribute()
+    created_at = UnicodeAttribute()
+    cleared_at = UnicodeAttribute(null=True)
+    cleared_by = UnicodeAttribute(null=True)

@@ -57,6 +57,16 @@ def get_ticket(organization_id: str, ticket_id: str) -> TicketModel | None:
         return None
 
 
+def organization_of_ticket(ticket_id: str) -> str | None:
+    """The organization a ticket id belongs to, or None (one Query on the `by_id` index).
+
+    Only containment asks this, after a 404, to tell a probe of another organization's ticket
+    from an id that exists nowhere; it never returns the ticket itself."""
+    for item in TicketsItem.by_id.query(ticket_id, limit=1):
+        return str(getattr(item, "organization_id", "")) or None
+    return None
+
+
 def get_ticket_and_audit_head(
     organization_id: str, ticket_id: str
 ) -> tuple[TicketModel | None, tuple[int, str]]:

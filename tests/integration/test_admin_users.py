@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.audit import trail as audit
-from chalicelib.identity.models import OrganizationModel, UserModel, org_pk
+from chalicelib.core.org_keys import org_pk
+from chalicelib.identity.models import OrganizationModel, UserModel
 from tests.factories import TestOrg
 from tests.integration.test_foundation import assert_error
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import override
-from chalicelib.identity.models import ApiTokenModel, org_pk
+from chalicelib.identity.models import ApiTokenModel
 from tests.factories import TestOrg, mint_api_token
 from tests.integration.test_foundation import assert_error
 

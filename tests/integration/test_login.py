@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from chalicelib.authz.principal import Role
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import override
 from chalicelib.identity import users
-from chalicelib.identity.models import UserModel, org_pk
+from chalicelib.identity.models import UserModel
 from tests.identity_helpers import read_events
 
 

@@ -13,9 +13,10 @@ import boto3
 import pytest
 import requests
 
-from chalicelib.attachments.models import AttachmentItem, attachment_sk, org_pk
+from chalicelib.attachments.models import AttachmentItem, attachment_sk
 from chalicelib.attachments.scanning.definitions import default_engine
 from chalicelib.attachments.scanning.pipeline import ScanFailed, retry_due_scans
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings, override
 from tests.avtools import EICAR, pdf_bytes
 from tests.factories import TestOrg

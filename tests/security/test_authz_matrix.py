@@ -46,12 +46,12 @@ from chalicelib.api.routing import BODYLESS_STATUSES, route_doc
 from chalicelib.attachments import service as attachment_service
 from chalicelib.attachments import storage
 from chalicelib.attachments.models import AttachmentItem, AttachmentStatus, attachment_sk
-from chalicelib.attachments.models import org_pk as attachment_org_pk
 from chalicelib.auth.sessions import issue_session
 from chalicelib.authz.policy import POLICY, SCOPES, Rule
 from chalicelib.authz.principal import Principal, Role
+from chalicelib.core.org_keys import org_pk as attachment_org_pk
 from chalicelib.core.settings import get_settings
-from chalicelib.identity import api_tokens
+from chalicelib.identity import api_tokens, flags
 from chalicelib.tickets import repository as ticket_repository
 from chalicelib.tickets import service as ticket_service
 from chalicelib.tickets.schemas import CreateTicket
@@ -125,12 +125,28 @@ def _api_token(client: Any, org: TestOrg, params: dict[str, str]) -> str:
     return str(issued.record["id"])
 
 
+def _security_flag(client: Any, org: TestOrg, params: dict[str, str]) -> str:
+    """An open flag of a contained session of the organization's agent."""
+    user = org.add_user(Role.AGENT)
+    flags.raise_flag(
+        org.id,
+        user_id=user.id,
+        subject_type="session",
+        subject_id=f"matrix-{next(_unique)}",
+        kind="cross_org",
+        signals=10,
+    )
+    items = flags.list_flags(org.id, actor_id=org.admin.id, limit=100, cursor=None).items
+    return str(next(item["id"] for item in items if item["userId"] == user.id))
+
+
 # Path prefix ending in a parameter -> a function making that object in `org` and returning the
 # value for the parameter. `params` holds the values of the parameters before it in the path.
 ObjectMaker = Callable[[Any, TestOrg, dict[str, str]], str]
 OBJECT_MAKERS: dict[str, ObjectMaker] = {
     "/api/admin/users/{user_id}": lambda client, org, params: org.add_user(Role.REQUESTER).id,
     "/api/admin/tokens/{token_id}": _api_token,
+    "/api/admin/security/flags/{flag_id}": _security_flag,
     "/api/tickets/{ticket_id}": _ticket,
     "/api/tickets/{ticket_id}/attachments/{attachment_id}": _clean_attachment,
 }

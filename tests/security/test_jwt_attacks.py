@@ -13,8 +13,9 @@ import pytest
 from chalicelib.auth import jwt_codec
 from chalicelib.auth.sessions import REQUIRED_CLAIMS
 from chalicelib.core import keyring
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import override
-from chalicelib.identity.models import USER_PREFIX, ApiTokenModel, UserModel, org_pk
+from chalicelib.identity.models import USER_PREFIX, ApiTokenModel, UserModel
 from chalicelib.identity.revocation import revoke_all_for_user
 from tests.factories import TestOrg, TestUser, mint_api_token
 from tests.identity_helpers import (

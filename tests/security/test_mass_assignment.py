@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.identity.models import ApiTokenModel, EmailClaimModel, UserModel, org_pk
+from chalicelib.core.org_keys import org_pk
+from chalicelib.identity.models import ApiTokenModel, EmailClaimModel, UserModel
 from tests.integration.test_foundation import assert_error
 
 FORBIDDEN_USER_FIELDS = [
