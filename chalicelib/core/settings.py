@@ -93,6 +93,13 @@ class Settings:
     containment_suspicious_threshold: int = 3
     containment_revoke_threshold: int = 10
     containment_account_threshold: int = 20
+    # Login: how long a device cookie (set at a successful login) lets its browser past the
+    # per-account login slow-down (chalicelib/auth/devices.py).
+    login_device_ttl_seconds: int = 30 * 86400
+    # A failed login is answered no sooner than this after it arrived (milliseconds), so the
+    # residual latency differences of a known and an unknown account (an item read that hits
+    # or misses) vanish under it. Above bcrypt's cost plus the login's DynamoDB calls.
+    login_failure_floor_ms: int = 0
     # Deploy (issue 7): the audit archive bucket (S3 Object Lock) created by infra/template.py.
     audit_archive_bucket: str = ""
 
@@ -166,6 +173,8 @@ def load(env: Mapping[str, str]) -> Settings:
         cursor_ttl_seconds=_int(env, "CURSOR_TTL_SECONDS", 86400),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400),
         security_hmac_key=env.get("SECURITY_HMAC_KEY", ""),
+        login_device_ttl_seconds=_int(env, "LOGIN_DEVICE_TTL_SECONDS", 30 * 86400),
+        login_failure_floor_ms=_int(env, "LOGIN_FAILURE_FLOOR_MS", 0 if local else 500),
         containment_window_seconds=_int(env, "CONTAINMENT_WINDOW_SECONDS", 600),
         containment_suspicious_threshold=_int(env, "CONTAINMENT_SUSPICIOUS_THRESHOLD", 3),
         containment_revoke_threshold=_int(env, "CONTAINMENT_REVOKE_THRESHOLD", 10),

@@ -54,9 +54,11 @@ class UserModel(IdentityItem):
     role = UnicodeAttribute()
     password_hash = UnicodeAttribute()
     active = BooleanAttribute(default=True)
+    # No longer written: failed logins are counted by the login limiter, keyed by the e-mail, so
+    # a wrong password and an unknown e-mail cost the same calls (kept for existing items).
     failed_logins = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
-    last_failed_login_at = NumberAttribute(null=True)  # epoch seconds
+    last_failed_login_at = NumberAttribute(null=True)  # epoch seconds; no longer written
 
 
 class EmailClaimModel(IdentityItem):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +30,7 @@ from chalicelib.identity.models import (
     OrganizationModel,
     UserModel,
 )
-from chalicelib.identity.passwords import burn_dummy_check, hash_password, verify_password
+from chalicelib.identity.passwords import dummy_hash, hash_password, verify_password
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 
@@ -155,7 +154,6 @@ def create_user(
         role=role.value,
         password_hash=hash_password(password),
         active=True,
-        failed_logins=0,
         created_at=datetime.now(UTC),
     )
     claim = EmailClaimModel(
@@ -275,30 +273,31 @@ def list_users(organization_id: str, *, limit: int = 100, cursor: str | None = N
     return Page(items, cursors.encode(organization_id, "users", results.last_evaluated_key))
 
 
+# Where a login for an unknown e-mail looks for its user: a key no organization can have (an
+# organization id is a slug), so both paths make the same two reads.
+_NO_ORGANIZATION = "-"
+_NO_USER = "0" * 32
+
+
 def authenticate_password(email: str, password: str) -> User:
     """The active user with this e-mail and password, or Unauthenticated.
 
-    Unknown e-mails still pay for one bcrypt check, so timing does not tell accounts apart.
+    A wrong password and an unknown e-mail take the same path: the e-mail claim read, one user
+    read (of a key that cannot exist, for an unknown e-mail) and one bcrypt check at the same
+    cost, so neither the answer nor its timing tells accounts apart. Failures are counted by the
+    login limiter (keyed by the e-mail, known or not), never on the user item.
     """
     email_norm = normalize_email(email)
     try:
         claim = EmailClaimModel.get(f"{EMAIL_PREFIX}{email_norm}", "EMAIL")
-        item = UserModel.get(org_pk(claim.organization_id), f"{USER_PREFIX}{claim.user_id}")
+        organization_id, user_id = claim.organization_id, claim.user_id
     except DoesNotExist:
-        burn_dummy_check(password)
-        raise Unauthenticated("Invalid e-mail or password.") from None
-    if not verify_password(password, item.password_hash) or not item.active:
-        _record_failed_login(item)
+        organization_id, user_id = _NO_ORGANIZATION, _NO_USER
+    try:
+        item: UserModel | None = UserModel.get(org_pk(organization_id), f"{USER_PREFIX}{user_id}")
+    except DoesNotExist:
+        item = None
+    matches = verify_password(password, item.password_hash if item else dummy_hash())
+    if item is None or not matches or not item.active:
         raise Unauthenticated("Invalid e-mail or password.")
-    if item.failed_logins:
-        item.update(actions=[UserModel.failed_logins.set(0)])
     return _to_user(item)
-
-
-def _record_failed_login(item: UserModel) -> None:
-    item.update(
-        actions=[
-            UserModel.failed_logins.add(1),
-            UserModel.last_failed_login_at.set(int(time.time())),
-        ]
-    )
