@@ -13,11 +13,13 @@ from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
 from chalicelib.api.tickets import tickets_bp
+from chalicelib.core import startup
 from chalicelib.core.http import http_boundary
 
 # configure_logs=False: Chalice would otherwise take over the "deskguard" logger (the Powertools
 # service logger of the same name), set it to ERROR and drop every security event (WARNING).
 app = Chalice(app_name="deskguard", configure_logs=False)
+startup.check_at_init()  # inside Lambda: refuse a misconfigured deployment (one log line)
 app.register_middleware(http_boundary, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(health_bp, url_prefix="/api")

@@ -25,6 +25,7 @@ from chalicelib.auth.authorizer import (
     authenticate_request,
 )
 from chalicelib.authz.principal import Principal
+from chalicelib.core import startup
 from chalicelib.core.errors import ForgedCredential, Unauthenticated
 from chalicelib.core.observability import (
     RequestContext,
@@ -33,7 +34,6 @@ from chalicelib.core.observability import (
     reset_context,
     set_context,
 )
-from chalicelib.core.settings import get_settings
 from chalicelib.security_events import emit
 
 authorizer_bp = Blueprint(__name__)
@@ -80,9 +80,17 @@ def _report_invalid(error: Unauthenticated) -> None:
         containment.record_forged_credential()
 
 
-@authorizer_bp.authorizer(ttl_seconds=get_settings().authorizer_ttl_seconds)
+# No caching (ttl 0), fixed in code: revocation, logout, role changes and containment must act on
+# the very next request. The deploy template replaces this TOKEN authorizer by the REQUEST one
+# (ttl 0 as well, infra/template.py), so a setting here would not reach the deployed API anyway.
+AUTHORIZER_TTL_SECONDS = 0
+
+
+@authorizer_bp.authorizer(ttl_seconds=AUTHORIZER_TTL_SECONDS)
 def deskguard_authorizer(auth_request: AuthRequest) -> AuthResponse:
     """TOKEN authorizer: verify the bearer credential and mint its claims into the context."""
+    if startup.refusal() is not None:
+        raise startup.ConfigurationRefused()  # API Gateway answers 500 (AUTHORIZER_FAILURE)
     token = None
     if current_context().route is None:  # deployed: the event carries only the method ARN
         method, route = _route_from_arn(auth_request.method_arn)
@@ -121,6 +129,8 @@ def handle_request_authorizer(event: dict[str, Any]) -> dict[str, Any]:
     A cookie request failing the CSRF check gets an explicit Deny (API Gateway: 403).
     """
     method_arn = str(event.get("methodArn", ""))
+    if startup.refusal() is not None:
+        raise startup.ConfigurationRefused()  # API Gateway answers 500 (AUTHORIZER_FAILURE)
     token = set_context(_event_context(event))
     try:
         method = str(event.get("httpMethod") or current_context().method or "")

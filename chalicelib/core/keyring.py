@@ -95,8 +95,8 @@ def _load_raw() -> str:
     raw = os.environ.get("JWT_KEYRING")
     if raw:
         return raw
-    if get_settings().is_local:
-        return generate_keyring_json("local-ephemeral")
+    if get_settings().is_local and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return generate_keyring_json("local-ephemeral")  # never inside Lambda
     raise RuntimeError("no JWT signing keys configured (JWT_SIGNING_KEY_SECRET_ID or JWT_KEYRING)")
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-_LOCAL_STAGES = frozenset({"local", "test"})
+LOCAL_STAGES = frozenset({"local", "test"})
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -59,7 +59,6 @@ class Settings:
     jwt_audience: str
     session_ttl_seconds: int
     bcrypt_rounds: int
-    authorizer_ttl_seconds: int
     # Identity (issue 3): CSRF origins for cookie sessions, API token limits.
     allowed_origins: tuple[str, ...]
     api_token_max_days: int
@@ -106,7 +105,7 @@ class Settings:
     @property
     def is_local(self) -> bool:
         """True on the `local` and `test` stages (moto, no real AWS)."""
-        return self.stage in _LOCAL_STAGES
+        return self.stage in LOCAL_STAGES
 
     def table_name(self, short_name: str) -> str:
         """The physical DynamoDB table name for a logical table (e.g. `tickets`)."""
@@ -116,7 +115,7 @@ class Settings:
 def load(env: Mapping[str, str]) -> Settings:
     """Build settings from an environment mapping (pure; used once at import and by tests)."""
     stage = env.get("DESKGUARD_STAGE", "local")
-    local = stage in _LOCAL_STAGES
+    local = stage in LOCAL_STAGES
     prefix = env.get("DESKGUARD_TABLE_PREFIX", f"deskguard-{stage}")
     return Settings(
         stage=stage,
@@ -135,8 +134,6 @@ def load(env: Mapping[str, str]) -> Settings:
         jwt_audience=env.get("JWT_AUDIENCE", "deskguard-api"),
         session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 3600),
         bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12),
-        # 0: no authorizer caching, so revocation and deactivation act at once (docs/identity.md).
-        authorizer_ttl_seconds=_int(env, "AUTHORIZER_TTL_SECONDS", 0),
         # Identity (issue 3).
         allowed_origins=_csv(
             env,
