@@ -17,7 +17,7 @@ import jwt
 from chalicelib.auth.jwt_codec import ALGORITHM, decode_jwt, encode_jwt
 from chalicelib.authz.principal import Principal, Role, TokenType
 from chalicelib.core.errors import ForgedCredential, Unauthenticated
-from chalicelib.core.keyring import keyring
+from chalicelib.core.keyring import keyring, public_key
 from chalicelib.core.settings import get_settings
 
 LEEWAY_SECONDS = 30
@@ -61,12 +61,12 @@ def decode_session(token: str) -> dict[str, Any]:
         kid = header.get("kid")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str):
             raise Unauthenticated()
-        public_key = keyring().public_keys.get(kid)
-        if public_key is None:
+        verify_key = public_key(kid)  # an unknown kid may reload the keyring once per interval
+        if verify_key is None:
             raise Unauthenticated()
         return decode_jwt(
             token,
-            public_key,
+            verify_key,
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             leeway=LEEWAY_SECONDS,

@@ -99,6 +99,9 @@ class Settings:
     # residual latency differences of a known and an unknown account (an item read that hits
     # or misses) vanish under it. Above bcrypt's cost plus the login's DynamoDB calls.
     login_failure_floor_ms: int = 0
+    # A session token with an unknown `kid` reloads the keyring secret at most once per this
+    # many seconds (key rotation reaches warm containers without a redeploy).
+    keyring_reload_interval_seconds: int = 60
     # Deploy (issue 7): the audit archive bucket (S3 Object Lock) created by infra/template.py.
     audit_archive_bucket: str = ""
 
@@ -171,6 +174,7 @@ def load(env: Mapping[str, str]) -> Settings:
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400),
         security_hmac_key=env.get("SECURITY_HMAC_KEY", ""),
         login_device_ttl_seconds=_int(env, "LOGIN_DEVICE_TTL_SECONDS", 30 * 86400),
+        keyring_reload_interval_seconds=_int(env, "KEYRING_RELOAD_INTERVAL_SECONDS", 60),
         login_failure_floor_ms=_int(env, "LOGIN_FAILURE_FLOOR_MS", 0 if local else 500),
         containment_window_seconds=_int(env, "CONTAINMENT_WINDOW_SECONDS", 600),
         containment_suspicious_threshold=_int(env, "CONTAINMENT_SUSPICIOUS_THRESHOLD", 3),
