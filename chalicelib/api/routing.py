@@ -29,6 +29,7 @@ from chalicelib.core.errors import (
     Internal,
     NotFound,
     Unauthenticated,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from chalicelib.core.http import error_response
@@ -65,14 +66,27 @@ class ApiCall:
         return str(value) if value is not None else None
 
     def json_object(self) -> dict[str, Any]:
-        """The body as a JSON object, or a 400 (never Chalice's own parser)."""
-        raw = self.request.raw_body
+        """The body as a JSON object, or a 400 (never Chalice's own parser).
+
+        The body must be UTF-8 (the contract): a UTF-16/32 body or a `charset` other than
+        UTF-8 is refused (415), bytes that are not UTF-8 are a 400. Nesting too deep for the
+        parser is a 400 too, not a 500 with a traceback.
+        """
+        charset = _charset(self.header("content-type"))
+        if charset not in (None, "utf-8", "utf8"):
+            raise UnsupportedMediaType("The body must be JSON encoded as UTF-8.")
+        raw: Any = self.request.raw_body
         if not raw:
             raise ValidationFailed("A JSON object body is required.")
+        data = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "surrogatepass")
+        if data.startswith(_UTF16_32_BOMS):
+            raise UnsupportedMediaType("The body must be JSON encoded as UTF-8.")
         try:
-            body = json.loads(raw)
+            body = json.loads(data.decode("utf-8"))
+        except RecursionError:
+            raise ValidationFailed("The body is nested too deeply.") from None
         except (ValueError, UnicodeDecodeError):
-            raise ValidationFailed("The body is not valid JSON.") from None
+            raise ValidationFailed("The body is not valid UTF-8 JSON.") from None
         if not isinstance(body, dict):
             raise ValidationFailed("The body must be a JSON object.")
         return body
@@ -83,6 +97,18 @@ class ApiCall:
             return schema.model_validate(self.json_object())
         except ValidationError as error:
             raise ValidationFailed(details=validation_details(error)) from None
+
+
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _charset(content_type: str | None) -> str | None:
+    """The `charset` parameter of a Content-Type, lower-cased (None if absent)."""
+    for param in (content_type or "").split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
 
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
