@@ -35,10 +35,12 @@ def issue_session(user_id: str, organization_id: str, role: Role) -> IssuedSessi
     """Sign a session token for a user with the active key."""
     settings = get_settings()
     kid, key = keyring().signing_key()
-    now = int(time.time())
     jti = uuid.uuid4().hex
+    issued_ms = time.time_ns() // 1_000_000
+    now = issued_ms // 1000
     expires_at = now + settings.session_ttl_seconds
     claims = {
+        "iat_ms": issued_ms,  # for comparisons with per-user cut-offs in milliseconds
         "sub": user_id,
         "role": role.value,
         "organizationId": organization_id,
@@ -76,6 +78,15 @@ def decode_session(token: str) -> dict[str, Any]:
         raise ForgedCredential() from error  # a known kid, a signature it did not make
     except jwt.PyJWTError as error:
         raise Unauthenticated() from error
+
+
+def issued_at_ms(claims: dict[str, Any]) -> int:
+    """When a verified session was issued, in ms (`iat_ms` if it agrees with `iat`)."""
+    iat = int(claims["iat"])
+    precise = claims.get("iat_ms")
+    if isinstance(precise, int) and precise // 1000 == iat:
+        return precise
+    return iat * 1000
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

@@ -61,7 +61,23 @@ def token_status(item: ApiTokenModel, now: int | None = None) -> str:
     return "active"
 
 
-def public(item: ApiTokenModel) -> dict[str, Any]:
+def effective_status(
+    item: ApiTokenModel, owner: revocation.OwnerState | None, now: int | None = None
+) -> str:
+    """`token_status`, plus what happened to the owner: a token of a deactivated or missing
+    owner, or created before the owner's revoke-all marker (deactivation, containment), is
+    `revoked` although its own item was never touched; reactivation does not revive it."""
+    status = token_status(item, now)
+    if status not in {"active", "rotating"}:
+        return status
+    if owner is None or not owner.active:
+        return "revoked"
+    if owner.revoked_before_ms is not None and int(item.created_at_ms) < owner.revoked_before_ms:
+        return "revoked"
+    return status
+
+
+def public(item: ApiTokenModel, status: str | None = None) -> dict[str, Any]:
     """The listing shape: never the secret nor its hash."""
     return {
         "id": item.token_id,
@@ -72,7 +88,7 @@ def public(item: ApiTokenModel) -> dict[str, Any]:
         "createdAt": int(item.created_at_ms) // 1000,
         "lastUsed": None if item.last_used_at is None else int(item.last_used_at),
         "expires": int(item.expires_at),
-        "status": token_status(item),
+        "status": status or token_status(item),
         "successorId": item.successor_id,
         "predecessorId": item.predecessor_id,
     }
@@ -183,14 +199,31 @@ def list_tokens(organization_id: str, *, limit: int, cursor: str | None) -> Page
         limit=limit,
         last_evaluated_key=cursors.decode(organization_id, "tokens", cursor),
     )
-    items = [public(item) for item in results]
+    page = list(results)
+    owners = revocation.read_owner_states(organization_id, [item.user_id for item in page])
+    items = [public(item, effective_status(item, owners.get(item.user_id))) for item in page]
     return Page(items, cursors.encode(organization_id, "tokens", results.last_evaluated_key))
 
 
 def rotate_token(principal: Principal, token_id: str) -> IssuedToken:
     """Issue a successor (same owner, name, scopes, lifetime) and put the old one on grace."""
-    old = get_token(principal.organization_id, token_id)
-    if token_status(old) != "active":
+    if not re.fullmatch(r"[0-9a-f]{16}", token_id):
+        raise NotFound()
+    # One read: the token, its owner and the owner's revoke-all marker.
+    stub = get_token(principal.organization_id, token_id)
+    state = revocation.read_credential_state(
+        principal.organization_id, stub.user_id, token_id=token_id
+    )
+    old = state.api_token
+    if old is None:
+        raise NotFound()
+    owner = (
+        None
+        if state.user is None
+        else revocation.OwnerState(bool(state.user.active), state.revoked_before_ms)
+    )
+    if effective_status(old, owner) != "active":
+        # A token cut off by deactivation or containment stays dead: no successor for it.
         raise Conflict("Only an active token can be rotated.")
     now = int(time.time())
     lifetime = max(86400, int(old.expires_at) - int(old.created_at_ms) // 1000)
@@ -218,8 +251,25 @@ def rotate_token(principal: Principal, token_id: str) -> IssuedToken:
             & ApiTokenModel.revoked_at.does_not_exist(),
         )
 
+    # The record names the rotated token (its history shows the move to grace) and its successor.
+    entry = AuditEntry(
+        organization_id=old.organization_id,
+        actor_id=principal.user_id,
+        action="api_token.rotate",
+        target_type="api_token",
+        target_id=old.token_id,
+        before={"status": "active"},
+        after={
+            "status": "rotating",
+            "graceUntil": grace_until,
+            "successorId": new.token_id,
+            "successorPrefix": new.prefix,
+            "scopes": new.scopes,
+            "expires": int(new.expires_at),
+        },
+    )
     try:
-        transact(_audit(principal, "api_token.rotate", new), build)
+        transact(entry, build)
     except TransactWriteError as error:
         if is_condition_failure(error):
             raise Conflict("The token was rotated or revoked meanwhile.") from error

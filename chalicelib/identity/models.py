@@ -59,6 +59,9 @@ class UserModel(IdentityItem):
     failed_logins = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     last_failed_login_at = NumberAttribute(null=True)  # epoch seconds; no longer written
+    # Sessions issued before this time (epoch ms) are dead: set by every role change, so a
+    # session from before a demotion does not come back to life when the role is restored.
+    sessions_valid_from_ms = NumberAttribute(null=True)
 
 
 class EmailClaimModel(IdentityItem):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit.trail import AuditEntry, transact
@@ -199,7 +200,8 @@ def update_user(
 
     The organization's active-admin count is decremented with a `> 1` condition in the same
     transaction, so the last active admin can never be demoted or deactivated, even by two
-    concurrent requests. A deactivation also revokes every credential the user holds.
+    concurrent requests. A deactivation also revokes every credential the user holds;
+    a role change ends the sessions issued before it.
     """
     try:
         item = UserModel.get(
@@ -217,14 +219,20 @@ def update_user(
     is_admin = new_role is Role.ADMIN and new_active
     delta = int(is_admin) - int(was_admin)
 
+    actions: list[Action] = [
+        UserModel.role.set(new_role.value),
+        UserModel.active.set(new_active),
+        UserModel.name.set(new_name),
+    ]
+    if new_role is not old_role:
+        # A role change ends every session issued before it (API tokens act with the current
+        # role anyway): demoting and promoting back must not revive an old session.
+        actions.append(UserModel.sessions_valid_from_ms.set(revocation.now_ms()))
+
     def build(tx: TransactWrite) -> None:
         tx.update(
             item,
-            actions=[
-                UserModel.role.set(new_role.value),
-                UserModel.active.set(new_active),
-                UserModel.name.set(new_name),
-            ],
+            actions=actions,
             condition=(UserModel.role == old_role.value) & (UserModel.active == old_active),
         )
         if delta:
