@@ -35,6 +35,7 @@ from chalicelib.core.errors import (
 from chalicelib.core.http import error_response
 from chalicelib.core.observability import bind_principal, current_context, logger
 from chalicelib.core.route_classes import route_class
+from chalicelib.identity import users
 from chalicelib.ratelimit import limiter as ratelimit
 from chalicelib.security_events import emit
 from chalicelib.tickets import repository as tickets_repository
@@ -133,6 +134,7 @@ def _principal(request: Request) -> Principal | None:
 # Path parameters whose ids can be looked up across organizations after a 404 (one indexed
 # key lookup each, never a Scan): the organization that owns the id, or None.
 CROSS_ORG_LOOKUPS: dict[str, Callable[[str], str | None]] = {
+    "user_id": lambda value: users.organization_of_user(value) if is_valid_id(value) else None,
     "ticket_id": lambda value: (
         tickets_repository.organization_of_ticket(value) if is_valid_id(value) else None
     ),

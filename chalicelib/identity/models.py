@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.core.dynamo import table_meta
@@ -24,12 +25,22 @@ EMAIL_PREFIX = "EMAIL#"
 API_TOKEN_PREFIX = "APITOKEN#"  # noqa: S105 (a key prefix)
 
 
+class ByUserIdIndex(GlobalSecondaryIndex["IdentityItem"]):  # type: ignore[no-untyped-call]
+    """User id -> its organization, for containment only: after a 404 on a user route, one
+    Query tells a probe of another organization's user from an id that exists nowhere."""
+
+    Meta = type("Meta", (), {"index_name": "by_user_id", "projection": KeysOnlyProjection()})
+    gsi_user = UnicodeAttribute(hash_key=True)
+
+
 class IdentityItem(Model):
     """Base of every item in the identity table (key schema in one place)."""
 
     Meta = table_meta("identity")
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
+    gsi_user = UnicodeAttribute(null=True)  # set on user items only
+    by_user_id = ByUserIdIndex()
 
 
 class OrganizationModel(IdentityItem):

@@ -22,12 +22,13 @@ from chalicelib.core import cursors
 from chalicelib.core.cursors import Page
 from chalicelib.core.dynamo import is_condition_failure
 from chalicelib.core.errors import Conflict, NotFound, Unauthenticated
-from chalicelib.core.org_keys import org_pk
+from chalicelib.core.org_keys import org_pk, organization_of_key
 from chalicelib.identity import revocation
 from chalicelib.identity.models import (
     EMAIL_PREFIX,
     USER_PREFIX,
     EmailClaimModel,
+    IdentityItem,
     OrganizationModel,
     UserModel,
 )
@@ -149,6 +150,7 @@ def create_user(
         org_pk(organization_id),
         f"{USER_PREFIX}{user_id}",
         user_id=user_id,
+        gsi_user=user_id,
         organization_id=organization_id,
         email=email_norm,
         name=name,
@@ -259,6 +261,15 @@ def update_user(
         revocation.revoke_all_for_user(organization_id, user_id, "deactivated")
     item.role, item.active, item.name = new_role.value, new_active, new_name
     return _to_user(item)
+
+
+def organization_of_user(user_id: str) -> str | None:
+    """The organization a user id belongs to, or None (one Query on the keys-only `by_user_id`
+    index). Only containment asks, after a 404, to tell a cross-organization probe from an id
+    that exists nowhere."""
+    for item in IdentityItem.by_user_id.query(user_id, limit=1):
+        return organization_of_key(item.pk)
+    return None
 
 
 def get_user(organization_id: str, user_id: str) -> User:

@@ -261,3 +261,18 @@ def test_revocation_cuts_credentials_issued_before_it(client: Any, make_org: Any
     assert client.get("/api/me", token=org.agent.token).status == 401
     marker = UserRevocationModel.get(org_pk(org.id), USER_PREFIX + org.agent.id)
     assert marker.reason == "admin:manual"
+
+
+def test_foreign_user_ids_count_missing_ones_do_not(
+    client: Any, make_org: Any, log_mark: int
+) -> None:
+    victim, home = make_org(), make_org()
+    for _ in range(20):
+        assert client.get(f"/api/admin/users/{new_id()}", token=home.admin.token).status == 404
+    assert _suspicious(log_mark) == []
+    for user in (victim.admin, victim.agent, victim.requester):
+        response = client.get(f"/api/admin/users/{user.id}", token=home.admin.token)
+        assert response.status == 404
+    events = _suspicious(log_mark)
+    assert [(e["reason"], e["kind"]) for e in events] == [("probing", "cross_org")]
+    assert client.get("/api/me", token=home.admin.token).status == 200
