@@ -2,6 +2,7 @@
 
 from chalice.app import Chalice
 
+from chalicelib.api.admin_security import admin_security_bp
 from chalicelib.api.admin_tokens import admin_tokens_bp
 from chalicelib.api.admin_users import admin_users_bp
 from chalicelib.api.attachment_scanning import attachment_scanning_bp
@@ -13,11 +14,13 @@ from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
 from chalicelib.api.tickets import tickets_bp
+from chalicelib.core import startup
 from chalicelib.core.http import http_boundary
 
 # configure_logs=False: Chalice would otherwise take over the "deskguard" logger (the Powertools
 # service logger of the same name), set it to ERROR and drop every security event (WARNING).
 app = Chalice(app_name="deskguard", configure_logs=False)
+startup.check_at_init()  # inside Lambda: refuse a misconfigured deployment (one log line)
 app.register_middleware(http_boundary, "http")
 app.register_blueprint(authorizer_bp)
 app.register_blueprint(health_bp, url_prefix="/api")
@@ -27,6 +30,7 @@ app.register_blueprint(attachments_bp, url_prefix="/api")
 app.register_blueprint(attachment_scanning_bp)
 app.register_blueprint(admin_users_bp, url_prefix="/api")
 app.register_blueprint(admin_tokens_bp, url_prefix="/api")
+app.register_blueprint(admin_security_bp, url_prefix="/api")
 app.register_blueprint(audit_bp, url_prefix="/api")
 app.register_blueprint(audit_chainer_bp)
 app.register_blueprint(docs_bp, url_prefix="/api")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.identity.models import ApiTokenModel
+from chalicelib.ratelimit.models import RateLimitItem
 from infra.resources import (
     AUDIT_SIGNING_KEY,
     POLICY_FILES,
@@ -58,6 +59,8 @@ API_TABLE_ACTIONS: dict[str, tuple[str, ...]] = {"audit": ITEM_READ + APPEND_ONL
 AUTHORIZER_TABLES = ("identity", "revocations")
 AUTHORIZER_TABLE_ACTIONS = ("dynamodb:BatchGetItem",)
 AUTHORIZER_LAST_USE_TABLE = "identity"
+# Forged credentials are counted per source IP (containment): one UpdateItem on a counter.
+AUTHORIZER_COUNTER_TABLE = "ratelimit"
 # The scanner updates attachment records (and audits the change).
 SCANNER_TABLES: dict[str, tuple[str, ...]] = {
     "attachments": (
@@ -274,6 +277,11 @@ def token_use_attributes() -> list[str]:
     return sorted({*keys, ApiTokenModel.last_used_at.attr_name})
 
 
+def counter_attributes() -> list[str]:
+    """The attributes a rate-limit/containment counter update touches."""
+    return sorted(attr.attr_name for attr in RateLimitItem.get_attributes().values())
+
+
 def authorizer_policy() -> list[dict[str, Any]]:
     statements = _signing_keys("VerifyKeys")
     for spec in table_specs():
@@ -292,6 +300,18 @@ def authorizer_policy() -> list[dict[str, Any]]:
                     # denied, so the authorizer cannot change roles, hashes or status.
                     "Condition": {
                         "ForAllValues:StringEquals": {"dynamodb:Attributes": token_use_attributes()}
+                    },
+                }
+            )
+        if spec.short_name == AUTHORIZER_COUNTER_TABLE:
+            statements.append(
+                {
+                    "Sid": "CountForgedCredentials",
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:UpdateItem"],
+                    "Resource": table_resources(spec, with_indexes=False),
+                    "Condition": {
+                        "ForAllValues:StringEquals": {"dynamodb:Attributes": counter_attributes()}
                     },
                 }
             )

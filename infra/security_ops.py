@@ -360,17 +360,37 @@ def rate_limits_markdown() -> str:
             f"| `{name}` | {route_text} | {fmt(spec.per_ip)} | {fmt(spec.per_principal)} "
             f"| {failure} |"
         )
-    account = ratelimit.LOGIN_ACCOUNT_LIMIT
     lines += [
         "",
-        f"Login per account: **{account.requests} attempts / {account.window_seconds} s** over",
-        "all IPs, keyed by a keyed hash (HMAC) of the normalized e-mail. Every attempt counts,",
-        "right or wrong, existing account or not, so the limit reveals nothing about which",
-        "accounts exist; a distributed guess (one attempt per IP) is stopped by it.",
+        "## Login",
+        "",
+        "Only **failed** attempts count (a successful login gives back what it was counted",
+        "against), so logging in often, or many colleagues behind one address, never throttles",
+        "anyone. Each attempt is admitted (or refused with 429) before its password is checked:",
+        "",
+        "| Limit | Value | Key |",
+        "| --- | --- | --- |",
+        f"| failures per IP, all accounts | {fmt(ratelimit.LOGIN_IP_FAILURES)} | "
+        "`IP#<ip>#LOGINFAIL` |",
+        f"| failures per (account, IP) | {fmt(ratelimit.LOGIN_ACCOUNT_IP_FAILURES)} | "
+        "`ACCT#<email hash>#IP#<ip>#LOGINFAIL` |",
+        f"| failures per device cookie | {fmt(ratelimit.LOGIN_DEVICE_FAILURES)} | "
+        "`ACCT#<email hash>#DEVICE#<id>#LOGINFAIL` |",
+        "",
+        "Per account over all IPs there is no lock but a **slow-down**: after "
+        f"{ratelimit.LOGIN_FREE_FAILURES} failures",
+        f"within a {ratelimit.LOGIN_SLOWDOWN_WINDOW_SECONDS} s window, the next attempt waits",
+        f"{ratelimit.LOGIN_BASE_DELAY_SECONDS} s x 2^(failures - {ratelimit.LOGIN_FREE_FAILURES})"
+        f" after the last failure, at most {ratelimit.LOGIN_MAX_DELAY_SECONDS} s",
+        "(`Retry-After`). Attempts refused during the wait are not failures; a successful login",
+        "ends it. A browser holding the account's device cookie (set at a successful login) is",
+        "let past the slow-down and the per-IP limits, with its own failure budget.",
+        "Accounts are keyed by a keyed hash (HMAC) of the normalized e-mail; unknown e-mails",
+        "count exactly like known ones, so the limits reveal nothing about which accounts exist.",
         "",
         "Path parameters match by position (`{}` stands for any `{name}`). Keys:",
         "`IP#<ip>#RL#<class>#W<start>`, `ORG#<org>#RL#USER#<id>#<class>#W<start>`,",
-        "`ACCT#<email hash>#RL#login#W<start>` (per-IP and per-account counters exist before any",
+        "`ACCT#<email hash>#LOGINSLOW#W<start>` (per-IP and per-account counters exist before any",
         "organization is known, so they are the documented exception to `ORG#` partition keys).",
         "",
         "Failure policy: `auth` fails closed (a limiter outage must not open an unthrottled",

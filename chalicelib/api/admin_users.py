@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from chalice.app import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.authz.principal import Role
 from chalicelib.core.cursors import ListQuery
+from chalicelib.core.text import check_one_line
 from chalicelib.identity import users
 from chalicelib.identity.passwords import validate_password
 from chalicelib.identity.schemas import AdminUserOut
@@ -17,6 +18,8 @@ from chalicelib.identity.schemas import AdminUserOut
 admin_users_bp = Blueprint(__name__)
 
 RoleName = Literal["REQUESTER", "AGENT", "ADMIN"]
+# A person's name as others read it: no control characters, line breaks or bidi controls.
+OneLineName = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(check_one_line)]
 
 
 class CreateUserBody(BaseModel):
@@ -24,14 +27,14 @@ class CreateUserBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    name: str = Field(min_length=1, max_length=120)
+    name: OneLineName
     role: RoleName
     password: str = Field(min_length=1, max_length=1024)
 
 
 class UpdateUserBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: OneLineName | None = None
     role: RoleName | None = None
     active: bool | None = None
 

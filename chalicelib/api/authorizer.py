@@ -17,6 +17,7 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Blueprint
 
+from chalicelib.auth import containment
 from chalicelib.auth.authorizer import (
     CsrfRejected,
     RequestView,
@@ -24,7 +25,8 @@ from chalicelib.auth.authorizer import (
     authenticate_request,
 )
 from chalicelib.authz.principal import Principal
-from chalicelib.core.errors import Unauthenticated
+from chalicelib.core import startup
+from chalicelib.core.errors import ForgedCredential, Unauthenticated
 from chalicelib.core.observability import (
     RequestContext,
     bind_principal,
@@ -32,7 +34,6 @@ from chalicelib.core.observability import (
     reset_context,
     set_context,
 )
-from chalicelib.core.settings import get_settings
 from chalicelib.security_events import emit
 
 authorizer_bp = Blueprint(__name__)
@@ -73,17 +74,31 @@ def _deny(principal_id: str, method_arn: str) -> dict[str, Any]:
     }
 
 
-@authorizer_bp.authorizer(ttl_seconds=get_settings().authorizer_ttl_seconds)
+def _report_invalid(error: Unauthenticated) -> None:
+    emit("security.authorization_failure", reason="invalid_credential", status=401)
+    if isinstance(error, ForgedCredential):
+        containment.record_forged_credential()
+
+
+# No caching (ttl 0), fixed in code: revocation, logout, role changes and containment must act on
+# the very next request. The deploy template replaces this TOKEN authorizer by the REQUEST one
+# (ttl 0 as well, infra/template.py), so a setting here would not reach the deployed API anyway.
+AUTHORIZER_TTL_SECONDS = 0
+
+
+@authorizer_bp.authorizer(ttl_seconds=AUTHORIZER_TTL_SECONDS)
 def deskguard_authorizer(auth_request: AuthRequest) -> AuthResponse:
     """TOKEN authorizer: verify the bearer credential and mint its claims into the context."""
+    if startup.refusal() is not None:
+        raise startup.ConfigurationRefused()  # API Gateway answers 500 (AUTHORIZER_FAILURE)
     token = None
     if current_context().route is None:  # deployed: the event carries only the method ARN
         method, route = _route_from_arn(auth_request.method_arn)
         token = set_context(RequestContext(route=route, method=method))
     try:
         principal = authenticate(auth_request.token)
-    except Unauthenticated:
-        emit("security.authorization_failure", reason="invalid_credential", status=401)
+    except Unauthenticated as error:
+        _report_invalid(error)
         raise AuthorizerDenied() from None
     finally:
         if token is not None:
@@ -114,6 +129,8 @@ def handle_request_authorizer(event: dict[str, Any]) -> dict[str, Any]:
     A cookie request failing the CSRF check gets an explicit Deny (API Gateway: 403).
     """
     method_arn = str(event.get("methodArn", ""))
+    if startup.refusal() is not None:
+        raise startup.ConfigurationRefused()  # API Gateway answers 500 (AUTHORIZER_FAILURE)
     token = set_context(_event_context(event))
     try:
         method = str(event.get("httpMethod") or current_context().method or "")
@@ -123,8 +140,8 @@ def handle_request_authorizer(event: dict[str, Any]) -> dict[str, Any]:
             bind_principal(error.principal.user_id, error.principal.organization_id)
         emit("security.authorization_failure", reason="csrf_origin", status=403)
         return _deny(error.principal.user_id if error.principal else "anonymous", method_arn)
-    except Unauthenticated:
-        emit("security.authorization_failure", reason="invalid_credential", status=401)
+    except Unauthenticated as error:
+        _report_invalid(error)
         raise AuthorizerDenied() from None
     finally:
         reset_context(token)

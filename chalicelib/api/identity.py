@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
+from chalicelib.auth import devices
 from chalicelib.auth.authorizer import SESSION_COOKIE
 from chalicelib.auth.sessions import issue_session
 from chalicelib.core.errors import Unauthenticated
+from chalicelib.core.observability import current_context
 from chalicelib.core.settings import get_settings
 from chalicelib.identity import revocation, users
 from chalicelib.identity.schemas import LoginOut, UserOut
@@ -28,6 +31,15 @@ class LoginBody(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+def _answer_no_sooner_than_the_floor(started: float) -> None:
+    """Hold a failed login until `LOGIN_FAILURE_FLOOR_MS` after it arrived: the same DynamoDB
+    calls are made for known and unknown e-mails, and this hides what latency still differs
+    (a read that finds an item takes longer than one that does not)."""
+    remaining = get_settings().login_failure_floor_ms / 1000 - (time.monotonic() - started)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
 @api_route(
     identity_bp,
     "/auth/login",
@@ -38,13 +50,19 @@ class LoginBody(BaseModel):
     errors=(401,),
 )
 def login(call: ApiCall) -> Response:
+    """Log in. Only failures count against the limits (docs/identity.md, "Login throttling")."""
+    started = time.monotonic()
     body = call.body(LoginBody)
-    ratelimit.enforce_login_account(body.email)  # per-account limit, over all IPs
+    device_id = devices.trusted_device(call.header("cookie"), body.email)
+    attempt = ratelimit.begin_login(body.email, ip=current_context().ip, device_id=device_id)
     try:
         user = users.authenticate_password(body.email, body.password)
     except Unauthenticated:
+        ratelimit.record_login_failure(attempt)
         emit("security.failed_login", reason="bad_credentials", email=body.email)
+        _answer_no_sooner_than_the_floor(started)
         raise
+    ratelimit.record_login_success(attempt)
     session = issue_session(user.id, user.organization_id, user.role)
     cookie = (
         f"{SESSION_COOKIE}={session.token}; Max-Age={get_settings().session_ttl_seconds}; "
@@ -54,7 +72,10 @@ def login(call: ApiCall) -> Response:
     return Response(
         body=LoginOut.dump(payload),
         status_code=200,
-        headers={"Content-Type": "application/json", "Set-Cookie": cookie},
+        headers={
+            "Content-Type": "application/json",
+            "Set-Cookie": [cookie, devices.issue_device_cookie(body.email, device_id)],
+        },
     )
 
 

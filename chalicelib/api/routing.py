@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.authorizer import deskguard_authorizer
 from chalicelib.auth import containment
-from chalicelib.auth.authorizer import check_csrf
+from chalicelib.auth.authorizer import SAFE_METHODS, CsrfRejected, check_csrf
 from chalicelib.authz import policy
 from chalicelib.authz.principal import Credential, Principal
 from chalicelib.core.errors import (
@@ -29,13 +29,17 @@ from chalicelib.core.errors import (
     Internal,
     NotFound,
     Unauthenticated,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from chalicelib.core.http import error_response
 from chalicelib.core.observability import bind_principal, current_context, logger
 from chalicelib.core.route_classes import route_class
+from chalicelib.identity import users
 from chalicelib.ratelimit import limiter as ratelimit
 from chalicelib.security_events import emit
+from chalicelib.tickets import repository as tickets_repository
+from chalicelib.tickets.models import is_valid_id
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
@@ -59,14 +63,27 @@ class ApiCall:
         return str(value) if value is not None else None
 
     def json_object(self) -> dict[str, Any]:
-        """The body as a JSON object, or a 400 (never Chalice's own parser)."""
-        raw = self.request.raw_body
+        """The body as a JSON object, or a 400 (never Chalice's own parser).
+
+        The body must be UTF-8 (the contract): a UTF-16/32 body or a `charset` other than
+        UTF-8 is refused (415), bytes that are not UTF-8 are a 400. Nesting too deep for the
+        parser is a 400 too, not a 500 with a traceback.
+        """
+        charset = _charset(self.header("content-type"))
+        if charset not in (None, "utf-8", "utf8"):
+            raise UnsupportedMediaType("The body must be JSON encoded as UTF-8.")
+        raw: Any = self.request.raw_body
         if not raw:
             raise ValidationFailed("A JSON object body is required.")
+        data = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "surrogatepass")
+        if data.startswith(_UTF16_32_BOMS):
+            raise UnsupportedMediaType("The body must be JSON encoded as UTF-8.")
         try:
-            body = json.loads(raw)
+            body = json.loads(data.decode("utf-8"))
+        except RecursionError:
+            raise ValidationFailed("The body is nested too deeply.") from None
         except (ValueError, UnicodeDecodeError):
-            raise ValidationFailed("The body is not valid JSON.") from None
+            raise ValidationFailed("The body is not valid UTF-8 JSON.") from None
         if not isinstance(body, dict):
             raise ValidationFailed("The body must be a JSON object.")
         return body
@@ -90,6 +107,18 @@ def validated(schema: type[SchemaT], data: object) -> SchemaT:
         raise ValidationFailed(details=validation_details(error)) from None
 
 
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _charset(content_type: str | None) -> str | None:
+    """The `charset` parameter of a Content-Type, lower-cased (None if absent)."""
+    for param in (content_type or "").split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
     """Field errors for the 400 body; never echoes the rejected value."""
     return [
@@ -109,20 +138,57 @@ def _principal(request: Request) -> Principal | None:
         return None
 
 
-def _record_denial(error: DeskguardError, principal: Principal | None, public: bool) -> None:
-    kind: str | None = getattr(error, "containment_kind", None)
+# Path parameters whose ids can be looked up across organizations after a 404 (one indexed
+# key lookup each, never a Scan): the organization that owns the id, or None.
+CROSS_ORG_LOOKUPS: dict[str, Callable[[str], str | None]] = {
+    "user_id": lambda value: users.organization_of_user(value) if is_valid_id(value) else None,
+    "ticket_id": lambda value: (
+        tickets_repository.organization_of_ticket(value) if is_valid_id(value) else None
+    ),
+}
+
+
+def _foreign_id(principal: Principal, path_params: Mapping[str, str]) -> bool:
+    """Whether a 404's path names an id that exists in another organization."""
+    for name, lookup in CROSS_ORG_LOOKUPS.items():
+        value = path_params.get(name)
+        if value is None:
+            continue
+        try:
+            owner = lookup(value)
+        except Exception:  # a failed lookup never turns a 404 into a 500
+            logger.warning("cross-organization lookup failed", extra={"param": name})
+            continue
+        if owner is not None and owner != principal.organization_id:
+            return True
+    return False
+
+
+def _record_denial(
+    error: DeskguardError,
+    principal: Principal | None,
+    public: bool,
+    method: str,
+    path_params: Mapping[str, str],
+) -> None:
+    """Log the denial; hand containment only the signals honest clients do not produce."""
+    signal: str | None = getattr(error, "containment_kind", None)
     if isinstance(error, Unauthenticated) and public:
         return  # a failed login: the handler reports it as security.failed_login
     if isinstance(error, Unauthenticated | Forbidden):
         emit("security.authorization_failure", reason=error.code, status=error.status)
-        kind = containment.FORBIDDEN
+        # A CSRF refusal is a third party riding the victim's cookie: never the victim's fault.
+        writes = method.upper() not in SAFE_METHODS and not isinstance(error, CsrfRejected)
+        if isinstance(error, Forbidden) and writes:
+            signal = containment.FORBIDDEN_WRITE
     elif isinstance(error, NotFound) and principal is not None:
         emit("security.authorization_failure", reason="not_found", status=404)
-        kind = containment.NOT_FOUND
-    elif kind is not None:
-        emit("security.authorization_failure", reason=kind, status=error.status)
-    if kind is not None and principal is not None:
-        containment.record_denial(principal.organization_id, principal.user_id, kind)
+        if _foreign_id(principal, path_params):
+            signal = containment.CROSS_ORG
+    elif signal is not None:
+        emit("security.authorization_failure", reason=signal, status=error.status)
+    if signal in containment.SIGNALS and principal is not None:
+        containment.record_signal(principal, signal)
 
 
 def _rate_limit(request: Request, principal: Principal | None) -> ratelimit.Decision | None:
@@ -218,7 +284,7 @@ def api_route(
                 policy.check(principal, request.method, resource_path)
                 result = handler(ApiCall(request, principal, path_params), **path_params)
             except DeskguardError as error:
-                _record_denial(error, principal, public)
+                _record_denial(error, principal, public, request.method, path_params)
                 response = error_response(error)
             except Exception:
                 logger.exception("unhandled error")

@@ -13,7 +13,7 @@ import re
 import time
 
 from chalicelib.authz.principal import Principal, Role, TokenType
-from chalicelib.core.errors import Unauthenticated
+from chalicelib.core.errors import ForgedCredential, Unauthenticated
 from chalicelib.core.observability import logger
 from chalicelib.identity import revocation
 from chalicelib.identity.api_tokens import TOKEN_MARKER, hash_secret, token_status
@@ -51,8 +51,10 @@ def authenticate_api_token(credential: str) -> Principal:
     org, uid, tid = match["org"], match["uid"], match["tid"]
     state = revocation.read_credential_state(org, uid, token_id=tid)
     item, user = state.api_token, state.user
-    if item is None or not hmac.compare_digest(item.secret_hash, hash_secret(credential)):
+    if item is None:
         raise Unauthenticated()
+    if not hmac.compare_digest(item.secret_hash, hash_secret(credential)):
+        raise ForgedCredential()  # a real token id with a guessed secret
     now = int(time.time())
     if item.user_id != uid or token_status(item, now) not in {"active", "rotating"}:
         raise Unauthenticated()

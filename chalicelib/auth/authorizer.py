@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from chalicelib.auth import api_tokens
-from chalicelib.auth.sessions import decode_session, principal_from_claims
+from chalicelib.auth.sessions import decode_session, issued_at_ms, principal_from_claims
 from chalicelib.authz.principal import Credential, Principal, Role
 from chalicelib.core.errors import Forbidden, Unauthenticated
 from chalicelib.core.settings import get_settings
@@ -101,6 +101,9 @@ def verify_session(token: str, credential: Credential = Credential.BEARER) -> Pr
         raise Unauthenticated()  # deleted, deactivated, or role changed since login
     if state.jti_revoked:
         raise Unauthenticated()
+    valid_from = user.sessions_valid_from_ms
+    if valid_from is not None and issued_at_ms(claims) < int(valid_from):
+        raise Unauthenticated()  # issued before a role change
     # `iat` has one-second resolution: a token from the revocation's own second is refused too.
     if state.revoked_before_ms is not None and int(claims["iat"]) * 1000 < state.revoked_before_ms:
         raise Unauthenticated()

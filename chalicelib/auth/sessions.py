@@ -16,8 +16,8 @@ import jwt
 
 from chalicelib.auth.jwt_codec import ALGORITHM, decode_jwt, encode_jwt
 from chalicelib.authz.principal import Principal, Role, TokenType
-from chalicelib.core.errors import Unauthenticated
-from chalicelib.core.keyring import keyring
+from chalicelib.core.errors import ForgedCredential, Unauthenticated
+from chalicelib.core.keyring import keyring, public_key
 from chalicelib.core.settings import get_settings
 
 LEEWAY_SECONDS = 30
@@ -35,10 +35,12 @@ def issue_session(user_id: str, organization_id: str, role: Role) -> IssuedSessi
     """Sign a session token for a user with the active key."""
     settings = get_settings()
     kid, key = keyring().signing_key()
-    now = int(time.time())
     jti = uuid.uuid4().hex
+    issued_ms = time.time_ns() // 1_000_000
+    now = issued_ms // 1000
     expires_at = now + settings.session_ttl_seconds
     claims = {
+        "iat_ms": issued_ms,  # for comparisons with per-user cut-offs in milliseconds
         "sub": user_id,
         "role": role.value,
         "organizationId": organization_id,
@@ -61,19 +63,30 @@ def decode_session(token: str) -> dict[str, Any]:
         kid = header.get("kid")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str):
             raise Unauthenticated()
-        public_key = keyring().public_keys.get(kid)
-        if public_key is None:
+        verify_key = public_key(kid)  # an unknown kid may reload the keyring once per interval
+        if verify_key is None:
             raise Unauthenticated()
         return decode_jwt(
             token,
-            public_key,
+            verify_key,
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             leeway=LEEWAY_SECONDS,
             options={"require": list(REQUIRED_CLAIMS)},
         )
+    except jwt.InvalidSignatureError as error:
+        raise ForgedCredential() from error  # a known kid, a signature it did not make
     except jwt.PyJWTError as error:
         raise Unauthenticated() from error
+
+
+def issued_at_ms(claims: dict[str, Any]) -> int:
+    """When a verified session was issued, in ms (`iat_ms` if it agrees with `iat`)."""
+    iat = int(claims["iat"])
+    precise = claims.get("iat_ms")
+    if isinstance(precise, int) and precise // 1000 == iat:
+        return precise
+    return iat * 1000
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

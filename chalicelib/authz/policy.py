@@ -71,6 +71,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/admin/tokens"): Rule(ADMIN_ONLY, api_tokens=False),
     ("POST", "/api/admin/tokens/{token_id}/rotate"): Rule(ADMIN_ONLY, api_tokens=False),
     ("DELETE", "/api/admin/tokens/{token_id}"): Rule(ADMIN_ONLY, api_tokens=False),
+    # Security review: what containment cut off. Session-only, like token management: a leaked
+    # API token must not be able to clear the flag its own probing raised.
+    ("GET", "/api/admin/security/flags"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("POST", "/api/admin/security/flags/{flag_id}/clear"): Rule(ADMIN_ONLY, api_tokens=False),
     # Audit
     ("GET", "/api/admin/audit"): Rule(ADMIN_ONLY, scope="admin:audit"),
     ("GET", "/api/admin/audit/verify"): Rule(ADMIN_ONLY, scope="admin:audit"),

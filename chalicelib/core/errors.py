@@ -41,6 +41,12 @@ class Unauthenticated(DeskguardError):
     default_message = "Authentication is required."
 
 
+class ForgedCredential(Unauthenticated):
+    """A credential that names a real key or token but fails its check: forged, not stale.
+
+    Answered like any 401; the authorizer reports it to containment (per source IP)."""
+
+
 class Forbidden(DeskguardError):
     status = 403
     code = "FORBIDDEN"

@@ -14,6 +14,7 @@ from typing import Any
 
 from chalice.app import Request, Response
 
+from chalicelib.core import startup
 from chalicelib.core.errors import (
     CHALICE_CODE_TO_ERROR,
     DeskguardError,
@@ -94,7 +95,9 @@ def http_boundary(request: Request, get_response: Callable[[Request], Response])
     token = set_context(ctx)
     try:
         with traced(f"## {ctx.method} {ctx.route}") as annotate:
-            if _body_size(request) > get_settings().max_body_bytes:
+            if startup.refusal() is not None:
+                response = error_response(Internal())  # misconfigured: logged once at init
+            elif _body_size(request) > get_settings().max_body_bytes:
                 response = error_response(PayloadTooLarge())
             else:
                 response = get_response(request)

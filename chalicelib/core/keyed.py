@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 
 from chalicelib.core.b64 import b64url, b64url_decode
 from chalicelib.core.keyring import keyring
@@ -24,8 +25,8 @@ def service_key() -> bytes:
     settings = get_settings()
     if settings.security_hmac_key:
         return settings.security_hmac_key.encode()
-    if settings.is_local:
-        return _LOCAL_KEY
+    if settings.is_local and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return _LOCAL_KEY  # never inside Lambda: see chalicelib/core/startup.py
     key = keyring().hmac_key
     if key is None:
         raise RuntimeError("no keyed-hash key: run `python -m cli keys init` for this stage")

@@ -15,15 +15,18 @@ pseudonyms, list cursors) for deployed stages, so one secret holds all key mater
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
+import math
 import os
 import secrets
+import threading
+import time
 from typing import Any
 
 from nacl.signing import SigningKey, VerifyKey
 
 from chalicelib.core.b64 import b64url, b64url_decode
+from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 
 _KEY_BYTES = 32
@@ -95,18 +98,57 @@ def _load_raw() -> str:
     raw = os.environ.get("JWT_KEYRING")
     if raw:
         return raw
-    if get_settings().is_local:
-        return generate_keyring_json("local-ephemeral")
+    if get_settings().is_local and not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return generate_keyring_json("local-ephemeral")  # never inside Lambda
     raise RuntimeError("no JWT signing keys configured (JWT_SIGNING_KEY_SECRET_ID or JWT_KEYRING)")
 
 
-@functools.cache
+_lock = threading.Lock()
+_loaded: Keyring | None = None
+_last_reload = -math.inf  # time.monotonic() of the last reload for an unknown kid
+
+
 def keyring() -> Keyring:
-    """The process's keyring, loaded once per cold start."""
-    return parse_keyring(_load_raw())
+    """The process's keyring, loaded once per cold start (see `public_key` for rotations)."""
+    global _loaded
+    current = _loaded
+    if current is None:
+        with _lock:
+            if _loaded is None:
+                _loaded = parse_keyring(_load_raw())
+            current = _loaded
+    return current
 
 
 def reload_keyring() -> Keyring:
-    """Drop the cached keyring (after a rotation, or in tests)."""
-    keyring.cache_clear()
+    """Load the keyring again now (tests, tools); requests use `public_key`."""
+    global _loaded, _last_reload
+    with _lock:
+        _loaded = None
+        _last_reload = -math.inf
     return keyring()
+
+
+def public_key(kid: str) -> VerifyKey | None:
+    """The public key of `kid`; an unknown kid reloads the keyring at most once per interval.
+
+    Rotation adds a kid to the secret (`make keys ... add`); a warm container that meets a token
+    signed with it reloads the secret once and verifies it, without a redeploy. Further unknown
+    kids within `KEYRING_RELOAD_INTERVAL_SECONDS` of that reload are refused from memory, so a
+    flood of made-up kids costs one Secrets Manager call per interval, not one per request.
+    """
+    global _loaded, _last_reload
+    known = keyring().public_keys.get(kid)
+    if known is not None:
+        return known
+    with _lock:
+        now = time.monotonic()
+        if now - _last_reload < get_settings().keyring_reload_interval_seconds:
+            return _loaded.public_keys.get(kid) if _loaded else None
+        _last_reload = now
+        try:
+            _loaded = parse_keyring(_load_raw())
+        except Exception:  # keep the keys we have; the token is refused
+            logger.warning("keyring reload failed; keeping the loaded keys")
+            return None
+        return _loaded.public_keys.get(kid)

@@ -18,6 +18,13 @@ def org_pk(organization_id: str) -> str:
     return f"{ORG_PREFIX}{organization_id}"
 
 
+def organization_of_key(key: str) -> str | None:
+    """The organization id an `ORG#<org>` partition key names (None for any other key)."""
+    if not key.startswith(ORG_PREFIX):
+        return None
+    return key[len(ORG_PREFIX) :].split("#", 1)[0] or None
+
+
 def org_prefix(organization_id: str) -> str:
     """`ORG#<org>#`: the start of every composite key scoped to the organization."""
     return f"{org_pk(organization_id)}#"

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-_LOCAL_STAGES = frozenset({"local", "test"})
+LOCAL_STAGES = frozenset({"local", "test"})
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -65,7 +65,6 @@ class Settings:
     jwt_audience: str
     session_ttl_seconds: int
     bcrypt_rounds: int
-    authorizer_ttl_seconds: int
     # Cookie sessions (the origins CSRF allows) and API token limits.
     allowed_origins: tuple[str, ...]
     api_token_max_days: int
@@ -105,9 +104,23 @@ class Settings:
     # Key for keyed hashes (e-mail pseudonyms, list cursors); deployed stages may leave it empty
     # and use the keyring secret's `hmac` (chalicelib/core/keyed.py).
     security_hmac_key: str = ""
+    # Containment (chalicelib/auth/containment.py): probing signals per credential per window:
+    # report at the first threshold, revoke that credential at the second; cross-organization
+    # signals per account (over all its credentials): revoke the whole account.
     containment_window_seconds: int = 600
-    containment_suspicious_threshold: int = 10
-    containment_revoke_threshold: int = 25
+    containment_suspicious_threshold: int = 3
+    containment_revoke_threshold: int = 10
+    containment_account_threshold: int = 20
+    # Login: how long a device cookie (set at a successful login) lets its browser past the
+    # per-account login slow-down (chalicelib/auth/devices.py).
+    login_device_ttl_seconds: int = 30 * 86400
+    # A failed login is answered no sooner than this after it arrived (milliseconds), so the
+    # residual latency differences of a known and an unknown account (an item read that hits
+    # or misses) vanish under it. Above bcrypt's cost plus the login's DynamoDB calls.
+    login_failure_floor_ms: int = 0
+    # A session token with an unknown `kid` reloads the keyring secret at most once per this
+    # many seconds (key rotation reaches warm containers without a redeploy).
+    keyring_reload_interval_seconds: int = 60
     # The audit archive bucket (S3 Object Lock, COMPLIANCE) created by infra/template.py, how
     # long each archived object is locked, the asymmetric KMS key that signs checkpoints, and
     # how often the chainer writes one (after N records, or T seconds after the last one).
@@ -120,7 +133,7 @@ class Settings:
     @property
     def is_local(self) -> bool:
         """True on the `local` and `test` stages (moto, no real AWS)."""
-        return self.stage in _LOCAL_STAGES
+        return self.stage in LOCAL_STAGES
 
     def table_name(self, short_name: str) -> str:
         """The physical DynamoDB table name for a logical table (e.g. `tickets`)."""
@@ -130,7 +143,7 @@ class Settings:
 def load(env: Mapping[str, str]) -> Settings:
     """Build settings from an environment mapping (pure; used once at import and by tests)."""
     stage = env.get("DESKGUARD_STAGE", "local")
-    local = stage in _LOCAL_STAGES
+    local = stage in LOCAL_STAGES
     prefix = env.get("DESKGUARD_TABLE_PREFIX", f"deskguard-{stage}")
     return Settings(
         stage=stage,
@@ -153,8 +166,6 @@ def load(env: Mapping[str, str]) -> Settings:
         jwt_audience=env.get("JWT_AUDIENCE", "deskguard-api"),
         session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 3600),
         bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12),
-        # 0: no authorizer caching, so revocation and deactivation act at once (docs/identity.md).
-        authorizer_ttl_seconds=_int(env, "AUTHORIZER_TTL_SECONDS", 0),
         # Cookie sessions and API tokens.
         allowed_origins=_csv(
             env,
@@ -199,9 +210,13 @@ def load(env: Mapping[str, str]) -> Settings:
         cursor_ttl_seconds=_int(env, "CURSOR_TTL_SECONDS", 86400),
         idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86400),
         security_hmac_key=env.get("SECURITY_HMAC_KEY", ""),
+        login_device_ttl_seconds=_int(env, "LOGIN_DEVICE_TTL_SECONDS", 30 * 86400),
+        keyring_reload_interval_seconds=_int(env, "KEYRING_RELOAD_INTERVAL_SECONDS", 60),
+        login_failure_floor_ms=_int(env, "LOGIN_FAILURE_FLOOR_MS", 0 if local else 500),
         containment_window_seconds=_int(env, "CONTAINMENT_WINDOW_SECONDS", 600),
-        containment_suspicious_threshold=_int(env, "CONTAINMENT_SUSPICIOUS_THRESHOLD", 10),
-        containment_revoke_threshold=_int(env, "CONTAINMENT_REVOKE_THRESHOLD", 25),
+        containment_suspicious_threshold=_int(env, "CONTAINMENT_SUSPICIOUS_THRESHOLD", 3),
+        containment_revoke_threshold=_int(env, "CONTAINMENT_REVOKE_THRESHOLD", 10),
+        containment_account_threshold=_int(env, "CONTAINMENT_ACCOUNT_THRESHOLD", 20),
     )
 
 

@@ -60,6 +60,30 @@ def token_status(item: ApiTokenModel, now: int | None = None) -> str:
     return "active"
 
 
+def effective_status(
+    item: ApiTokenModel, owner: revocation.OwnerState | None, now: int | None = None
+) -> str:
+    """`token_status`, plus what happened to the owner: a token of a deactivated or missing
+    owner, or created before the owner's revoke-all marker (deactivation, containment), is
+    `revoked` although its own item was never touched; reactivation does not revive it."""
+    status = token_status(item, now)
+    if status not in {"active", "rotating"}:
+        return status
+    if owner is None or not owner.active:
+        return "revoked"
+    if owner.revoked_before_ms is not None and int(item.created_at_ms) < owner.revoked_before_ms:
+        return "revoked"
+    return status
+
+
+@dataclasses.dataclass(frozen=True)
+class ListedToken:
+    """A stored token as a listing shows it: with its effective status."""
+
+    item: ApiTokenModel
+    status: str
+
+
 def validate_request(scopes: list[str], expires_in_days: int) -> frozenset[str]:
     """Scopes must be known and non-empty; expiry required, 1..API_TOKEN_MAX_DAYS days."""
     unknown = sorted(set(scopes) - SCOPES)
@@ -159,7 +183,7 @@ def get_token(organization_id: str, token_id: str) -> ApiTokenModel:
 
 def list_tokens(
     organization_id: str, *, limit: int = cursors.DEFAULT_LIMIT, cursor: str | None = None
-) -> Page[ApiTokenModel]:
+) -> Page[ListedToken]:
     """The organization's tokens, a page at a time (one Query on its partition)."""
     results = ApiTokenModel.query(
         org_pk(organization_id),
@@ -167,14 +191,31 @@ def list_tokens(
         limit=limit,
         last_evaluated_key=cursors.decode(organization_id, "tokens", cursor),
     )
-    items = list(results)  # read before `last_evaluated_key`, which the iteration sets
+    page = list(results)  # read before `last_evaluated_key`, which the iteration sets
+    owners = revocation.read_owner_states(organization_id, [item.user_id for item in page])
+    items = [ListedToken(item, effective_status(item, owners.get(item.user_id))) for item in page]
     return Page(items, cursors.encode(organization_id, "tokens", results.last_evaluated_key))
 
 
 def rotate_token(principal: Principal, token_id: str) -> IssuedToken:
     """Issue a successor (same owner, name, scopes, lifetime) and put the old one on grace."""
-    old = get_token(principal.organization_id, token_id)
-    if token_status(old) != "active":
+    if not re.fullmatch(r"[0-9a-f]{16}", token_id):
+        raise NotFound()
+    # One read: the token, its owner and the owner's revoke-all marker.
+    stub = get_token(principal.organization_id, token_id)
+    state = revocation.read_credential_state(
+        principal.organization_id, stub.user_id, token_id=token_id
+    )
+    old = state.api_token
+    if old is None:
+        raise NotFound()
+    owner = (
+        None
+        if state.user is None
+        else revocation.OwnerState(bool(state.user.active), state.revoked_before_ms)
+    )
+    if effective_status(old, owner) != "active":
+        # A token cut off by deactivation or containment stays dead: no successor for it.
         raise Conflict("Only an active token can be rotated.")
     now = int(time.time())
     lifetime = max(86400, int(old.expires_at) - int(old.created_at_ms) // 1000)
@@ -202,8 +243,25 @@ def rotate_token(principal: Principal, token_id: str) -> IssuedToken:
             & ApiTokenModel.revoked_at.does_not_exist(),
         )
 
+    # The record names the rotated token (its history shows the move to grace) and its successor.
+    entry = AuditEntry(
+        organization_id=old.organization_id,
+        actor_id=principal.user_id,
+        action="api_token.rotate",
+        target_type="api_token",
+        target_id=old.token_id,
+        before={"status": "active"},
+        after={
+            "status": "rotating",
+            "graceUntil": grace_until,
+            "successorId": new.token_id,
+            "successorPrefix": new.prefix,
+            "scopes": new.scopes,
+            "expires": int(new.expires_at),
+        },
+    )
     try:
-        transact(_audit(principal, "api_token.rotate", new), build)
+        transact(entry, build)
     except TransactWriteError as error:
         if is_condition_failure(error):
             raise Conflict("The token was rotated or revoked meanwhile.") from error
@@ -244,3 +302,46 @@ def revoke_token(principal: Principal, token_id: str) -> None:
         token_id=item.token_id,
         token_prefix=item.prefix,
     )
+
+
+def revoke_token_by_system(
+    organization_id: str, token_id: str, *, reason: str, actor_id: str
+) -> bool:
+    """Revoke one token for the system (containment), audited; False if already revoked."""
+    item = get_token(organization_id, token_id)
+    if item.revoked_at is not None:
+        return False
+    now = int(time.time())
+    entry = AuditEntry(
+        organization_id=organization_id,
+        actor_id=actor_id,
+        action="api_token.revoke",
+        target_type="api_token",
+        target_id=item.token_id,
+        after={"prefix": item.prefix, "reason": reason[:200]},
+    )
+    try:
+        transact(
+            entry,
+            lambda tx: tx.update(
+                item,
+                actions=[
+                    ApiTokenModel.revoked_at.set(now),
+                    ApiTokenModel.revoked_reason.set(reason[:200]),
+                ],
+                condition=ApiTokenModel.revoked_at.does_not_exist(),
+            ),
+        )
+    except TransactWriteError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    emit(
+        "security.token_lifecycle",
+        action="revoked",
+        reason=reason,
+        token_type=TokenType.API_TOKEN.value,
+        token_id=item.token_id,
+        token_prefix=item.prefix,
+    )
+    return True

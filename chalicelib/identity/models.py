@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.core.dynamo import table_meta
@@ -24,12 +25,22 @@ EMAIL_PREFIX = "EMAIL#"
 API_TOKEN_PREFIX = "APITOKEN#"  # noqa: S105 (a key prefix)
 
 
+class ByUserIdIndex(GlobalSecondaryIndex["IdentityItem"]):  # type: ignore[no-untyped-call]
+    """User id -> its organization, for containment only: after a 404 on a user route, one
+    Query tells a probe of another organization's user from an id that exists nowhere."""
+
+    Meta = type("Meta", (), {"index_name": "by_user_id", "projection": KeysOnlyProjection()})
+    gsi_user = UnicodeAttribute(hash_key=True)
+
+
 class IdentityItem(Model):
     """Base of every item in the identity table (key schema in one place)."""
 
     Meta = table_meta("identity")
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
+    gsi_user = UnicodeAttribute(null=True)  # set on user items only
+    by_user_id = ByUserIdIndex()
 
 
 class OrganizationModel(IdentityItem):
@@ -54,9 +65,14 @@ class UserModel(IdentityItem):
     role = UnicodeAttribute()
     password_hash = UnicodeAttribute()
     active = BooleanAttribute(default=True)
+    # No longer written: failed logins are counted by the login limiter, keyed by the e-mail, so
+    # a wrong password and an unknown e-mail cost the same calls (kept for existing items).
     failed_logins = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
-    last_failed_login_at = NumberAttribute(null=True)  # epoch seconds
+    last_failed_login_at = NumberAttribute(null=True)  # epoch seconds; no longer written
+    # Sessions issued before this time (epoch ms) are dead: set by every role change, so a
+    # session from before a demotion does not come back to life when the role is restored.
+    sessions_valid_from_ms = NumberAttribute(null=True)
 
 
 class EmailClaimModel(IdentityItem):
@@ -91,6 +107,7 @@ class ApiTokenModel(IdentityItem):
     grace_until = NumberAttribute(null=True)  # set on the predecessor when rotated
     successor_id = UnicodeAttribute(null=True)
     predecessor_id = UnicodeAttribute(null=True)
+    revoked_reason = UnicodeAttribute(null=True)  # e.g. `containment:<kind>`
 
 
 # --- The revocations table: the authorizer's denylist (see identity/revocation.py) ---------
@@ -116,3 +133,27 @@ class UserRevocationModel(RevocationItem):
     user_id = UnicodeAttribute()
     revoked_before_ms = NumberAttribute()
     reason = UnicodeAttribute()
+
+
+FLAG_PREFIX = "FLAG#"
+
+
+class SecurityFlagModel(IdentityItem):
+    """`ORG#<org>` / `FLAG#<flag id>`: a principal that containment cut off, awaiting review.
+
+    `subject_type` is `session`, `api_token` (that one credential was revoked) or `user` (every
+    credential of the account was revoked). The flag id is derived from the subject, so the same
+    credential is flagged once; clearing it records who reviewed it and when.
+    """
+
+    Meta = table_meta("identity")
+    flag_id = UnicodeAttribute()
+    organization_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    subject_type = UnicodeAttribute()
+    subject_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    signals = NumberAttribute()
+    created_at = UnicodeAttribute()
+    cleared_at = UnicodeAttribute(null=True)
+    cleared_by = UnicodeAttribute(null=True)

@@ -3,6 +3,8 @@ rather than silently truncated; the cost comes from settings (production default
 
 from __future__ import annotations
 
+import secrets
+
 import bcrypt
 
 from chalicelib.core.errors import ValidationFailed
@@ -40,9 +42,15 @@ def verify_password(password: str, password_hash: str) -> bool:
 _dummy_hash: str | None = None
 
 
-def burn_dummy_check(password: str) -> None:
-    """Spend one bcrypt check at the configured cost, for logins to unknown accounts."""
+def dummy_hash() -> str:
+    """A bcrypt hash at the configured cost that no password matches by chance, for logins to
+    unknown accounts (made once per process)."""
     global _dummy_hash
     if _dummy_hash is None:
-        _dummy_hash = hash_password("dummy-password-for-timing")
-    verify_password(password, _dummy_hash)
+        _dummy_hash = hash_password(secrets.token_urlsafe(24))
+    return _dummy_hash
+
+
+def burn_dummy_check(password: str) -> None:
+    """Spend one bcrypt check at the configured cost (a login to an unknown account)."""
+    verify_password(password, dummy_hash())

@@ -122,6 +122,48 @@ def read_credential_state(
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class OwnerState:
+    """What decides whether a user's API tokens are still alive."""
+
+    active: bool
+    revoked_before_ms: int | None
+
+
+def read_owner_states(organization_id: str, user_ids: list[str]) -> dict[str, OwnerState]:
+    """Each user's active flag and revoke-all marker (BatchGetItem, 50 users per call).
+
+    For token listings: a token created before its owner's marker, or owned by a deactivated
+    user, is dead even though its own item was never touched. Missing users are absent.
+    """
+    pk = org_pk(organization_id)
+    identity_table = IdentityItem.Meta.table_name
+    revocations_table = RevocationItem.Meta.table_name
+    wanted = list(dict.fromkeys(user_ids))
+    active: dict[str, bool] = {}
+    markers: dict[str, int] = {}
+    for start in range(0, len(wanted), 50):
+        keys = [_key(pk, f"{USER_PREFIX}{uid}") for uid in wanted[start : start + 50]]
+        request: dict[str, Any] = {
+            identity_table: {"Keys": keys, "ConsistentRead": True},
+            revocations_table: {"Keys": keys, "ConsistentRead": True},
+        }
+        for _ in range(_BATCH_ATTEMPTS):
+            response = _client().batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(identity_table, []):
+                user = UserModel.from_raw_data(raw)
+                active[user.user_id] = bool(user.active)
+            for raw in response.get("Responses", {}).get(revocations_table, []):
+                marker = UserRevocationModel.from_raw_data(raw)
+                markers[marker.user_id] = int(marker.revoked_before_ms)
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError("owner state read left unprocessed keys")
+    return {uid: OwnerState(active[uid], markers.get(uid)) for uid in active}
+
+
 def revoke_session(organization_id: str, user_id: str, jti: str, expires_at: int) -> None:
     """Deny one session (logout). The item lives until the token would have expired anyway."""
     ttl = expires_at or int(time.time()) + get_settings().session_ttl_seconds

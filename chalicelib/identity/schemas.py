@@ -7,7 +7,7 @@ from typing import Any, Literal, Self
 
 from chalicelib.authz.principal import Role
 from chalicelib.core.schemas import Out
-from chalicelib.identity.api_tokens import token_status
+from chalicelib.identity.api_tokens import ListedToken, token_status
 
 
 class UserOut(Out):
@@ -49,7 +49,10 @@ class TokenOut(Out):
 
     @classmethod
     def of(cls, source: Any) -> Self:
-        """From a stored token (`identity.models.ApiTokenModel`)."""
+        """From a listed token (`api_tokens.ListedToken`, with its effective status) or a stored
+        one (`identity.models.ApiTokenModel`, status from the item alone)."""
+        if isinstance(source, ListedToken):
+            return super().of(_token_fields(source.item, source.status))
         return super().of(_token_fields(source))
 
 
@@ -65,7 +68,7 @@ class IssuedTokenOut(TokenOut):
         return super(TokenOut, cls).of({**_token_fields(source.item), "token": source.secret})
 
 
-def _token_fields(item: Any) -> dict[str, Any]:
+def _token_fields(item: Any, status: str | None = None) -> dict[str, Any]:
     return {
         "id": item.token_id,
         "name": item.name,
@@ -75,7 +78,40 @@ def _token_fields(item: Any) -> dict[str, Any]:
         "created_at": int(item.created_at_ms) // 1000,
         "last_used": None if item.last_used_at is None else int(item.last_used_at),
         "expires": int(item.expires_at),
-        "status": token_status(item),
+        "status": status or token_status(item),
         "successor_id": item.successor_id,
         "predecessor_id": item.predecessor_id,
     }
+
+
+class FlagOut(Out):
+    """One contained credential (`session`, `api_token`) or account (`user`), for review."""
+
+    id: str
+    user_id: str
+    subject_type: Literal["session", "api_token", "user"]
+    subject_id: str
+    kind: str
+    signals: int
+    created_at: str
+    status: Literal["open", "cleared"]
+    cleared_at: str | None
+    cleared_by: str | None
+
+    @classmethod
+    def of(cls, source: Any) -> Self:
+        """From a stored flag (`identity.models.SecurityFlagModel`)."""
+        return super().of(
+            {
+                "id": source.flag_id,
+                "user_id": source.user_id,
+                "subject_type": source.subject_type,
+                "subject_id": source.subject_id,
+                "kind": source.kind,
+                "signals": int(source.signals),
+                "created_at": source.created_at,
+                "status": "cleared" if source.cleared_at else "open",
+                "cleared_at": source.cleared_at,
+                "cleared_by": source.cleared_by,
+            }
+        )

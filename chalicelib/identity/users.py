@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 import uuid
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit.trail import AuditEntry, transact
@@ -21,16 +21,17 @@ from chalicelib.core import cursors
 from chalicelib.core.cursors import Page
 from chalicelib.core.dynamo import is_condition_failure
 from chalicelib.core.errors import Conflict, NotFound, Unauthenticated
-from chalicelib.core.org_keys import org_pk
+from chalicelib.core.org_keys import org_pk, organization_of_key
 from chalicelib.identity import revocation
 from chalicelib.identity.models import (
     EMAIL_PREFIX,
     USER_PREFIX,
     EmailClaimModel,
+    IdentityItem,
     OrganizationModel,
     UserModel,
 )
-from chalicelib.identity.passwords import burn_dummy_check, hash_password, verify_password
+from chalicelib.identity.passwords import dummy_hash, hash_password, verify_password
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 
@@ -134,13 +135,13 @@ def create_user(
         org_pk(organization_id),
         f"{USER_PREFIX}{user_id}",
         user_id=user_id,
+        gsi_user=user_id,
         organization_id=organization_id,
         email=email_norm,
         name=name,
         role=role.value,
         password_hash=hash_password(password),
         active=True,
-        failed_logins=0,
         created_at=datetime.now(UTC),
     )
     claim = EmailClaimModel(
@@ -186,7 +187,8 @@ def update_user(
 
     The organization's active-admin count is decremented with a `> 1` condition in the same
     transaction, so the last active admin can never be demoted or deactivated, even by two
-    concurrent requests. A deactivation also revokes every credential the user holds.
+    concurrent requests. A deactivation also revokes every credential the user holds;
+    a role change ends the sessions issued before it.
     """
     try:
         item = UserModel.get(
@@ -204,14 +206,20 @@ def update_user(
     is_admin = new_role is Role.ADMIN and new_active
     delta = int(is_admin) - int(was_admin)
 
+    actions: list[Action] = [
+        UserModel.role.set(new_role.value),
+        UserModel.active.set(new_active),
+        UserModel.name.set(new_name),
+    ]
+    if new_role is not old_role:
+        # A role change ends every session issued before it (API tokens act with the current
+        # role anyway): demoting and promoting back must not revive an old session.
+        actions.append(UserModel.sessions_valid_from_ms.set(revocation.now_ms()))
+
     def build(tx: TransactWrite) -> None:
         tx.update(
             item,
-            actions=[
-                UserModel.role.set(new_role.value),
-                UserModel.active.set(new_active),
-                UserModel.name.set(new_name),
-            ],
+            actions=actions,
             condition=(UserModel.role == old_role.value) & (UserModel.active == old_active),
         )
         if delta:
@@ -240,6 +248,15 @@ def update_user(
     return _to_user(item)
 
 
+def organization_of_user(user_id: str) -> str | None:
+    """The organization a user id belongs to, or None (one Query on the keys-only `by_user_id`
+    index). Only containment asks, after a 404, to tell a cross-organization probe from an id
+    that exists nowhere."""
+    for item in IdentityItem.by_user_id.query(user_id, limit=1):
+        return organization_of_key(item.pk)
+    return None
+
+
 def get_user(organization_id: str, user_id: str) -> User:
     """A user of the organization, or NotFound (also for other organizations' users)."""
     try:
@@ -262,30 +279,31 @@ def list_users(
     return Page(items, cursors.encode(organization_id, "users", results.last_evaluated_key))
 
 
+# Where a login for an unknown e-mail looks for its user: a key no organization can have (an
+# organization id is a slug), so both paths make the same two reads.
+_NO_ORGANIZATION = "-"
+_NO_USER = "0" * 32
+
+
 def authenticate_password(email: str, password: str) -> User:
     """The active user with this e-mail and password, or Unauthenticated.
 
-    Unknown e-mails still pay for one bcrypt check, so timing does not tell accounts apart.
+    A wrong password and an unknown e-mail take the same path: the e-mail claim read, one user
+    read (of a key that cannot exist, for an unknown e-mail) and one bcrypt check at the same
+    cost, so neither the answer nor its timing tells accounts apart. Failures are counted by the
+    login limiter (keyed by the e-mail, known or not), never on the user item.
     """
     email_norm = normalize_email(email)
     try:
         claim = EmailClaimModel.get(f"{EMAIL_PREFIX}{email_norm}", "EMAIL")
-        item = UserModel.get(org_pk(claim.organization_id), f"{USER_PREFIX}{claim.user_id}")
+        organization_id, user_id = claim.organization_id, claim.user_id
     except DoesNotExist:
-        burn_dummy_check(password)
-        raise Unauthenticated("Invalid e-mail or password.") from None
-    if not verify_password(password, item.password_hash) or not item.active:
-        _record_failed_login(item)
+        organization_id, user_id = _NO_ORGANIZATION, _NO_USER
+    try:
+        item: UserModel | None = UserModel.get(org_pk(organization_id), f"{USER_PREFIX}{user_id}")
+    except DoesNotExist:
+        item = None
+    matches = verify_password(password, item.password_hash if item else dummy_hash())
+    if item is None or not matches or not item.active:
         raise Unauthenticated("Invalid e-mail or password.")
-    if item.failed_logins:
-        item.update(actions=[UserModel.failed_logins.set(0)])
     return _to_user(item)
-
-
-def _record_failed_login(item: UserModel) -> None:
-    item.update(
-        actions=[
-            UserModel.failed_logins.add(1),
-            UserModel.last_failed_login_at.set(int(time.time())),
-        ]
-    )

@@ -2,8 +2,9 @@
 
 Every API route belongs to a route class (`ROUTE_CLASSES`, keyed by method and path template; any
 route not listed is `default`). Each class has a per-IP and a per-principal limit and a failure
-policy (`LIMITS`). Login is additionally limited per account (`LOGIN_ACCOUNT_LIMIT`, keyed by a
-keyed hash of the e-mail, so a distributed guess against one account is stopped too).
+policy (`LIMITS`). Login has its own policy (`begin_login`): only failed attempts count, per IP,
+per (account, IP) and, per account over all IPs, as an exponential slow-down rather than a lock;
+a device cookie from an earlier successful login lets its holder past the account-wide limits.
 `docs/rate-limits.md` is generated from these tables (`make generate`); a test fails
 when it is out of date.
 
@@ -45,7 +46,7 @@ from chalicelib.core.route_classes import (
     TICKET_CREATE,
 )
 from chalicelib.core.settings import get_settings
-from chalicelib.ratelimit.models import RateLimitItem
+from chalicelib.ratelimit.models import LoginSlowdownItem, RateLimitItem
 from chalicelib.security_events import emit
 
 
@@ -73,9 +74,9 @@ class RouteClassLimits:
 # --- The limits table (ops read this; docs/rate-limits.md is generated from it) ---------------
 LIMITS: dict[str, RouteClassLimits] = {
     AUTH: RouteClassLimits(
-        "Login (credential checks). Also limited per account, below.",
-        per_ip=Limit(20, 60),
-        per_principal=None,  # no principal before login; see LOGIN_ACCOUNT_LIMIT
+        "Login. Only failed attempts count, per IP and per account: see the login policy below.",
+        per_ip=None,  # successful logins never count; LOGIN_IP_FAILURES limits failures per IP
+        per_principal=None,  # no principal before login
         on_failure=FailureMode.CLOSED,
     ),
     TICKET_CREATE: RouteClassLimits(
@@ -95,9 +96,23 @@ LIMITS: dict[str, RouteClassLimits] = {
     ),
 }
 
-# Per account (keyed hash of the normalized e-mail), over all IPs: every attempt counts, right or
-# wrong, known account or not (so the limit does not reveal which e-mails exist).
-LOGIN_ACCOUNT_LIMIT = Limit(10, 900)
+# Login (see `begin_login`). Only FAILED attempts count: a successful login gives back what it
+# was counted against, so logging in often never throttles anyone.
+# Failures per source IP, over all accounts (credential stuffing from one address).
+LOGIN_IP_FAILURES = Limit(20, 300)
+# Failures per (account, IP): one address guessing one account.
+LOGIN_ACCOUNT_IP_FAILURES = Limit(5, 900)
+# Per account over all IPs: never a lock, an exponential slow-down. After LOGIN_FREE_FAILURES
+# failures in the window, the next attempt waits LOGIN_BASE_DELAY * 2^(failures - free) seconds
+# after the last failure, at most LOGIN_MAX_DELAY. Attempts refused during the wait are not
+# failures (they do not lengthen it); a successful login ends it.
+LOGIN_SLOWDOWN_WINDOW_SECONDS = 3600
+LOGIN_FREE_FAILURES = 5
+LOGIN_BASE_DELAY_SECONDS = 1
+LOGIN_MAX_DELAY_SECONDS = 300
+# A client holding a valid device cookie of the account (set at a successful login) skips the
+# per-account slow-down and the per-(account, IP) limit, up to this many failures of its own.
+LOGIN_DEVICE_FAILURES = Limit(5, 900)
 
 # ----------------------------------------------------------------------------------------------
 
@@ -255,15 +270,137 @@ def enforce(
     return tightest
 
 
-def enforce_login_account(email: str, *, now: float | None = None) -> None:
-    """Count one login attempt against the account (all IPs); 429 once over the limit."""
-    if not get_settings().rate_limit_enabled:
+def login_delay_seconds(failures: int) -> int:
+    """The wait imposed after `failures` failed logins of one account in the window."""
+    if failures < LOGIN_FREE_FAILURES:
+        return 0
+    delay = LOGIN_BASE_DELAY_SECONDS * 2 ** (failures - LOGIN_FREE_FAILURES)
+    return int(min(LOGIN_MAX_DELAY_SECONDS, delay))
+
+
+@dataclasses.dataclass
+class LoginAttempt:
+    """One login attempt admitted by `begin_login`: what to settle once the password is checked."""
+
+    account: str  # keyed hash of the e-mail
+    counted: list[str] = dataclasses.field(default_factory=list)  # counter items to give back
+    slowdown_key: str | None = None  # the account's slow-down item (None: limiting is off)
+    now: float = 0.0
+
+
+def _window_key(key: str, window_seconds: int, now: float) -> str:
+    return f"{key}#W{int(now) - int(now) % window_seconds}"
+
+
+def _refund(keys: list[str]) -> None:
+    for key in keys:
+        try:
+            RateLimitItem(key).update(
+                actions=[RateLimitItem.hits.add(-1)], condition=RateLimitItem.hits > 0
+            )
+        except PynamoDBException as error:
+            if not is_condition_failure(error):
+                logger.warning("could not give back a login counter")
+
+
+def _login_hit(attempt: LoginAttempt, key: str, limit: Limit, scope: str, **fields: str) -> None:
+    decision = hit(key, limit, now=attempt.now)
+    if decision.admitted:
+        attempt.counted.append(_window_key(key, limit.window_seconds, attempt.now))
         return
+    _refund(attempt.counted)  # a refused attempt is not a failure: nothing else counts it
+    _violation(AUTH, scope, limit, decision, **fields)
+
+
+def begin_login(
+    email: str, *, ip: str | None, device_id: str | None, now: float | None = None
+) -> LoginAttempt:
+    """Admit a login attempt before its password is checked, or raise RateLimited (429).
+
+    Known and unknown e-mails take the same path (the same DynamoDB calls), so neither the
+    answer nor its timing tells which accounts exist.
+    """
+    now = time.time() if now is None else now
     account = email_hash(email)
+    attempt = LoginAttempt(account=account, now=now)
+    if not get_settings().rate_limit_enabled:
+        return attempt
     try:
-        decision = hit(f"ACCT#{account}#RL#login", LOGIN_ACCOUNT_LIMIT, now=now)
+        if device_id is not None:
+            # A recognised device: its own small budget replaces the IP and account limits, so
+            # neither a stuffing neighbour on its address nor a guesser elsewhere keeps it out.
+            key = f"ACCT#{account}#DEVICE#{device_id}#LOGINFAIL"
+            _login_hit(attempt, key, LOGIN_DEVICE_FAILURES, "device", email_hash=account)
+            return attempt
+        _login_hit(attempt, f"IP#{ip or '-'}#LOGINFAIL", LOGIN_IP_FAILURES, "ip")
+        key = f"ACCT#{account}#IP#{ip or '-'}#LOGINFAIL"
+        _login_hit(attempt, key, LOGIN_ACCOUNT_IP_FAILURES, "account_ip", email_hash=account)
+        attempt.slowdown_key = _window_key(
+            f"ACCT#{account}#LOGINSLOW", LOGIN_SLOWDOWN_WINDOW_SECONDS, now
+        )
+        try:
+            item: LoginSlowdownItem | None = LoginSlowdownItem.get(
+                attempt.slowdown_key, consistent_read=True
+            )
+        except LoginSlowdownItem.DoesNotExist:
+            item = None
     except LimiterUnavailable as error:
         _on_failure(AUTH, error)
+        return attempt
+    except PynamoDBException as error:
+        _on_failure(AUTH, LimiterUnavailable(str(error)))
+        return attempt
+    if item is not None:
+        wait_until = float(item.last_failure_at) + login_delay_seconds(int(item.failures))
+        if now < wait_until:
+            _refund(attempt.counted)
+            count_metric(
+                "RateLimitRejected",
+                {"stage": get_settings().stage, "route_class": AUTH, "scope": "account"},
+            )
+            raise RateLimited(
+                "Too many failed logins for this account; retry later.",
+                headers={"Retry-After": str(max(1, math.ceil(wait_until - now)))},
+            )
+    return attempt
+
+
+def record_login_failure(attempt: LoginAttempt) -> None:
+    """A wrong e-mail or password: the counters keep it; the account's slow-down grows."""
+    if attempt.slowdown_key is None:
         return
-    if not decision.admitted:
-        _violation(AUTH, "account", LOGIN_ACCOUNT_LIMIT, decision, email_hash=account)
+    expires = datetime.fromtimestamp(
+        int(attempt.now) + LOGIN_SLOWDOWN_WINDOW_SECONDS + TTL_GRACE_SECONDS, tz=UTC
+    )
+    item = LoginSlowdownItem(attempt.slowdown_key)
+    try:
+        item.update(
+            actions=[
+                LoginSlowdownItem.failures.add(1),
+                LoginSlowdownItem.last_failure_at.set(int(attempt.now)),
+                LoginSlowdownItem.expires_at.set(expires),
+            ]
+        )
+    except PynamoDBException:
+        logger.error("could not record a failed login")
+        return
+    if int(item.failures) == LOGIN_FREE_FAILURES:
+        emit(
+            "security.rate_limit_violation",
+            reason="login_slowdown",
+            route_class=AUTH,
+            scope="account",
+            limit=LOGIN_FREE_FAILURES,
+            window_seconds=LOGIN_SLOWDOWN_WINDOW_SECONDS,
+            email_hash=attempt.account,
+        )
+
+
+def record_login_success(attempt: LoginAttempt) -> None:
+    """A successful login never counts: give back its counters and end the account's slow-down."""
+    _refund(attempt.counted)
+    if attempt.slowdown_key is not None:
+        try:
+            LoginSlowdownItem(attempt.slowdown_key).delete()
+        except PynamoDBException:
+            logger.warning("could not reset a login slow-down")

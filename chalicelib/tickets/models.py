@@ -142,6 +142,15 @@ class ByTagIndex(GlobalSecondaryIndex["TagModel"]):  # type: ignore[no-untyped-c
     list_sk = UnicodeAttribute(range_key=True)
 
 
+class ByIdIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    """Ticket id -> its organization, for containment only: when a caller gets a 404, one
+    lookup here tells a stale link (the id exists nowhere) from a probe of another
+    organization's ticket. Never used to serve data."""
+
+    Meta = _index_meta("by_id", IncludeProjection(["kind", "organization_id"]))
+    gsi_id = UnicodeAttribute(hash_key=True)
+
+
 class TicketsItem(Model):
     """Base of every item in the tickets table (key schema and indexes in one place)."""
 
@@ -158,6 +167,7 @@ class TicketsItem(Model):
     gsi_requester = UnicodeAttribute(null=True)
     gsi_assignee = UnicodeAttribute(null=True)
     gsi_tag = UnicodeAttribute(null=True)
+    gsi_id = UnicodeAttribute(null=True)
 
     by_org = ByOrgIndex()
     by_status = ByStatusIndex()
@@ -165,6 +175,7 @@ class TicketsItem(Model):
     by_requester = ByRequesterIndex()
     by_assignee = ByAssigneeIndex()
     by_tag = ByTagIndex()
+    by_id = ByIdIndex()
 
 
 class TicketModel(TicketsItem, discriminator="ticket"):
@@ -223,6 +234,7 @@ class TicketModel(TicketsItem, discriminator="ticket"):
         """Derive every index key from the ticket's fields (call after any field change)."""
         org = self.organization_id
         self.list_sk = self.ticket_id
+        self.gsi_id = self.ticket_id
         self.gsi_org = all_key(org)
         self.gsi_status = status_key(org, self.status)
         self.gsi_priority = priority_key(org, self.priority)

@@ -53,6 +53,16 @@ def get_ticket(organization_id: str, ticket_id: str) -> TicketModel | None:
         return None
 
 
+def organization_of_ticket(ticket_id: str) -> str | None:
+    """The organization a ticket id belongs to, or None (one Query on the `by_id` index).
+
+    Only containment asks this, after a 404, to tell a probe of another organization's ticket
+    from an id that exists nowhere; it never returns the ticket itself."""
+    for item in TicketsItem.by_id.query(ticket_id, limit=1):
+        return str(getattr(item, "organization_id", "")) or None
+    return None
+
+
 def batch_get_tickets(organization_id: str, ticket_ids: Sequence[str]) -> dict[str, TicketModel]:
     """Tickets by id (missing ones absent), in strongly consistent BatchGetItem calls of <= 100
     keys (one call for up to 100 tickets)."""

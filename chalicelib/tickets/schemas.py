@@ -24,6 +24,7 @@ from pydantic import (
 
 from chalicelib.core.cursors import ListQuery
 from chalicelib.core.schemas import Out
+from chalicelib.core.text import check_one_line
 from chalicelib.tickets.models import Priority, Status
 
 SUBJECT_MAX = 200
@@ -37,16 +38,11 @@ TAG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 and C1 controls and DEL; multi-line text may keep tab, newline and carriage return.
-_LINE_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _one_line(value: str) -> str:
-    if _SURROGATE.search(value) or _LINE_CONTROL.search(value):
-        raise ValueError("must not contain control characters or lone surrogates")
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
+    return check_one_line(value)  # also refuses bidirectional controls (chalicelib/core/text.py)
 
 
 def _text(value: str) -> str:

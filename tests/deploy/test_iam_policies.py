@@ -103,8 +103,9 @@ def test_least_privilege_by_role() -> None:
         }
     signers = [role for role in POLICY_FILES if "kms:Sign" in _actions(role)]
     assert signers == ["audit_chainer"]
-    # The authorizer reads keys and the denylist and never touches S3. Its one write is an API
-    # token's last-use time: UpdateItem on the identity table, limited by IAM to that attribute.
+    # The authorizer reads keys and the denylist and never touches S3. Its writes are an API
+    # token's last-use time (UpdateItem on the identity table, limited by IAM to that attribute)
+    # and the per-IP counter of forged credentials (UpdateItem on the counter table).
     authorizer = _actions("authorizer")
     assert not {a for a in authorizer if a.startswith("s3:")}
     data_actions = {a for a in authorizer if a.startswith(("dynamodb:", "secretsmanager:"))}
@@ -115,8 +116,11 @@ def test_least_privilege_by_role() -> None:
         if not writes:
             continue
         assert writes == set(statement["Action"]) == {"dynamodb:UpdateItem"}, statement["Sid"]
-        assert statement["Resource"] == [{"Fn::Sub": "${IdentityTable.Arn}"}]
         allowed = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+        if statement["Resource"] == [{"Fn::Sub": "${RatelimitTable.Arn}"}]:
+            assert set(allowed) == {"pk", "hits", "expires_at"}
+            continue
+        assert statement["Resource"] == [{"Fn::Sub": "${IdentityTable.Arn}"}]
         assert set(allowed) == {"pk", "sk", "last_used_at"}
     # The audit trail is append-only for the API: no update or delete on the audit table.
     audit_arn = "${AuditTable.Arn}"

@@ -32,7 +32,9 @@ class RecordingApiClient(ApiClient):
         response = super().request(method, path, **kwargs)
         if isinstance(response.json, dict | list):
             _walk(response.json)
-        cookie = response.header("Set-Cookie")
-        if cookie:
-            register_sensitive(cookie.split(";", 1)[0].split("=", 1)[-1])
+        cookies = response.header("Set-Cookie")
+        # Several cookies arrive joined by ", " (their attributes use Max-Age, never a comma).
+        for cookie in (cookies or "").split(", "):
+            if cookie:
+                register_sensitive(cookie.split(";", 1)[0].split("=", 1)[-1])
         return response

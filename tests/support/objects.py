@@ -7,6 +7,7 @@ line here; a path parameter without a maker fails the test that meets it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -19,11 +20,12 @@ from chalicelib.attachments.models import AttachmentItem, AttachmentStatus, atta
 from chalicelib.authz.principal import Principal, Role
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
-from chalicelib.identity import api_tokens
+from chalicelib.identity import api_tokens, flags
 from tests.support.orgs import TestOrg, TestUser
 from tests.support.tickets import create_ticket
 
 PATH_PARAMETER = re.compile(r"{([^}]+)}")
+_unique = itertools.count(1)
 
 
 def principal(user: TestUser) -> Principal:
@@ -72,11 +74,27 @@ def api_token(client: Any, org: TestOrg, params: dict[str, str]) -> str:
     return str(issued.item.token_id)
 
 
+def security_flag(client: Any, org: TestOrg, params: dict[str, str]) -> str:
+    """An open flag of a contained session of a new agent of the organization."""
+    user = org.add_user(Role.AGENT)
+    flags.raise_flag(
+        org.id,
+        user_id=user.id,
+        subject_type="session",
+        subject_id=f"matrix-{next(_unique)}",
+        kind="cross_org",
+        signals=10,
+    )
+    items = flags.list_flags(org.id, actor_id=org.admin.id, limit=100, cursor=None).items
+    return str(next(item.flag_id for item in items if item.user_id == user.id))
+
+
 # Path prefix ending in a parameter -> a function making that object in `org` and returning the
 # value for the parameter. `params` holds the values of the parameters before it in the path.
 ObjectMaker = Callable[[Any, TestOrg, dict[str, str]], str]
 OBJECT_MAKERS: dict[str, ObjectMaker] = {
     "/api/admin/users/{user_id}": lambda client, org, params: org.add_user(Role.REQUESTER).id,
+    "/api/admin/security/flags/{flag_id}": security_flag,
     "/api/admin/tokens/{token_id}": api_token,
     "/api/tickets/{ticket_id}": ticket,
     "/api/tickets/{ticket_id}/attachments/{attachment_id}": clean_attachment,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +23,13 @@ def test_production_defaults_bcrypt_12_and_no_authorizer_cache() -> None:
     settings = load({"DESKGUARD_STAGE": "prod"})
     assert settings.bcrypt_rounds >= 12
     assert settings.bcrypt_rounds == 12
-    # Authorizer caching would let a revoked token live for the ttl: off unless chosen.
-    assert settings.authorizer_ttl_seconds == 0
+    # Authorizer caching would let a revoked token live for the ttl: off, and not a setting.
+    import app as app_module
+
+    ttls = {auth.name: auth.ttl_seconds for auth in app_module.app.builtin_auth_handlers}
+    assert ttls == {"deskguard_authorizer": 0}
+    config = Path(__file__).resolve().parents[2] / ".chalice" / "config.json"
+    assert "AUTHORIZER_TTL_SECONDS" not in config.read_text()
     assert settings.allowed_origins == ()  # no cookie writes until origins are configured
     assert 1 <= settings.api_token_max_days <= 365
 
