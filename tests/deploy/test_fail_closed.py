@@ -71,7 +71,7 @@ def _run(**env: str) -> tuple[dict[str, Any], list[str]]:
     base.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_LAMBDA_FUNCTION_NAME": "deskguard-dev-APIHandler",
             "POWERTOOLS_TRACE_DISABLED": "true",

@@ -279,7 +279,7 @@ def test_login_timing_does_not_tell_accounts_apart(
             email=f"timing-{i}@{org.id}.example",
             name="Timing",
             role=Role.REQUESTER,
-            password="right-password-1",
+            password="right-password-1",  # pragma: allowlist secret
         ).email
         for i in range(samples)
     ]
