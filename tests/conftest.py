@@ -36,6 +36,7 @@ from chalice.app import Chalice  # noqa: E402
 
 from tests.support.av import build_signature_db, clamd_work_dir  # noqa: E402
 from tests.support.client import RecordingApiClient  # noqa: E402
+from tests.support.clock import FakeClock  # noqa: E402
 from tests.support.orgs import OrgFactory, TestOrg  # noqa: E402
 
 # The log audit collects every log line of the run and checks it at the end; the AWS-call recorder
@@ -101,3 +102,26 @@ def scanner_settings(signature_db: Path) -> Iterator[None]:
         clamd_work_dir=clamd_work_dir(),
     ):
         yield
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The rate limiter's clock, 1 s into a window that is a multiple of every window length in
+    the limits table (so a test decides when a window ends)."""
+    from chalicelib.ratelimit import limiter
+
+    fake = FakeClock(1_800_000_000 - 1_800_000_000 % 3600 + 1)
+    monkeypatch.setattr(limiter, "time", fake)
+    return fake
+
+
+@pytest.fixture
+def rate_limited() -> Iterator[None]:
+    """Rate limiting switched on (it is off on the test stage), with fresh limiter state."""
+    from chalicelib.core import settings
+    from chalicelib.ratelimit import limiter as ratelimit
+
+    ratelimit._failure_events.clear()
+    with settings.override(rate_limit_enabled=True):
+        yield
+    ratelimit._failure_events.clear()

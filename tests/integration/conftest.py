@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.core import settings
 from tests.support.aws import mocked_account
 
 
@@ -18,14 +17,3 @@ def aws() -> Iterator[None]:
     """A fresh mocked AWS account per test, with every table and bucket created."""
     with mocked_account():
         yield
-
-
-@pytest.fixture
-def rate_limited() -> Iterator[None]:
-    """Rate limiting switched on (it is off on the test stage), with fresh limiter state."""
-    from chalicelib.ratelimit import limiter as ratelimit
-
-    ratelimit._failure_events.clear()
-    with settings.override(rate_limit_enabled=True):
-        yield
-    ratelimit._failure_events.clear()

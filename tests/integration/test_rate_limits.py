@@ -12,31 +12,11 @@ import pytest
 from chalicelib.core import route_classes
 from chalicelib.core.settings import get_settings, load
 from chalicelib.ratelimit import limiter as ratelimit
+from tests.support.clock import FakeClock
 from tests.support.logcheck import events_since
 
 # Login limits count failures only; their own tests are tests/security/test_login_throttling.py.
 AUTH_IP = ratelimit.LOGIN_IP_FAILURES
-
-
-class FakeClock:
-    """Replaces `time` inside the limiter so a test controls which window it is in."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    # Start 1 s into a window that is a multiple of every window length in the table.
-    fake = FakeClock(1_800_000_000 - 1_800_000_000 % 3600 + 1)
-    monkeypatch.setattr(ratelimit, "time", fake)
-    return fake
 
 
 def _login(client: Any, email: str, password: str, ip: str) -> Any:

@@ -18,30 +18,10 @@ from chalicelib.core.settings import load, override
 from chalicelib.identity import users
 from chalicelib.ratelimit import limiter as ratelimit
 from chalicelib.ratelimit.models import LoginSlowdownItem
+from tests.support.clock import FakeClock
 from tests.support.logcheck import events_since
 
 DEPLOYED_FLOOR_MS = load({"DESKGUARD_STAGE": "prod"}).login_failure_floor_ms
-
-
-class FakeClock:
-    """Replaces `time` inside the limiter so a test controls which window it is in."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    # 1 s into a window that is a multiple of every login window.
-    fake = FakeClock(1_800_000_000 - 1_800_000_000 % 3600 + 1)
-    monkeypatch.setattr(ratelimit, "time", fake)
-    return fake
 
 
 def _login(client: Any, email: str, password: str, ip: str, device: str | None = None) -> Any:
