@@ -8,6 +8,9 @@ Deployed stages therefore go through CloudFormation (`make deploy`), never plain
 
 Rules (checked by tests/deploy/test_iam_policies.py): no `*` in any action; `Resource: "*"` only
 for the actions in `WILDCARD_RESOURCE_ACTIONS`, which AWS defines without resource types.
+
+Why one module of this size: one function per role, side by side, so a reviewer compares what
+each role may do in one place; the statements are data, not logic.
 """
 
 from __future__ import annotations

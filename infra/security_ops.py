@@ -7,6 +7,9 @@ checked by a test), and `docs/rate-limits.md`. Never deployed as code.
 
 Placeholders in the generated JSON (`${Stage}`, `${ApiLogGroupName}`, `${AlarmTopicArn}`,
 `${Region}`) are CloudFormation `Fn::Sub` variables the template provides.
+
+Why one module of this size: the queries, filters, alarms and dashboard name the same event
+categories and must agree; most of the lines are their definitions as data.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ Failure policy (DynamoDB unreachable, throttled, table missing): `auth` fails CL
 short Retry-After: a login storm must not become an unthrottled password-guessing window); every
 other class fails OPEN (the request proceeds; a `security.rate_limit_violation` event with
 reason `limiter_unavailable` is emitted at most once a minute per class and process).
+
+Why one module of this size: the limits table is the document ops read, and the counter, the
+failure policy and the login throttling beside it are what those numbers mean.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@
 Fail closed: when the engine cannot give a verdict the attachment becomes ERROR (tagged
 `av-status=ERROR`), joins the retry queue and `ScanFailed` is raised so the Lambda's own async
 retries run too. Nothing but a positive "clean" from the engine ever leads to CLEAN.
+
+Why one module of this size: each step (size, sniff, extension, engine, verdict, quarantine,
+tagging, audit, event, rescan) changes the same attachment record under the same fail-closed
+rule; kept together, the order of the steps and what each may leave behind read top to bottom.
 """
 
 from __future__ import annotations
