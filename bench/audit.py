@@ -232,7 +232,7 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 class ChainerThread(threading.Thread):
     """Consumes the audit stream while the writers run, batched like the event source mapping
-    (`infra.template`): a batch is delivered at 100 records or 1 s after its first record."""
+    (`infra.cfn_audit`): a batch is delivered at 100 records or 1 s after its first record."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -242,7 +242,7 @@ class ChainerThread(threading.Thread):
     def run(self) -> None:
         from chalicelib.audit.chainer import handle_stream_event, matches_stream_filter
         from devstack.audit_stream import take_stream_records
-        from infra.template import AUDIT_CHAINER_BATCH_SIZE, AUDIT_CHAINER_BATCHING_WINDOW_SECONDS
+        from infra.cfn_audit import AUDIT_CHAINER_BATCH_SIZE, AUDIT_CHAINER_BATCHING_WINDOW_SECONDS
 
         batch: list[dict[str, Any]] = []
         first_at = 0.0

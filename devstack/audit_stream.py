@@ -26,7 +26,7 @@ from chalicelib.api.audit_chainer import CHAINER_FUNCTION, CHECKPOINT_SWEEP_FUNC
 from chalicelib.audit.chainer import matches_stream_filter
 from chalicelib.core.settings import get_settings
 
-BATCH_SIZE = 100  # the event source mapping's BatchSize (infra.template)
+BATCH_SIZE = 100  # the event source mapping's BatchSize (infra.cfn_audit)
 POLL_SECONDS = 0.2
 SWEEP_SECONDS = 5.0
 

@@ -260,7 +260,7 @@ def audit_chainer_policy() -> list[dict[str, Any]]:
             "Resource": [_objects("audit_archive", AUDIT_ARCHIVE_PREFIX)],
         },
         {
-            # The key policy also names only this role for Sign (infra.template).
+            # The key policy also names only this role for Sign (infra.cfn_audit).
             "Sid": "SignCheckpoints",
             "Effect": "Allow",
             "Action": ["kms:Sign"],

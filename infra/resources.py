@@ -27,7 +27,7 @@ API_HANDLER = "api_handler"
 FUNCTION_POLICIES: dict[str, str] = {
     API_HANDLER: "api",
     "deskguard_authorizer": "authorizer",  # TOKEN authorizer (Authorization header)
-    "deskguard_request_authorizer": "authorizer",  # REQUEST authorizer (cookie), infra.template
+    "deskguard_request_authorizer": "authorizer",  # REQUEST authorizer (cookie), infra.cfn_api
     "scan_attachment": "scanner",  # new upload -> ClamAV scan
     "retry_attachment_scans": "scanner",  # schedule: re-scan errors and missed events
     "refresh_av_definitions": "definitions",  # schedule: refresh ClamAV definitions
@@ -43,7 +43,7 @@ POLICY_FILES: dict[str, str] = {
 }
 SCANNER_FUNCTION = "scan_attachment"
 AUDIT_CHAINER_FUNCTION = "chain_audit_records"
-# The asymmetric KMS key that signs audit checkpoints (infra.template).
+# The asymmetric KMS key that signs audit checkpoints (infra.cfn_audit).
 AUDIT_SIGNING_KEY = "AuditSigningKey"
 
 

@@ -5,7 +5,7 @@ Each is its own Lambda function. They hold no logic: the pipeline lives in
 
 `scan_attachment` is a plain Lambda function (`lambda_function`), not `on_s3_event`: `chalice
 package` cannot wire S3 notifications, so the uploads bucket sends its events to EventBridge and
-the rule `infra.template` generates invokes this function with S3's "Object Created" event
+the rule `infra.cfn_scanner` generates invokes this function with S3's "Object Created" event
 (`detail.bucket.name`, `detail.object.key`, `detail.object.version-id`). EventBridge invokes
 it asynchronously, so raising (engine failure) still gets Lambda's async retries.
 """

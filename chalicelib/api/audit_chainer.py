@@ -3,7 +3,7 @@
 `chain_audit_records` is a plain Lambda function (`lambda_function`), not `on_dynamodb_record`:
 Chalice's decorator needs the stream's ARN as a literal when the app is imported, but the audit
 table (and so its stream, whose ARN carries a creation timestamp) is created by the same stack.
-`infra.template` wires an `AWS::Lambda::EventSourceMapping` from the table's stream (batched,
+`infra.cfn_audit` wires an `AWS::Lambda::EventSourceMapping` from the table's stream (batched,
 filtered to new `REC#` items, one batch per shard at a time) to this function instead. An
 exception makes Lambda retry the batch; redelivered records are skipped by the chainer.
 """

@@ -82,7 +82,7 @@ def _report_invalid(error: Unauthenticated) -> None:
 
 # No caching (ttl 0), fixed in code: revocation, logout, role changes and containment must act on
 # the very next request. The deploy template replaces this TOKEN authorizer by the REQUEST one
-# (ttl 0 as well, infra/template.py), so a setting here would not reach the deployed API anyway.
+# (ttl 0 as well, infra/cfn_api.py), so a setting here would not reach the deployed API anyway.
 AUTHORIZER_TTL_SECONDS = 0
 
 

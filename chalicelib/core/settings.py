@@ -121,7 +121,7 @@ class Settings:
     # A session token with an unknown `kid` reloads the keyring secret at most once per this
     # many seconds (key rotation reaches warm containers without a redeploy).
     keyring_reload_interval_seconds: int = 60
-    # The audit archive bucket (S3 Object Lock, COMPLIANCE) created by infra/template.py, how
+    # The audit archive bucket (S3 Object Lock, COMPLIANCE) from infra/cfn_buckets.py, how
     # long each archived object is locked, the asymmetric KMS key that signs checkpoints, and
     # how often the chainer writes one (after N records, or T seconds after the last one).
     audit_archive_bucket: str = ""

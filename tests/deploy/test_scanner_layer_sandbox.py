@@ -16,7 +16,7 @@ import pytest
 from chalicelib.attachments.scanning.clamd import ClamdEngine
 from chalicelib.attachments.scanning.engine import Verdict
 from infra import scanner_layer
-from infra.template import SCANNER_ENVIRONMENT
+from infra.cfn_scanner import SCANNER_ENVIRONMENT
 from tests.support.av import EICAR, SIGNATURE_NAME, build_signature_db, pdf_bytes
 
 BWRAP = shutil.which("bwrap")
