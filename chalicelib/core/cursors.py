@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.keyed import sign, unsign
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.schemas import Out
 from chalicelib.core.settings import get_settings
 
@@ -139,3 +140,25 @@ def decode(organization_id: str, binding: str, cursor: str | None) -> Any:
     if bound != binding or not isinstance(expires, int) or expires < time.time() or not position:
         raise CursorRejected()
     return position
+
+
+def query_page(
+    model: Any,
+    organization_id: str,
+    binding: str,
+    range_key_condition: Any,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[Any]:
+    """One page of the organization's items of `model` whose sort key matches the condition: one
+    Query on the `ORG#<org>` partition, resumed from `cursor` (bound to the organization and to
+    `binding`), with the cursor of the page after it."""
+    results = model.query(
+        org_pk(organization_id),
+        range_key_condition,
+        limit=limit,
+        last_evaluated_key=decode(organization_id, binding, cursor),
+    )
+    items = list(results)  # read before `last_evaluated_key`, which the iteration sets
+    return Page(items, encode(organization_id, binding, results.last_evaluated_key))

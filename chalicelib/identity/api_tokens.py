@@ -185,16 +185,19 @@ def list_tokens(
     organization_id: str, *, limit: int = cursors.DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page[ListedToken]:
     """The organization's tokens, a page at a time (one Query on its partition)."""
-    results = ApiTokenModel.query(
-        org_pk(organization_id),
+    page = cursors.query_page(
+        ApiTokenModel,
+        organization_id,
+        "tokens",
         ApiTokenModel.sk.startswith(API_TOKEN_PREFIX),
         limit=limit,
-        last_evaluated_key=cursors.decode(organization_id, "tokens", cursor),
+        cursor=cursor,
     )
-    page = list(results)  # read before `last_evaluated_key`, which the iteration sets
-    owners = revocation.read_owner_states(organization_id, [item.user_id for item in page])
-    items = [ListedToken(item, effective_status(item, owners.get(item.user_id))) for item in page]
-    return Page(items, cursors.encode(organization_id, "tokens", results.last_evaluated_key))
+    owners = revocation.read_owner_states(organization_id, [item.user_id for item in page.items])
+    items = [
+        ListedToken(item, effective_status(item, owners.get(item.user_id))) for item in page.items
+    ]
+    return Page(items, page.next_cursor)
 
 
 def rotate_token(principal: Principal, token_id: str) -> IssuedToken:

@@ -84,13 +84,14 @@ def list_flags(
     organization_id: str, *, actor_id: str, limit: int, cursor: str | None
 ) -> Page[SecurityFlagModel]:
     """The organization's flags, a page at a time (one Query); the viewing is audited."""
-    results = SecurityFlagModel.query(
-        org_pk(organization_id),
+    page: Page[SecurityFlagModel] = cursors.query_page(
+        SecurityFlagModel,
+        organization_id,
+        "security-flags",
         SecurityFlagModel.sk.startswith(FLAG_PREFIX),
         limit=limit,
-        last_evaluated_key=cursors.decode(organization_id, "security-flags", cursor),
+        cursor=cursor,
     )
-    items = list(results)  # read before `last_evaluated_key`, which the iteration sets
     transact(
         AuditEntry(
             organization_id=organization_id,
@@ -98,12 +99,10 @@ def list_flags(
             action="security.flags_listed",
             target_type="security_flags",
             target_id=organization_id,
-            after={"count": len(items)},
+            after={"count": len(page.items)},
         )
     )
-    return Page(
-        items, cursors.encode(organization_id, "security-flags", results.last_evaluated_key)
-    )
+    return page
 
 
 def clear_flag(organization_id: str, flag_id: str, *, actor_id: str) -> SecurityFlagModel:

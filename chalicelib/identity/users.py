@@ -269,14 +269,15 @@ def list_users(
     organization_id: str, *, limit: int = cursors.DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page[User]:
     """The organization's users, a page at a time (one Query on its partition)."""
-    results = UserModel.query(
-        org_pk(organization_id),
+    page = cursors.query_page(
+        UserModel,
+        organization_id,
+        "users",
         UserModel.sk.startswith(USER_PREFIX),
         limit=limit,
-        last_evaluated_key=cursors.decode(organization_id, "users", cursor),
+        cursor=cursor,
     )
-    items = [_to_user(item) for item in results]
-    return Page(items, cursors.encode(organization_id, "users", results.last_evaluated_key))
+    return Page([_to_user(item) for item in page.items], page.next_cursor)
 
 
 # Where a login for an unknown e-mail looks for its user: a key no organization can have (an
