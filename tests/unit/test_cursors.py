@@ -40,7 +40,10 @@ def test_tampering_is_reported_and_every_rejection_is_the_same_400() -> None:
     token = cursors.encode("acme", "q", POSITION)
     assert token is not None
     body, mac = token.split(".")
-    for forged in (f"{body}.{mac[:-1]}A", f"{body[:-2]}xx.{mac}", "a" * 3000, f"{body}.é"):
+    # Each forgery differs from the token (a replaced character is never the one it replaces).
+    last = "B" if mac.endswith("A") else "A"
+    tail = "yy" if body.endswith("xx") else "xx"
+    for forged in (f"{body}.{mac[:-1]}{last}", f"{body[:-2]}{tail}.{mac}", "a" * 3000, f"{body}.é"):
         with pytest.raises(cursors.CursorRejected) as rejected:
             cursors.decode("acme", "q", forged)
         assert rejected.value.containment_kind == cursors.TAMPERED
