@@ -10,6 +10,8 @@
    size is stored.
 3. `GetBucketNotificationConfiguration` never returns `EventBridgeConfiguration`, though
    `PutBucketNotificationConfiguration` stores it. Filled: it is returned when set.
+4. `GetLayerVersionByArn` is not implemented (HTTP 500, `NotImplementedError`); Chalice calls it
+   on every redeploy to find its managed layer. Filled: `GetLayerVersion` by the ARN's parts.
 
 Everything else (the data stack, Lambda, IAM, EventBridge, event source mappings, stage
 deployment) is moto's own. `python -m tests.support.moto_gaps PORT` runs a moto server with these
@@ -18,6 +20,7 @@ until SIGTERM; tests apply `patches()` with monkeypatch.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -77,6 +80,7 @@ def patches() -> list[tuple[Any, str, Any]]:
     """(owner, attribute, replacement) for each gap."""
     from moto.apigateway.models import APIGatewayBackend
     from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.responses import LambdaResponse
     from moto.core.responses import ActionResult
     from moto.s3.responses import S3Response
 
@@ -131,7 +135,12 @@ def patches() -> list[tuple[Any, str, Any]]:
         self.data["Action"] = "GetBucketNotificationConfiguration"
         return self.serialized(ActionResult(result))
 
+    def get_layer_version_by_arn(self: Any) -> str:
+        name, version = str(self.querystring["Arn"][0]).split(":")[-2:]
+        return json.dumps(self.backend.get_layer_version(name, version).get_layer_version())
+
     return [
+        (LambdaResponse, "get_layer_version_by_arn", get_layer_version_by_arn),
         (APIGatewayBackend, "import_rest_api", import_rest_api),
         (APIGatewayBackend, "put_rest_api", put_rest_api),
         (LambdaFunction, "update_configuration", update_configuration),
