@@ -220,8 +220,8 @@ class PostDeploy:
         if versions:
             latest = max(versions, key=lambda v: v["Version"])
             arn = str(latest["LayerVersionArn"])
-            content = self.lam.get_layer_version(LayerName=name, VersionNumber=latest["Version"])
-            if content["Content"]["CodeSha256"] == sha:
+            version = self.lam.get_layer_version(LayerName=name, VersionNumber=latest["Version"])
+            if version["Content"]["CodeSha256"] == sha:
                 return arn
         if len(data) > INLINE_LAYER_LIMIT:
             if not self.artifacts_bucket:
