@@ -2,10 +2,11 @@
 
 `make infra STAGE=<stage>` runs this after the data stack (`infra.data_stack`) is up. It writes
 
-- `.chalice/policy-<stage>-<role>.json`: the least-privilege policies of `infra.policies`, whose
-  resources are CloudFormation expressions over the stack's logical ids (`${IdentityTable.Arn}`,
-  `{"Ref": "SigningKeySecret"}`), resolved to the data stack's outputs (plain ARNs, which is what
-  `chalice deploy` sends to IAM), and the log groups named after Chalice's function names;
+- `.chalice/policies-<stage>/policy-<role>.json`: the least-privilege policies of
+  `infra.policies`, whose resources are CloudFormation expressions over the stack's logical
+  ids (`${IdentityTable.Arn}`, `{"Ref": "SigningKeySecret"}`), resolved to the data stack's
+  outputs (plain ARNs, which is what `chalice deploy` sends to IAM), and the log groups named
+  after Chalice's function names;
 - the stage's `lambda_functions` block in `.chalice/config.json`: each function's resolved policy
   file, and for the scanner functions their memory, timeout, reserved concurrency and the
   environment that starts ClamAV from its layer.
@@ -39,8 +40,13 @@ class UnresolvedReference(OperatorError, ValueError):
 
 
 def policy_file(stage: str, role: str) -> str:
-    """The stage's resolved policy file name (relative to `.chalice/`)."""
-    return POLICY_FILES[role].replace("policy-", f"policy-{stage}-", 1)
+    """The stage's resolved policy file (relative to `.chalice/`, where Chalice looks; not a
+    `.chalice/policy-*.json`, which `make generate` owns)."""
+    return f"{_policy_dir(stage)}/{POLICY_FILES[role]}"
+
+
+def _policy_dir(stage: str) -> str:
+    return f"policies-{stage}"
 
 
 def _account_context(outputs: dict[str, str], stage: str) -> dict[str, str]:
@@ -131,6 +137,7 @@ def configure(
     written = []
     for file, document in resolved_policies(stage, outputs).items():
         path = config_path.parent / file
+        path.parent.mkdir(exist_ok=True)
         text = json.dumps(document, indent=2) + "\n"
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
@@ -149,7 +156,7 @@ def uses_chalice_deploy(stage: str, config: dict[str, Any] | None = None) -> boo
     config = config or stages.read_config()
     functions = config["stages"].get(stage, {}).get("lambda_functions", {})
     return any(
-        str(entry.get("iam_policy_file", "")).startswith(f"policy-{stage}-")
+        str(entry.get("iam_policy_file", "")).startswith(f"{_policy_dir(stage)}/")
         for entry in functions.values()
     )
 
