@@ -11,7 +11,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := clamav clamav-daemon clamdscan clamav-freshclam bubblewrap curl binutils
 
 .PHONY: run test lint imports typecheck unit venv system-deps bench generate clean \
-	template package scanner-layer deploy stage audit secrets-baseline keys
+	template package scanner-layer deploy stage audit secrets-baseline keys \
+	infra post-deploy
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -98,6 +99,23 @@ deploy: package
 	$(PY) -m cli keys init --stage $(STAGE)
 	aws cloudformation describe-stacks --stack-name $(STACK) \
 	  --query "Stacks[0].Outputs[?OutputKey=='EndpointURL'].OutputValue" --output text
+
+# The chalice-deploy path (docs/deploy.md): the stage's data stack `deskguard-<stage>-data`
+# (tables, buckets, secret, KMS keys, queue, bus, alarms, log groups), its keyring, then the
+# stage's resolved policy files and function settings in .chalice/. Then
+# `chalice deploy --stage <stage>` and `make post-deploy STAGE=<stage>`. ARTIFACTS_BUCKET: the
+# data template is over CloudFormation's 51,200-byte inline limit.
+infra: venv
+	@test -n "$(ARTIFACTS_BUCKET)" || { echo "set ARTIFACTS_BUCKET=<bucket for templates and layers>"; exit 2; }
+	$(PY) -m infra.data_stack --stage $(STAGE) --artifacts-bucket $(ARTIFACTS_BUCKET)
+	$(PY) -m cli keys init --stage $(STAGE)
+	$(PY) -m infra.chalice_stage --stage $(STAGE)
+
+# After every `chalice deploy --stage <stage>`: Gateway Responses, the REQUEST authorizer, stage
+# throttling, the ClamAV layer and the scanner's settings, the upload and audit-stream triggers.
+# Idempotent: a second run prints "nothing to change".
+post-deploy: venv scanner-layer
+	$(PY) -m infra.post_deploy --stage $(STAGE) $(if $(ARTIFACTS_BUCKET),--artifacts-bucket $(ARTIFACTS_BUCKET))
 
 # Add a per-tenant stage to .chalice/config.json, then build its merge template to check it:
 # make stage TENANT=acme

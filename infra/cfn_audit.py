@@ -36,7 +36,6 @@ def audit_chainer_wiring(app: Chalice, stage: str) -> dict[str, Any]:
     if AUDIT_CHAINER_FUNCTION not in chainer_functions:
         return {}
     function = function_logical_id(AUDIT_CHAINER_FUNCTION)
-    account_root = sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
     # By name pattern, not `Fn::GetAtt` (the roles' policies name this key: a cycle). CFN names
     # Chalice's roles `<stack>-<LogicalId>-<suffix>`.
     signers = [
@@ -47,23 +46,35 @@ def audit_chainer_wiring(app: Chalice, stage: str) -> dict[str, Any]:
         for name in chainer_functions
     ]
     return {
-        "AuditChainerStream": {
-            "Type": "AWS::Lambda::EventSourceMapping",
-            "Properties": {
-                "EventSourceArn": {"Fn::GetAtt": ["AuditTable", "StreamArn"]},
-                "FunctionName": {"Ref": function},
-                "StartingPosition": "TRIM_HORIZON",
-                "BatchSize": AUDIT_CHAINER_BATCH_SIZE,
-                "MaximumBatchingWindowInSeconds": AUDIT_CHAINER_BATCHING_WINDOW_SECONDS,
-                "ParallelizationFactor": 1,
-                "MaximumRetryAttempts": -1,
-                "MaximumRecordAgeInSeconds": -1,
-                "BisectBatchOnFunctionError": False,
-                "FilterCriteria": {
-                    "Filters": [{"Pattern": json.dumps(STREAM_FILTER, sort_keys=True)}]
-                },
-            },
+        "AuditChainerStream": audit_stream_mapping({"Ref": function}),
+        **audit_signing_key(stage, signers),
+        "AuditChainerLagAlarm": audit_lag_alarm({"Ref": function}),
+    }
+
+
+def audit_stream_mapping(function: Any) -> dict[str, Any]:
+    """The audit table's stream -> `function` (the chainer), new records only, never skipped."""
+    return {
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "Properties": {
+            "EventSourceArn": {"Fn::GetAtt": ["AuditTable", "StreamArn"]},
+            "FunctionName": function,
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": AUDIT_CHAINER_BATCH_SIZE,
+            "MaximumBatchingWindowInSeconds": AUDIT_CHAINER_BATCHING_WINDOW_SECONDS,
+            "ParallelizationFactor": 1,
+            "MaximumRetryAttempts": -1,
+            "MaximumRecordAgeInSeconds": -1,
+            "BisectBatchOnFunctionError": False,
+            "FilterCriteria": {"Filters": [{"Pattern": json.dumps(STREAM_FILTER, sort_keys=True)}]},
         },
+    }
+
+
+def audit_signing_key(stage: str, signers: list[Any]) -> dict[str, Any]:
+    """The checkpoint signing key and its alias: only the `signers` role ARNs may `Sign`."""
+    account_root = sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    return {
         AUDIT_SIGNING_KEY: {
             "Type": "AWS::KMS::Key",
             "DeletionPolicy": "Retain",
@@ -117,20 +128,24 @@ def audit_chainer_wiring(app: Chalice, stage: str) -> dict[str, Any]:
                 "TargetKeyId": {"Ref": AUDIT_SIGNING_KEY},
             },
         },
-        "AuditChainerLagAlarm": {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": {
-                "AlarmDescription": "The audit chainer is behind the audit table's stream",
-                "Namespace": "AWS/Lambda",
-                "MetricName": "IteratorAge",
-                "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": function}}],
-                "Statistic": "Maximum",
-                "Period": 60,
-                "EvaluationPeriods": 5,
-                "Threshold": AUDIT_CHAINER_MAX_AGE_MS,
-                "ComparisonOperator": "GreaterThanThreshold",
-                "TreatMissingData": "notBreaching",
-                "AlarmActions": [{"Ref": "AlarmTopic"}],
-            },
+    }
+
+
+def audit_lag_alarm(function: Any) -> dict[str, Any]:
+    """An alarm when the chainer (`function`: its name) falls behind the stream."""
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": "The audit chainer is behind the audit table's stream",
+            "Namespace": "AWS/Lambda",
+            "MetricName": "IteratorAge",
+            "Dimensions": [{"Name": "FunctionName", "Value": function}],
+            "Statistic": "Maximum",
+            "Period": 60,
+            "EvaluationPeriods": 5,
+            "Threshold": AUDIT_CHAINER_MAX_AGE_MS,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": "AlarmTopic"}],
         },
     }

@@ -81,8 +81,14 @@ def bucket_resource(kind: str, settings: Settings, production: bool) -> dict[str
     )
 
 
-def bucket_policy(kind: str, scanner_roles: list[str]) -> dict[str, Any]:
-    """TLS-only (1.2+) for every bucket; uploads readable only once tagged CLEAN."""
+def bucket_policy(
+    kind: str, scanner_roles: list[str], scanner_role_arns: list[Any] | None = None
+) -> dict[str, Any]:
+    """TLS-only (1.2+) for every bucket; uploads readable only once tagged CLEAN.
+
+    The scanner's roles are logical ids in the same stack (`scanner_roles`) or, when the roles
+    live elsewhere (functions deployed by `chalice deploy`), ARN expressions (`scanner_role_arns`).
+    """
     spec = bucket(kind)
     arn = sub(f"${{{spec.logical_id}.Arn}}")
     objects = sub(f"${{{spec.logical_id}.Arn}}/*")
@@ -108,11 +114,11 @@ def bucket_policy(kind: str, scanner_roles: list[str]) -> dict[str, Any]:
         condition: dict[str, Any] = {
             "StringNotEquals": {f"s3:ExistingObjectTag/{CLEAN_TAG[0]}": CLEAN_TAG[1]}
         }
-        if scanner_roles:
+        readers = [{"Fn::GetAtt": [role, "Arn"]} for role in scanner_roles]
+        readers += scanner_role_arns or []
+        if readers:
             # The scanner functions must read a file before it is CLEAN; nobody else may.
-            condition["ArnNotEquals"] = {
-                "aws:PrincipalArn": [{"Fn::GetAtt": [role, "Arn"]} for role in scanner_roles]
-            }
+            condition["ArnNotEquals"] = {"aws:PrincipalArn": readers}
         statements.append(
             {
                 "Sid": "DenyReadUnlessScannedClean",

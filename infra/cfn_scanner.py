@@ -31,19 +31,24 @@ def scanner_wiring(app: Chalice, settings: Settings) -> dict[str, Any]:
     return {
         "UploadCreatedRule": {
             "Type": "AWS::Events::Rule",
-            "Properties": {
-                "Description": "New upload -> malware scan",
-                "EventPattern": {
-                    "source": ["aws.s3"],
-                    "detail-type": ["Object Created"],
-                    "detail": {"bucket": {"name": [settings.uploads_bucket]}},
-                },
-                "Targets": [{"Id": "scanner", "Arn": {"Fn::GetAtt": [function, "Arn"]}}],
-            },
+            "Properties": upload_rule(settings, {"Fn::GetAtt": [function, "Arn"]}),
         },
         "UploadCreatedInvokePermission": invoke_permission(
             function, "events.amazonaws.com", {"Fn::GetAtt": ["UploadCreatedRule", "Arn"]}
         ),
+    }
+
+
+def upload_rule(settings: Settings, target_arn: Any) -> dict[str, Any]:
+    """The rule's properties: an object created in this stage's uploads bucket -> `target_arn`."""
+    return {
+        "Description": "New upload -> malware scan",
+        "EventPattern": {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [settings.uploads_bucket]}},
+        },
+        "Targets": [{"Id": "scanner", "Arn": target_arn}],
     }
 
 
@@ -80,6 +85,27 @@ def scanner_functions(app: Chalice, settings: Settings) -> dict[str, Any]:
                 "RetentionPolicy": "Delete",
             },
         },
+        **scanner_data_resources(settings),
+    }
+    for name in present:
+        spec = SCANNER_FUNCTIONS[name]
+        resources[function_logical_id(name)] = {
+            "Properties": {
+                "Layers": [{"Ref": "ManagedLayer"}, {"Ref": SCANNER_LAYER}],
+                "MemorySize": spec.memory_mb,
+                "EphemeralStorage": {"Size": spec.ephemeral_mb},
+                "Timeout": spec.timeout_seconds,
+                "ReservedConcurrentExecutions": spec.reserved_concurrency,
+                "Environment": {"Variables": dict(SCANNER_ENVIRONMENT)},
+                "EventInvokeConfig": event_invoke_config({"Fn::GetAtt": [SCANNER_DLQ, "Arn"]}),
+            }
+        }
+    return resources
+
+
+def scanner_data_resources(settings: Settings) -> dict[str, Any]:
+    """The scan-events bus, the scanner's dead-letter queue and its alarm (no function needed)."""
+    return {
         SCAN_EVENTS_BUS: {
             "Type": "AWS::Events::EventBus",
             "Properties": {"Name": settings.scan_events_bus},
@@ -111,26 +137,12 @@ def scanner_functions(app: Chalice, settings: Settings) -> dict[str, Any]:
             },
         },
     }
-    for name in present:
-        spec = SCANNER_FUNCTIONS[name]
-        resources[function_logical_id(name)] = {
-            "Properties": {
-                "Layers": [{"Ref": "ManagedLayer"}, {"Ref": SCANNER_LAYER}],
-                "MemorySize": spec.memory_mb,
-                "EphemeralStorage": {"Size": spec.ephemeral_mb},
-                "Timeout": spec.timeout_seconds,
-                "ReservedConcurrentExecutions": spec.reserved_concurrency,
-                "Environment": {"Variables": dict(SCANNER_ENVIRONMENT)},
-                "EventInvokeConfig": {
-                    "MaximumRetryAttempts": 2,
-                    "MaximumEventAgeInSeconds": 21600,
-                    "DestinationConfig": {
-                        "OnFailure": {
-                            "Type": "SQS",
-                            "Destination": {"Fn::GetAtt": [SCANNER_DLQ, "Arn"]},
-                        }
-                    },
-                },
-            }
-        }
-    return resources
+
+
+def event_invoke_config(dead_letter_arn: Any) -> dict[str, Any]:
+    """Asynchronous invocations of a scanner function: two retries, then the dead-letter queue."""
+    return {
+        "MaximumRetryAttempts": 2,
+        "MaximumEventAgeInSeconds": 21600,
+        "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": dead_letter_arn}},
+    }

@@ -112,6 +112,13 @@ def size_problems(summary: dict[str, object]) -> list[str]:
 
 def package(stage: str, out_dir: Path | None = None) -> dict[str, object]:
     """Build the stage's package; returns a summary (paths and sizes)."""
+    from infra.chalice_stage import uses_chalice_deploy
+
+    if uses_chalice_deploy(stage):
+        raise SystemExit(
+            f"stage {stage} is deployed with `chalice deploy` (make infra, make post-deploy):"
+            " its policy files name the data stack's resources, not this template's"
+        )
     stale = generate.stale_files()
     if stale:
         raise SystemExit(f"generated files out of date: {stale}; run `make generate` and commit")

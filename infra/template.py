@@ -35,6 +35,7 @@ from typing import Any
 
 from chalice.app import Chalice
 
+from chalicelib.core.settings import Settings
 from infra import stages
 from infra.cfn_api import rest_api_overrides
 from infra.cfn_audit import audit_chainer_wiring
@@ -61,21 +62,26 @@ from infra.resources import (
     table_specs,
 )
 
-__all__ = ["BUILD_DIR", "ROOT", "TemplateError", "build_template", "main", "write_template"]
+__all__ = [
+    "BUILD_DIR",
+    "ROOT",
+    "TemplateError",
+    "build_template",
+    "checked_stage",
+    "main",
+    "write_template",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build"
 
 
-def build_template(
-    stage: str, app: Chalice | None = None, observability_dir: Path = OBSERVABILITY_DIR
-) -> dict[str, Any]:
-    """The merge template for `stage`."""
+def checked_stage(stage: str) -> tuple[Settings, str]:
+    """The settings and signing-key secret name of a deployable `stage` (else TemplateError)."""
     if stage in stages.LOCAL_STAGES:
         raise TemplateError("the local stage is never deployed")
     if not stages.STAGE_NAME.match(stage):
         raise TemplateError(f"stage name {stage!r} must match {stages.STAGE_NAME.pattern}")
-    app = app or load_app()
     settings = stages.stage_settings(stage)
     env = stages.stage_environment(stage)
     if not settings.hsts_enabled:
@@ -83,6 +89,15 @@ def build_template(
     secret_name = env.get("JWT_SIGNING_KEY_SECRET_ID")
     if not secret_name:
         raise TemplateError(f"stage {stage}: JWT_SIGNING_KEY_SECRET_ID is required")
+    return settings, secret_name
+
+
+def build_template(
+    stage: str, app: Chalice | None = None, observability_dir: Path = OBSERVABILITY_DIR
+) -> dict[str, Any]:
+    """The merge template for `stage`."""
+    settings, secret_name = checked_stage(stage)
+    app = app or load_app()
     production = stages.is_production(stage)
 
     resources: dict[str, Any] = {}
