@@ -42,6 +42,16 @@ METADATA_ADDRESSES = frozenset(
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+# Ranges the interpreter's `ipaddress` tables have not always called non-global (they changed
+# between Python releases): refused by name, whatever the tables say.
+EXTRA_REFUSED: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = (
+    (ipaddress.ip_network("0.0.0.0/8"), "unspecified"),
+    (ipaddress.ip_network("192.0.0.0/24"), "reserved"),  # IETF protocol assignments
+    (ipaddress.ip_network("198.18.0.0/15"), "reserved"),  # benchmarking
+    (ipaddress.ip_network("240.0.0.0/4"), "reserved"),
+    (ipaddress.ip_network("fec0::/10"), "site_local"),
+    (ipaddress.ip_network("2001:db8::/32"), "reserved"),  # documentation
+)
 USER_AGENT = "Deskguard-Webhooks/1"
 
 
@@ -94,6 +104,9 @@ def address_refusal(address: IPAddress) -> str | None:
     )
     for reason, refused in checks:
         if refused:
+            return reason
+    for network, reason in EXTRA_REFUSED:
+        if address.version == network.version and address in network:
             return reason
     return None if address.is_global else "not_global"
 
