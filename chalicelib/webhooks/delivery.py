@@ -61,6 +61,11 @@ HISTORY_KEPT = 20
 # Finished events and deliveries stay readable in the log this long, then expire.
 RETENTION_SECONDS = 30 * 86400
 EVENT_RETENTION_SECONDS = 7 * 86400
+# What the event source mapping delivers (Lambda event filtering): new events and deliveries.
+STREAM_FILTER: dict[str, Any] = {
+    "eventName": ["INSERT"],
+    "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "EVT#"}, {"prefix": DELIVERY_PREFIX}]}}},
+}
 HEADER_DELIVERY = "X-Deskguard-Delivery"
 HEADER_EVENT = "X-Deskguard-Event"
 HEADER_SIGNATURE = "X-Deskguard-Signature"
@@ -336,7 +341,7 @@ def process_stream_event(event: dict[str, Any]) -> list[Outcome]:
             continue
         keys = record.get("dynamodb", {}).get("Keys", {})
         pk, sk = keys.get("pk", {}).get("S"), keys.get("sk", {}).get("S")
-        if not pk or not sk:
+        if not pk or not sk or not sk.startswith(("EVT#", DELIVERY_PREFIX)):
             continue
         model: type[WebhookItem] = EventModel if sk.startswith("EVT#") else DeliveryModel
         try:

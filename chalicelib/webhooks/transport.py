@@ -82,7 +82,7 @@ class AttemptResult:
     response_prefix: str
 
 
-def address_refusal(address: IPAddress) -> str | None:
+def address_refusal(address: IPAddress) -> str | None:  # noqa: PLR0911 (one per rule)
     """Why an address may not be called (None: a public unicast address)."""
     if address in METADATA_ADDRESSES:
         return "metadata"
