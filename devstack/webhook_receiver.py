@@ -39,6 +39,7 @@ class Receiver:
         self.default_status = 204
         self.response_headers: dict[str, str] = {}
         self.response_body = b""
+        self.printing = False  # print one line per delivery (the local stack's receiver)
         self._lock = threading.Lock()
         receiver = self
 
@@ -51,6 +52,12 @@ class Receiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                     status = receiver.statuses.pop(0) if receiver.statuses else None
+                if receiver.printing:
+                    print(
+                        f"webhook {self.headers.get('X-Deskguard-Event')} "
+                        f"delivery={self.headers.get('X-Deskguard-Delivery')} bytes={len(body)}",
+                        flush=True,
+                    )
                 self.send_response(status or receiver.default_status)
                 for name, value in receiver.response_headers.items():
                     self.send_header(name, value)
@@ -91,19 +98,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9000)
     args = parser.parse_args()
     receiver = Receiver(args.port)
-    seen = 0
-    print(f"webhook receiver on {receiver.url('/')}")
+    receiver.printing = True
+    print(f"webhook receiver on {receiver.url()}", flush=True)
     receiver.start()
     try:
-        while True:
-            threading.Event().wait(1)
-            for item in receiver.received[seen:]:
-                event = item.json()
-                print(
-                    f"{item.headers.get('x-deskguard-event')} "
-                    f"delivery={item.headers.get('x-deskguard-delivery')} id={event.get('id')}"
-                )
-            seen = len(receiver.received)
+        threading.Event().wait()
     except KeyboardInterrupt:
         receiver.stop()
 
