@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Sequence
 
-SECRET_MARKER = "whsec_"  # noqa: S105 (a public prefix, not a secret)
+SECRET_MARKER = "whsec_"  # noqa: S105  # pragma: allowlist secret (a public prefix)
 DEFAULT_TOLERANCE_SECONDS = 300
 
 
