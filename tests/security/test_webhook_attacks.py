@@ -123,6 +123,16 @@ def test_an_attempt_never_connects_to_an_internal_address(
     assert network.connects == []
 
 
+@pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "127.1", "017700000001"])
+def test_numeric_host_spellings_of_loopback_are_refused(host: str) -> None:
+    """Spellings `ipaddress` does not parse but the resolver turns into 127.0.0.1 (no DNS query:
+    the C library parses them as numbers) are checked as the address they resolve to."""
+    with pytest.raises(ValueError):
+        ipaddress.ip_address(host)
+    result = transport.send(f"https://{host}/x", b"{}", {})
+    assert result.error == "refused: loopback"
+
+
 def test_one_internal_answer_among_public_ones_refuses_the_name(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
