@@ -38,6 +38,7 @@ from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.observability import logger
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
+from chalicelib.security_events import emit
 from chalicelib.webhooks import endpoints, signing, transport
 from chalicelib.webhooks.models import (
     DELIVERY_PREFIX,
@@ -240,7 +241,12 @@ def _finish(delivery: DeliveryModel, result: transport.AttemptResult, at: float)
             DeliveryModel.due_at.remove(),
             DeliveryModel.expires_at.set(_expiry(at, RETENTION_SECONDS)),
         ]
-    delivery.update(actions=actions, condition=DeliveryModel.attempts == attempts - 1)
+    try:
+        delivery.update(actions=actions, condition=DeliveryModel.attempts == attempts - 1)
+    except UpdateError as error:
+        if is_condition_failure(error):  # recorded by another consumer meanwhile
+            return Outcome("skipped", delivery.delivery_id, delivery.endpoint_id)
+        raise
     logger.info(
         "webhook attempt",
         extra={
@@ -288,8 +294,17 @@ def attempt(delivery: DeliveryModel) -> Outcome:
         result = transport.send(endpoint.url, body, headers)
     except Exception as error:  # a bug in the client must not wedge the queue
         logger.exception("webhook attempt crashed", extra={"delivery_id": delivery.delivery_id})
-        result = transport.AttemptResult(
-            False, None, 0, f"client_error: {type(error).__name__}", ""
+        crash = f"client_error: {type(error).__name__}"
+        result = transport.AttemptResult(False, None, 0, crash, "")
+    reason = (result.error or "").removeprefix("refused: ")
+    if reason in transport.ADDRESS_REASONS:
+        emit(
+            "security.suspicious_activity",
+            reason="webhook_target_refused",
+            kind=reason,
+            target_type="webhook",
+            target_id=delivery.endpoint_id,
+            organization_id=delivery.organization_id,
         )
     return _finish(delivery, result, at)
 

@@ -26,6 +26,7 @@ from chalicelib.core.dynamo import is_condition_failure
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
+from chalicelib.security_events import emit
 from chalicelib.webhooks import signing, transport
 from chalicelib.webhooks.events import EVENT_TYPES
 from chalicelib.webhooks.models import ENDPOINT_PREFIX, EndpointModel, endpoint_sk
@@ -51,6 +52,13 @@ def check_target(url: str) -> str:
     try:
         transport.check_url(url)
     except transport.TargetRefused as refused:
+        if refused.reason in transport.ADDRESS_REASONS:
+            emit(
+                "security.suspicious_activity",
+                reason="webhook_target_refused",
+                kind=refused.reason,
+                target_type="webhook",
+            )
         raise ValidationFailed(
             "The URL cannot be a webhook target.",
             details=[{"field": "url", "message": f"refused ({refused.reason})"}],

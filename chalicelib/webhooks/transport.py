@@ -55,6 +55,27 @@ EXTRA_REFUSED: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], 
 USER_AGENT = "Deskguard-Webhooks/1"
 
 
+# Refusals that are not a client slip but an address the service must not reach: each is a
+# `security.suspicious_activity` event (an admin probing the network, or a name rebinding).
+ADDRESS_REASONS = frozenset(
+    {
+        "metadata",
+        "ipv4_mapped",
+        "ipv4_tunnel",
+        "nat64",
+        "loopback",
+        "link_local",
+        "multicast",
+        "unspecified",
+        "cgnat",
+        "private",
+        "reserved",
+        "site_local",
+        "not_global",
+    }
+)
+
+
 class TargetRefused(Exception):
     """The URL or the address it resolves to may not be called; `reason` is a short code."""
 
@@ -132,10 +153,7 @@ def check_url(url: str) -> Target:
     if parts.fragment:
         raise TargetRefused("fragment")
     local = _local_exception(host)
-    scheme = parts.scheme.lower()
-    if scheme != "https" and not (local and scheme == "http"):
-        raise TargetRefused("scheme")
-    if not local:
+    if not local:  # the address first: it is the refusal that matters (and is reported)
         if host == "localhost" or host.endswith(".localhost"):
             raise TargetRefused("loopback")
         literal = _ip_literal(host)
@@ -143,6 +161,9 @@ def check_url(url: str) -> Target:
             reason = address_refusal(literal)
             if reason:
                 raise TargetRefused(reason)
+    scheme = parts.scheme.lower()
+    if scheme != "https" and not (local and scheme == "http"):
+        raise TargetRefused("scheme")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(scheme, host, port or (443 if scheme == "https" else 80), path)
 

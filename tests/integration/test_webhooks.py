@@ -83,7 +83,7 @@ def test_create_shows_the_secret_once_and_listing_never(client: Any, make_org: A
         ("https://10.1.2.3/x", "private"),
         ("https://[::1]/x", "loopback"),
         ("https://localhost/x", "loopback"),
-        ("http://127.0.0.1:9000/x", "scheme"),  # not the local stage
+        ("http://127.0.0.1:9000/x", "loopback"),  # not the local stage
     ],
 )
 def test_unsafe_targets_are_refused_at_registration(

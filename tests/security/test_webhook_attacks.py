@@ -17,7 +17,7 @@ import pytest
 from chalicelib.core.settings import override
 from chalicelib.webhooks import signing, transport
 from tests.support.assertions import assert_error
-from tests.support.logcheck import lines_since
+from tests.support.logcheck import events_since, lines_since
 from tests.support.tickets import create_ticket
 from tests.support.webhooks import deliveries, local_receiver, pump, register
 
@@ -154,7 +154,7 @@ def test_the_connection_is_pinned_to_the_address_resolved_once(
 
 
 def test_a_dns_name_resolving_to_loopback_is_refused_outside_the_local_stage(
-    client: Any, make_org: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, make_org: Any, monkeypatch: pytest.MonkeyPatch, log_mark: int
 ) -> None:
     """The receiver listens on 127.0.0.1, yet a delivery to a name that resolves there never
     reaches it: on the test stage (deployed stages alike) and even on the local stage, where
@@ -175,6 +175,12 @@ def test_a_dns_name_resolving_to_loopback_is_refused_outside_the_local_stage(
         assert {item["error"] for item in deliveries(client, org, hook["id"])} == {
             "refused: loopback"
         }
+    # Each refused attempt is a security event naming the endpoint and the range.
+    refused = events_since(log_mark, "security.suspicious_activity")
+    assert len(refused) == 2
+    for event in refused:
+        assert event["reason"] == "webhook_target_refused" and event["kind"] == "loopback"
+        assert event["target_id"] == hook["id"] and event["organization_id"] == org.id
 
 
 def test_a_redirect_to_the_metadata_service_is_not_followed(
@@ -196,7 +202,7 @@ def test_a_redirect_to_the_metadata_service_is_not_followed(
 
 
 def test_the_local_stage_still_refuses_metadata_and_private_targets(
-    client: Any, make_org: Any
+    client: Any, make_org: Any, log_mark: int
 ) -> None:
     org = make_org()
     with override(stage="local"):
@@ -215,6 +221,8 @@ def test_the_local_stage_still_refuses_metadata_and_private_targets(
             )
             assert_error(response, 400, "VALIDATION_ERROR")
         assert register(client, org, "http://localhost:9/x")["url"] == "http://localhost:9/x"
+    kinds = [e["kind"] for e in events_since(log_mark, "security.suspicious_activity")]
+    assert kinds == ["metadata", "metadata", "private", "private", "loopback", "loopback"]
 
 
 def test_localhost_is_delivered_with_its_name_in_the_host_header(
