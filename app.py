@@ -5,6 +5,7 @@ from chalice.app import Chalice
 from chalicelib.api.admin_security import admin_security_bp
 from chalicelib.api.admin_tokens import admin_tokens_bp
 from chalicelib.api.admin_users import admin_users_bp
+from chalicelib.api.admin_webhooks import admin_webhooks_bp
 from chalicelib.api.attachment_scanning import attachment_scanning_bp
 from chalicelib.api.attachments import attachments_bp
 from chalicelib.api.audit import audit_bp
@@ -14,6 +15,7 @@ from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
 from chalicelib.api.tickets import tickets_bp
+from chalicelib.api.webhook_delivery import webhook_delivery_bp
 from chalicelib.core import startup
 from chalicelib.core.http import http_boundary
 
@@ -31,6 +33,8 @@ app.register_blueprint(attachment_scanning_bp)
 app.register_blueprint(admin_users_bp, url_prefix="/api")
 app.register_blueprint(admin_tokens_bp, url_prefix="/api")
 app.register_blueprint(admin_security_bp, url_prefix="/api")
+app.register_blueprint(admin_webhooks_bp, url_prefix="/api")
 app.register_blueprint(audit_bp, url_prefix="/api")
 app.register_blueprint(audit_chainer_bp)
+app.register_blueprint(webhook_delivery_bp)
 app.register_blueprint(docs_bp, url_prefix="/api")

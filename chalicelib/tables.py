@@ -11,6 +11,7 @@ from chalicelib.audit.models import AuditItem
 from chalicelib.identity.models import IdentityItem, RevocationItem
 from chalicelib.ratelimit.models import RateLimitItem
 from chalicelib.tickets.models import IdempotencyItem, TicketsItem
+from chalicelib.webhooks.models import WebhookItem
 
 
 def table_models() -> list[type[Model]]:
@@ -24,6 +25,8 @@ def table_models() -> list[type[Model]]:
         RevocationItem,  # logged-out sessions and revoke-all markers
         # Rate limiting and containment counters (TTL on `expires_at`).
         RateLimitItem,
+        # Webhook endpoints, outbox events and deliveries (TTL on `expires_at`).
+        WebhookItem,
     ]
 
 

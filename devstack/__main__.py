@@ -8,7 +8,9 @@ also runs the retry sweep with EventBridge's scheduled-event shape and records e
 `Attachment Scanned` event in `SCAN_EVENTS_FILE` (default `.local/scan-events.jsonl`). When
 `clamd` is missing the start banner says that scanning is off (`make run` installs it through
 `make system-deps`). The audit table's stream reaches the audit chainer through
-`devstack.audit_stream`.
+`devstack.audit_stream`. Webhook deliveries are pumped every `WEBHOOK_PUMP_INTERVAL_SECONDS`
+(`devstack.webhook_pump`); with `WEBHOOK_RECEIVER_PORT` set, a receiver on 127.0.0.1 prints what
+it gets (`devstack.webhook_receiver`; register `http://127.0.0.1:<port>/hooks`).
 Ctrl-C (or SIGTERM) stops both servers.
 """
 
@@ -83,6 +85,22 @@ def _print_banner(
     print(f"Deskguard API listening on {api_url}  (try {api_url}/api/health; Ctrl-C stops)")
 
 
+def _start_webhooks(app: Any, stop: threading.Event) -> None:
+    """The delivery pump and, if asked for, a printing receiver (both small, both local)."""
+    from devstack.webhook_pump import WebhookPump
+
+    interval = float(os.environ.get("WEBHOOK_PUMP_INTERVAL_SECONDS", "2"))
+    if interval > 0:
+        WebhookPump(app, stop, interval).start()
+    receiver_port = os.environ.get("WEBHOOK_RECEIVER_PORT")
+    if receiver_port:
+        from devstack.webhook_receiver import Receiver
+
+        receiver = Receiver(int(receiver_port)).start()
+        receiver.printing = True
+        print(f"Webhook receiver on {receiver.url()} (register it as an endpoint URL)")
+
+
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
@@ -137,6 +155,7 @@ def main() -> int:
     thread.start()
     S3EventPump(app_module.app, stop, recorder).start()
     AuditStreamPump(app_module.app, stop).start()
+    _start_webhooks(app_module.app, stop)
 
     _print_banner(f"http://{host}:{moto_port}", api_url, organizations, out, events_file)
     sys.stdout.flush()

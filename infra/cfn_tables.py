@@ -1,6 +1,7 @@
 """The DynamoDB tables of the merge template, one `AWS::DynamoDB::Table` per model family of
 `chalicelib.tables.table_models()`: keys, indexes, TTL attribute, SSE-KMS with the stage's data
-key, PITR, deletion protection on production stages, and a stream on the audit table."""
+key, PITR, deletion protection on production stages, and streams on the audit and webhooks
+tables."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from infra.cfn_common import retain
 from infra.resources import TableSpec
 
 AUDIT_TABLE = "audit"
+WEBHOOKS_TABLE = "webhooks"
 
 
 def _projection(index: Any) -> dict[str, Any]:
@@ -74,4 +76,7 @@ def table_resource(spec: TableSpec, settings: Settings, production: bool) -> dic
     if spec.short_name == AUDIT_TABLE:
         # Feeds the audit chainer (seq, hashes, signed checkpoints to the Object Lock bucket).
         properties["StreamSpecification"] = {"StreamViewType": "NEW_IMAGE"}
+    if spec.short_name == WEBHOOKS_TABLE:
+        # Feeds the webhook delivery function (new outbox events and deliveries).
+        properties["StreamSpecification"] = {"StreamViewType": "KEYS_ONLY"}
     return retain({"Type": "AWS::DynamoDB::Table", "Properties": properties}, production)

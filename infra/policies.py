@@ -74,6 +74,8 @@ SCANNER_TABLES: dict[str, tuple[str, ...]] = {
         "dynamodb:ConditionCheckItem",
     ),
     "audit": ("dynamodb:GetItem", "dynamodb:Query", *APPEND_ONLY),
+    # A final verdict's `attachment.scanned` outbox item, written in the verdict's transaction.
+    "webhooks": ("dynamodb:PutItem",),
 }
 DEFINITIONS_PREFIX = "clamav/"
 AUDIT_ARCHIVE_PREFIX = "audit/"
@@ -270,6 +272,35 @@ def audit_chainer_policy() -> list[dict[str, Any]]:
     return statements
 
 
+# The webhook delivery functions: read endpoints and the due queue, write deliveries and move
+# them along (claims, attempts), take fanned-out events off the queue; read the table's stream.
+# Nothing else: a delivery needs no other table, and its HTTP calls need no AWS permission.
+WEBHOOK_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
+
+
+def webhooks_policy() -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for spec in table_specs():
+        if spec.short_name == "webhooks":
+            statements.append(
+                _table_statement(f"Deliver{spec.logical_id}", WEBHOOK_TABLE_ACTIONS, spec)
+            )
+            statements.append(
+                {
+                    "Sid": "ReadWebhooksStream",
+                    "Effect": "Allow",
+                    "Action": list(STREAM_ACTIONS),
+                    "Resource": [sub(f"${{{spec.logical_id}.Arn}}/stream/*")],
+                }
+            )
+    return statements
+
+
 def token_use_attributes() -> list[str]:
     """The attributes the authorizer's last-use UpdateItem touches: the key and `last_used_at`."""
     keys = [
@@ -414,6 +445,7 @@ BUILDERS = {
     "scanner": scanner_policy,
     "definitions": definitions_policy,
     "audit_chainer": audit_chainer_policy,
+    "webhooks": webhooks_policy,
 }
 
 

@@ -33,6 +33,8 @@ FUNCTION_POLICIES: dict[str, str] = {
     "refresh_av_definitions": "definitions",  # schedule: refresh ClamAV definitions
     "chain_audit_records": "audit_chainer",  # audit table stream -> chain + checkpoints
     "checkpoint_audit_chains": "audit_chainer",  # schedule: checkpoint quiet organizations
+    "deliver_webhooks": "webhooks",  # webhooks table stream -> fan-out, delivery attempts
+    "retry_webhook_deliveries": "webhooks",  # schedule: attempts that are due (retries)
 }
 POLICY_FILES: dict[str, str] = {
     "api": "policy-api.json",
@@ -40,9 +42,11 @@ POLICY_FILES: dict[str, str] = {
     "scanner": "policy-scanner.json",
     "definitions": "policy-definitions.json",
     "audit_chainer": "policy-audit-chainer.json",
+    "webhooks": "policy-webhooks.json",
 }
 SCANNER_FUNCTION = "scan_attachment"
 AUDIT_CHAINER_FUNCTION = "chain_audit_records"
+WEBHOOK_DELIVERY_FUNCTION = "deliver_webhooks"
 # The asymmetric KMS key that signs audit checkpoints (infra.cfn_audit).
 AUDIT_SIGNING_KEY = "AuditSigningKey"
 

@@ -8,7 +8,7 @@ which module builds it (this one assembles them and checks the stage):
 
 - DynamoDB tables (`infra/cfn_tables.py`): `chalicelib.tables.table_models()` (keys, indexes,
   TTL attribute), with SSE-KMS (the stage's key), PITR, deletion protection on production
-  stages, a stream on `audit`;
+  stages, streams on `audit` and `webhooks`;
 - S3 buckets and their policies (`infra/cfn_buckets.py`): `chalicelib.core.settings` names
   (uploads, quarantine, definitions, audit archive);
 - Gateway Responses, the cookie (REQUEST) authorizer and the `RestAPI` overrides
@@ -21,6 +21,8 @@ which module builds it (this one assembles them and checks the stage):
 - the audit chainer (`infra/cfn_audit.py`): the event source mapping from the audit table's
   stream (`chalicelib.audit.chainer.STREAM_FILTER`), the asymmetric KMS key that signs
   checkpoints (only the chainer's roles may `Sign`) and an alarm on the stream's iterator age;
+- webhook delivery (`infra/cfn_webhooks.py`): the event source mapping from the webhooks
+  table's stream (`chalicelib.webhooks.delivery.STREAM_FILTER`) and its lag alarm;
 - observability (`infra/cfn_observability.py`): the alarm topic and every
   `infra/observability/*.json` fragment (metric filters, alarms, dashboard).
 """
@@ -52,6 +54,7 @@ from infra.cfn_observability import (
 )
 from infra.cfn_scanner import scanner_functions, scanner_wiring
 from infra.cfn_tables import table_resource
+from infra.cfn_webhooks import webhook_delivery_wiring
 from infra.resources import (
     AUDIT_SIGNING_KEY,
     BUCKETS,
@@ -117,6 +120,7 @@ def build_template(
     resources["SigningKeySecret"] = signing_secret(secret_name)
     resources.update(scanner_wiring(app, settings))
     resources.update(audit_chainer_wiring(app, stage))
+    resources.update(webhook_delivery_wiring(app))
     resources.update(scanner_functions(app, settings))
     resources.update(alarm_topic())
     rest_api, extra = rest_api_overrides(app, stage)

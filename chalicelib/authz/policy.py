@@ -75,6 +75,18 @@ POLICY: dict[tuple[str, str], Rule] = {
     # API token must not be able to clear the flag its own probing raised.
     ("GET", "/api/admin/security/flags"): Rule(ADMIN_ONLY, api_tokens=False),
     ("POST", "/api/admin/security/flags/{flag_id}/clear"): Rule(ADMIN_ONLY, api_tokens=False),
+    # Webhooks: session-only, like token management: a leaked API token must not be able to
+    # point the organization's events at a server of its choosing or read the delivery log.
+    ("POST", "/api/admin/webhooks"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("GET", "/api/admin/webhooks"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("GET", "/api/admin/webhooks/{webhook_id}"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("PATCH", "/api/admin/webhooks/{webhook_id}"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("DELETE", "/api/admin/webhooks/{webhook_id}"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("POST", "/api/admin/webhooks/{webhook_id}/rotate"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("GET", "/api/admin/webhooks/{webhook_id}/deliveries"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("POST", "/api/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): Rule(
+        ADMIN_ONLY, api_tokens=False
+    ),
     # Audit
     ("GET", "/api/admin/audit"): Rule(ADMIN_ONLY, scope="admin:audit"),
     ("GET", "/api/admin/audit/verify"): Rule(ADMIN_ONLY, scope="admin:audit"),

@@ -129,6 +129,13 @@ class Settings:
     audit_signing_key_id: str = ""
     audit_checkpoint_every_records: int = 500
     audit_checkpoint_every_seconds: int = 300
+    # Webhooks: per-operation socket timeout of a delivery, how much of a response body is kept,
+    # how long a rotated secret keeps signing, how long a delivery is retried, endpoints per org.
+    webhook_timeout_seconds: int = 5
+    webhook_response_prefix_bytes: int = 256
+    webhook_secret_grace_seconds: int = 86400
+    webhook_retry_window_seconds: int = 86400
+    webhook_max_endpoints: int = 20
 
     @property
     def is_local(self) -> bool:
@@ -217,6 +224,11 @@ def load(env: Mapping[str, str]) -> Settings:
         containment_suspicious_threshold=_int(env, "CONTAINMENT_SUSPICIOUS_THRESHOLD", 3),
         containment_revoke_threshold=_int(env, "CONTAINMENT_REVOKE_THRESHOLD", 10),
         containment_account_threshold=_int(env, "CONTAINMENT_ACCOUNT_THRESHOLD", 20),
+        webhook_timeout_seconds=_int(env, "WEBHOOK_TIMEOUT_SECONDS", 5),
+        webhook_response_prefix_bytes=_int(env, "WEBHOOK_RESPONSE_PREFIX_BYTES", 256),
+        webhook_secret_grace_seconds=_int(env, "WEBHOOK_SECRET_GRACE_SECONDS", 86400),
+        webhook_retry_window_seconds=_int(env, "WEBHOOK_RETRY_WINDOW_SECONDS", 86400),
+        webhook_max_endpoints=_int(env, "WEBHOOK_MAX_ENDPOINTS", 20),
     )
 
 

@@ -26,6 +26,8 @@ from chalicelib.tickets.schemas import (
     BulkSetPriority,
     BulkSetStatus,
 )
+from chalicelib.tickets.service import ticket_event_data
+from chalicelib.webhooks import events as webhook_events
 
 # DynamoDB allows 100 items per transaction; the audit record takes one of them.
 MAX_TRANSACTION_ITEMS = 100
@@ -166,8 +168,38 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
                 pending = [change for change in pending if change.ticket_id not in conflicted]
                 continue
             committed_any = True
+            _record_events(org, request, pending)
             pending = []
     return [{"id": ticket_id, "result": results[ticket_id]} for ticket_id in request.ids]
+
+
+# The field each action changes, as `ticket.updated` events name it.
+_CHANGED_FIELD = {
+    "set_status": "status",
+    "set_priority": "priority",
+    "assign": "assigneeId",
+    "add_tag": "tags",
+    "remove_tag": "tags",
+}
+
+
+def _record_events(org: str, request: BulkRequestData, committed: Sequence[_BulkChange]) -> None:
+    """`ticket.updated` for each committed ticket, written right after the chunk's transaction
+    (a full chunk has no room for one outbox item per ticket); a failure is logged, never
+    raised (the change stands)."""
+    changed = [_CHANGED_FIELD.get(request.action, request.action)]
+    webhook_events.record_after(
+        org,
+        [
+            (
+                webhook_events.TICKET_UPDATED,
+                ticket_event_data(
+                    change.item, committed_version=int(change.item.version), changed=changed
+                ),
+            )
+            for change in committed
+        ],
+    )
 
 
 def _bulk_builder(

@@ -7,8 +7,10 @@ assignees) is asked of `chalicelib.tickets.policy`; a ticket outside the caller'
 Bulk actions live in `chalicelib.tickets.bulk`.
 
 Every change goes through `audit.transact`, so the change and its audit record are one
-DynamoDB transaction. Reads are shaped so each request costs at most two round trips: one read
-of the ticket(s), one TransactWriteItems (the audit record touches no shared item).
+DynamoDB transaction; the webhook event it causes (`chalicelib.webhooks.events.outbox_item`)
+is written in the same transaction. Reads are shaped so each request costs at most two round
+trips: one read of the ticket(s), one TransactWriteItems (the audit record touches no shared
+item).
 """
 
 from __future__ import annotations
@@ -37,11 +39,15 @@ from chalicelib.tickets.models import (
     ticket_pk,
 )
 from chalicelib.tickets.schemas import (
+    CommentOut,
     CreateComment,
     CreateTicket,
     ListTicketsQuery,
+    TicketOut,
     UpdateTicket,
 )
+from chalicelib.webhooks import events as webhook_events
+from chalicelib.webhooks.models import EventModel
 
 
 def get_visible_ticket(principal: Principal, ticket_id: str) -> Ticket:
@@ -54,6 +60,18 @@ def get_visible_ticket(principal: Principal, ticket_id: str) -> Ticket:
 
 
 # --- Tickets ---------------------------------------------------------------------------------
+
+
+def ticket_event_data(
+    item: TicketModel, *, committed_version: int, changed: list[str] | None = None
+) -> dict[str, Any]:
+    """The `data` of a ticket webhook event: the ticket as the API shows it, at the version the
+    change commits (the transaction increments it), and for an update the fields it changed."""
+    data = TicketOut.dump(Ticket.from_model(item))
+    data["version"] = committed_version
+    if changed is not None:
+        data["changedFields"] = changed
+    return data
 
 
 def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
@@ -70,11 +88,15 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
         now=writes.now(),
     )
     tag_items = [TagModel.for_ticket(org, item.ticket_id, tag) for tag in data.tags]
+    event = webhook_events.outbox_item(
+        org, webhook_events.TICKET_CREATED, ticket_event_data(item, committed_version=1)
+    )
 
     def build(tx: TransactWrite) -> None:
         tx.save(item, condition=TicketModel.pk.does_not_exist())
         for tag_item in tag_items:
             tx.save(tag_item)
+        tx.save(event, condition=EventModel.pk.does_not_exist())
 
     summary = {"status": item.status, "priority": item.priority, "tags": list(data.tags)}
     entry = writes.entry(principal, "ticket.create", "ticket", item.ticket_id, after=summary)
@@ -215,6 +237,11 @@ def update_ticket(
     item.updated_at = writes.now()
     item.set_index_keys()
     assign_to = changes.get("assigneeId")
+    event = webhook_events.outbox_item(
+        org,
+        webhook_events.TICKET_UPDATED,
+        ticket_event_data(item, committed_version=if_match + 1, changed=sorted(changes)),
+    )
 
     def build(tx: TransactWrite) -> None:
         if assign_to is not None:
@@ -224,6 +251,7 @@ def update_ticket(
         tx.save(item)  # conditioned on the version read (pynamodb VersionAttribute)
         for tag in added:
             tx.save(TagModel.for_ticket(org, ticket_id, tag))
+        tx.save(event, condition=EventModel.pk.does_not_exist())
 
     ticket_position = (1 if assign_to is not None else 0) + len(removed)
     entry = writes.entry(
@@ -265,8 +293,13 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
         created_at=writes.now(),
     )
 
+    event = webhook_events.outbox_item(
+        org, webhook_events.COMMENT_CREATED, CommentOut.dump(Comment.from_model(comment))
+    )
+
     def build(tx: TransactWrite) -> None:
         tx.save(comment, condition=CommentModel.pk.does_not_exist())
+        tx.save(event, condition=EventModel.pk.does_not_exist())
 
     after = {"ticketId": ticket_id, "internal": data.internal}
     action = "comment.internal_note" if data.internal else "comment.create"

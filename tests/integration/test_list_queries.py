@@ -30,7 +30,15 @@ def list_urls(app: Any, client: Any, make_org: Any) -> tuple[str, list[str]]:
     ticket = client.post(
         "/api/tickets", json={"subject": "s", "body": "b"}, token=org.requester.token
     ).json
-    urls = [path.replace("{ticket_id}", ticket["id"]) for path in _list_routes(app)]
+    hook = client.post(
+        "/api/admin/webhooks",
+        json={"url": "https://hooks.example.com/lists", "events": ["ticket.created"]},
+        token=org.admin.token,
+    ).json
+    urls = [
+        path.replace("{ticket_id}", ticket["id"]).replace("{webhook_id}", hook["id"])
+        for path in _list_routes(app)
+    ]
     assert all("{" not in url for url in urls), urls
     return org.admin.token, urls
 
@@ -41,6 +49,8 @@ def test_every_list_route_is_covered(app: Any) -> None:
         "/api/admin/security/flags",
         "/api/admin/tokens",
         "/api/admin/users",
+        "/api/admin/webhooks",
+        "/api/admin/webhooks/{webhook_id}/deliveries",
         "/api/tickets",
         "/api/tickets/{ticket_id}/attachments",
         "/api/tickets/{ticket_id}/comments",

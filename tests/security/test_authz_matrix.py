@@ -126,6 +126,12 @@ REQUEST_MAKERS: dict[tuple[str, str], RequestMaker] = {
     ("PATCH", "/api/admin/users/{user_id}"): lambda client, org, params: RequestParts(
         body={"name": "Renamed by the matrix"}
     ),
+    ("POST", "/api/admin/webhooks"): lambda client, org, params: RequestParts(
+        body={"url": "https://hooks.example.com/matrix", "events": ["ticket.created"]}
+    ),
+    ("PATCH", "/api/admin/webhooks/{webhook_id}"): lambda client, org, params: RequestParts(
+        body={"active": False}
+    ),
 }
 
 # --- Expectations ---------------------------------------------------------------------------

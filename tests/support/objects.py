@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +20,11 @@ from chalicelib.attachments import storage
 from chalicelib.attachments.models import AttachmentItem, AttachmentStatus, attachment_sk
 from chalicelib.authz.principal import Principal, Role
 from chalicelib.core.org_keys import org_pk
-from chalicelib.core.settings import get_settings
+from chalicelib.core.settings import get_settings, override
 from chalicelib.identity import api_tokens, flags
+from chalicelib.webhooks import delivery as webhook_delivery_module
+from chalicelib.webhooks import endpoints as webhook_endpoints
+from chalicelib.webhooks import events as webhook_events
 from tests.support.orgs import TestOrg, TestUser
 from tests.support.tickets import create_ticket
 
@@ -89,6 +93,34 @@ def security_flag(client: Any, org: TestOrg, params: dict[str, str]) -> str:
     return str(next(item.flag_id for item in items if item.user_id == user.id))
 
 
+def webhook(client: Any, org: TestOrg, params: dict[str, str]) -> str:
+    """An active endpoint of the organization (never called: nothing pumps in the matrix).
+    The matrix makes one per write case, more than an organization may register."""
+    with override(webhook_max_endpoints=10_000):
+        issued = webhook_endpoints.create_endpoint(
+            principal(org.admin), url="https://hooks.example.com/matrix", events=["ticket.created"]
+        )
+    return str(issued.item.endpoint_id)
+
+
+def webhook_delivery(client: Any, org: TestOrg, params: dict[str, str]) -> str:
+    """A finished delivery of the endpoint (as the delivery function leaves one)."""
+    endpoint_id = params["webhook_id"]
+    event_id = webhook_events.new_event_id()
+    made = webhook_delivery_module._new_delivery(
+        event_id,
+        "ticket.created",
+        org.id,
+        endpoint_id,
+        webhook_events.delivery_body(event_id, "ticket.created", org.id, "2026-01-01", {}),
+        delivery_id=webhook_delivery_module.delivery_id_for(event_id, endpoint_id),
+        at=time.time(),
+    )
+    made.status, made.due, made.due_at, made.attempts = "SUCCEEDED", None, None, 1
+    made.save()
+    return str(made.delivery_id)
+
+
 # Path prefix ending in a parameter -> a function making that object in `org` and returning the
 # value for the parameter. `params` holds the values of the parameters before it in the path.
 ObjectMaker = Callable[[Any, TestOrg, dict[str, str]], str]
@@ -96,6 +128,8 @@ OBJECT_MAKERS: dict[str, ObjectMaker] = {
     "/api/admin/users/{user_id}": lambda client, org, params: org.add_user(Role.REQUESTER).id,
     "/api/admin/security/flags/{flag_id}": security_flag,
     "/api/admin/tokens/{token_id}": api_token,
+    "/api/admin/webhooks/{webhook_id}": webhook,
+    "/api/admin/webhooks/{webhook_id}/deliveries/{delivery_id}": webhook_delivery,
     "/api/tickets/{ticket_id}": ticket,
     "/api/tickets/{ticket_id}/attachments/{attachment_id}": clean_attachment,
 }

@@ -53,6 +53,8 @@ from chalicelib.core.observability import (
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from chalicelib.security_events import emit
+from chalicelib.webhooks import events as webhook_events
+from chalicelib.webhooks.models import EventModel
 
 SCANNER_ACTOR = "system:scanner"
 MAX_SCAN_ATTEMPTS = 5
@@ -151,8 +153,29 @@ def _record_decision(
         else AttachmentItem.status.is_in(*SCANNABLE)
     )
 
+    event = (
+        None
+        if status is AttachmentStatus.ERROR
+        else webhook_events.outbox_item(
+            record.organization_id,
+            webhook_events.ATTACHMENT_SCANNED,
+            {
+                "id": record.attachment_id,
+                "ticketId": record.ticket_id,
+                "filename": record.filename,
+                "contentType": sniffed_type or record.sniffed_type or record.declared_type,
+                "size": int(size if size is not None else record.declared_size),
+                "status": status.value,
+                "scannedAt": at.isoformat(),
+                "rescan": rescan,
+            },
+        )
+    )
+
     def build(tx: TransactWrite) -> None:
         tx.update(record, actions=actions, condition=condition)
+        if event is not None:  # a final verdict: the webhook event commits with it
+            tx.save(event, condition=EventModel.pk.does_not_exist())
 
     entry = AuditEntry(
         organization_id=record.organization_id,
