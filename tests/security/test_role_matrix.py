@@ -92,7 +92,10 @@ ROUTES: dict[str, tuple[Call, dict[str, int]]] = {
         # A wrong current password: every signed-in caller reaches the check (400), nobody else.
         lambda w, t: w.client.post(
             "/api/me/password",
-            json={"currentPassword": "not-the-password", "newPassword": "x" * 20},
+            json={
+                "currentPassword": "not-the-password",  # pragma: allowlist secret
+                "newPassword": "x" * 20,
+            },
             token=t,
         ),
         dict.fromkeys(ACTORS[1:], 400) | {"anonymous": 401},
