@@ -8,7 +8,8 @@ also runs the retry sweep with EventBridge's scheduled-event shape and records e
 `Attachment Scanned` event in `SCAN_EVENTS_FILE` (default `.local/scan-events.jsonl`). When
 `clamd` is missing the start banner says that scanning is off (`make run` installs it through
 `make system-deps`). The audit table's stream reaches the audit chainer through
-`devstack.audit_stream`.
+`devstack.audit_stream`. Mail the app sends (invitations, password resets) is recorded by moto's
+SES and written to `MAIL_DIR` (default `.local/mail/`), one `.eml` file per message.
 Ctrl-C (or SIGTERM) stops both servers.
 """
 
@@ -53,6 +54,8 @@ def _configure_environment(host: str, port: int, moto_port: int) -> None:
     os.environ.setdefault("SCAN_EVENTS_BUS", "deskguard-local-events")
     # Cookie-authenticated writes must come from the local API's own origin (CSRF check).
     os.environ.setdefault("ALLOWED_ORIGINS", f"http://{host}:{port},http://localhost:{port}")
+    # Links in the mail it sends point at the local API's address.
+    os.environ.setdefault("PUBLIC_APP_URL", f"http://{host}:{port}")
     from chalicelib.core.keyring import generate_keyring_json
 
     os.environ.setdefault("JWT_KEYRING", generate_keyring_json())
@@ -106,6 +109,7 @@ def main() -> int:
     from chalicelib.tables import create_tables
     from devstack.audit_stream import AuditStreamPump
     from devstack.gateway import create_server
+    from devstack.mail_capture import MailCapture, MailCapturePump
     from devstack.resources import create_buckets, create_event_recorder
     from devstack.s3_events import S3EventPump
     from devstack.seed import seed_demo
@@ -137,8 +141,11 @@ def main() -> int:
     thread.start()
     S3EventPump(app_module.app, stop, recorder).start()
     AuditStreamPump(app_module.app, stop).start()
+    mail_dir = Path(os.environ.get("MAIL_DIR", ROOT / ".local" / "mail"))
+    MailCapturePump(MailCapture(mail_dir), stop).start()
 
     _print_banner(f"http://{host}:{moto_port}", api_url, organizations, out, events_file)
+    print(f"Mail sent by the app (invitations, password resets) written to {mail_dir}/")
     sys.stdout.flush()
 
     stop.wait()

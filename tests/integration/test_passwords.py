@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from email import message_from_string, policy
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -271,3 +273,21 @@ def test_invitation_mail_escapes_the_name_and_links_to_setup(client: Any, make_o
     assert f"Hello {name}," in mail.text  # plain text carries the name as typed
     assert "works once, for 72 hours" in mail.text
     assert "/password/setup#token=" in mail.text
+
+
+def test_the_local_stack_writes_each_sent_mail_to_its_mail_directory(
+    client: Any, make_org: Any, tmp_path: Any
+) -> None:
+    from devstack.mail_capture import MailCapture
+
+    org = make_org()
+    capture = MailCapture(tmp_path / "mail")
+    _request_reset(client, org.id, org.agent.email)
+    (path,) = capture.drain()
+    assert capture.drain() == []  # each message once
+    (mail,) = inbox(org.agent.email)
+    written = message_from_string(path.read_text(encoding="utf-8"), policy=policy.default)
+    assert isinstance(written, EmailMessage) and written["To"] == org.agent.email
+    text = written.get_body(preferencelist=("plain",))
+    assert text is not None and mail.token in text.get_content()
+    assert path.stat().st_mode & 0o777 == 0o600
