@@ -86,6 +86,15 @@ def _print_banner(
     print(f"Deskguard API listening on {api_url}  (try {api_url}/api/health; Ctrl-C stops)")
 
 
+def _start_mail_capture(stop: threading.Event) -> Path:
+    """Copy every mail moto's SES records to MAIL_DIR (default `.local/mail/`)."""
+    from devstack.mail_capture import MailCapture, MailCapturePump
+
+    mail_dir = Path(os.environ.get("MAIL_DIR", ROOT / ".local" / "mail"))
+    MailCapturePump(MailCapture(mail_dir), stop).start()
+    return mail_dir
+
+
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
@@ -109,7 +118,6 @@ def main() -> int:
     from chalicelib.tables import create_tables
     from devstack.audit_stream import AuditStreamPump
     from devstack.gateway import create_server
-    from devstack.mail_capture import MailCapture, MailCapturePump
     from devstack.resources import create_buckets, create_event_recorder
     from devstack.s3_events import S3EventPump
     from devstack.seed import seed_demo
@@ -141,8 +149,7 @@ def main() -> int:
     thread.start()
     S3EventPump(app_module.app, stop, recorder).start()
     AuditStreamPump(app_module.app, stop).start()
-    mail_dir = Path(os.environ.get("MAIL_DIR", ROOT / ".local" / "mail"))
-    MailCapturePump(MailCapture(mail_dir), stop).start()
+    mail_dir = _start_mail_capture(stop)
 
     _print_banner(f"http://{host}:{moto_port}", api_url, organizations, out, events_file)
     print(f"Mail sent by the app (invitations, password resets) written to {mail_dir}/")
