@@ -204,3 +204,29 @@ def test_no_log_line_carries_a_token_an_address_or_a_password(
     secret = token.split(".", 1)[1]
     for value in (token, secret, org.agent.email, "unknown@example.com", NEW_PASSWORD):
         assert value not in text
+
+
+def test_guessing_the_current_password_with_a_stolen_session_is_throttled(
+    client: Any, make_org: Any, rate_limited: None, clock: FakeClock
+) -> None:
+    org = make_org()
+    statuses = [
+        client.post(
+            "/api/me/password",
+            json={"currentPassword": f"guess-number-{i:04d}", "newPassword": NEW_PASSWORD},
+            token=org.agent.token,
+        ).status
+        for i in range(7)
+    ]
+    assert statuses == [400] * 5 + [429] * 2  # 5 per user per 5 minutes
+    assert _login(client, org.agent, org.agent.password) == 200
+
+
+def test_guessing_tokens_is_throttled_per_address(
+    client: Any, make_org: Any, rate_limited: None, clock: FakeClock
+) -> None:
+    make_org()
+    statuses = [_complete(client, "dgp_acme." + f"{i:043d}").status for i in range(12)]
+    assert statuses == [400] * 10 + [429] * 2  # 10 per IP per 5 minutes
+    clock.now += 300
+    assert _complete(client, "dgp_acme." + "0" * 43).status == 400
