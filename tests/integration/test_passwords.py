@@ -88,7 +88,10 @@ def test_change_password_with_a_wrong_current_password_is_a_400(client: Any, mak
     org = make_org()
     response = client.post(
         "/api/me/password",
-        json={"currentPassword": "not-the-password-at-all", "newPassword": NEW_PASSWORD},
+        json={
+            "currentPassword": "not-the-password-at-all",  # pragma: allowlist secret
+            "newPassword": NEW_PASSWORD,
+        },
         token=org.agent.token,
     )
     body = assert_error(response, 400, "VALIDATION_ERROR")
