@@ -139,7 +139,8 @@ def test_boundary_rechecks_csrf_for_cookie_principals(client: Any, app: Any, mak
 def test_a_password_change_by_cookie_replaces_the_cookie(client: Any, make_org: Any) -> None:
     org = make_org()
     cookie = _login_cookie(client, org)
-    body = {"currentPassword": org.agent.password, "newPassword": "a-brand-new-passphrase"}
+    new_password = "a-brand-new-passphrase"  # pragma: allowlist secret
+    body = {"currentPassword": org.agent.password, "newPassword": new_password}
     # Without an allowed Origin a third party cannot ride the cookie to change the password.
     assert_error(
         client.post("/api/me/password", json=body, headers={"Cookie": cookie}), 403, "FORBIDDEN"
