@@ -7,7 +7,7 @@ import re
 from email import message_from_string, policy
 from email.message import EmailMessage
 
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from chalicelib.core.settings import get_settings
