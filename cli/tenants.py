@@ -75,11 +75,11 @@ def _admin_password(generate: bool) -> tuple[str, bool]:
 def _create(args: argparse.Namespace) -> Output:
     from chalicelib.authz.principal import Role
     from chalicelib.identity import users
-    from chalicelib.identity.passwords import validate_password
+    from chalicelib.identity.passwords import validate_new_password
     from chalicelib.identity.schemas import UserOut
 
     password, generated = _admin_password(args.generate_password)
-    validate_password(password)
+    validate_new_password(password)  # length rule and the breached list
     users.create_organization(args.org, args.name)
     admin = users.create_user(
         args.org,

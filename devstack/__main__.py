@@ -11,6 +11,8 @@ also runs the retry sweep with EventBridge's scheduled-event shape and records e
 `devstack.audit_stream`. Webhook deliveries are pumped every `WEBHOOK_PUMP_INTERVAL_SECONDS`
 (`devstack.webhook_pump`); with `WEBHOOK_RECEIVER_PORT` set, a receiver on 127.0.0.1 prints what
 it gets (`devstack.webhook_receiver`; register `http://127.0.0.1:<port>/hooks`).
+`devstack.audit_stream`. Mail the app sends (invitations, password resets) is recorded by moto's
+SES and written to `MAIL_DIR` (default `.local/mail/`), one `.eml` file per message.
 Ctrl-C (or SIGTERM) stops both servers.
 """
 
@@ -55,6 +57,8 @@ def _configure_environment(host: str, port: int, moto_port: int) -> None:
     os.environ.setdefault("SCAN_EVENTS_BUS", "deskguard-local-events")
     # Cookie-authenticated writes must come from the local API's own origin (CSRF check).
     os.environ.setdefault("ALLOWED_ORIGINS", f"http://{host}:{port},http://localhost:{port}")
+    # Links in the mail it sends point at the local API's address.
+    os.environ.setdefault("PUBLIC_APP_URL", f"http://{host}:{port}")
     from chalicelib.core.keyring import generate_keyring_json
 
     os.environ.setdefault("JWT_KEYRING", generate_keyring_json())
@@ -99,6 +103,15 @@ def _start_webhooks(app: Any, stop: threading.Event) -> None:
         receiver = Receiver(int(receiver_port)).start()
         receiver.printing = True
         print(f"Webhook receiver on {receiver.url()} (register it as an endpoint URL)")
+
+
+def _start_mail_capture(stop: threading.Event) -> Path:
+    """Copy every mail moto's SES records to MAIL_DIR (default `.local/mail/`)."""
+    from devstack.mail_capture import MailCapture, MailCapturePump
+
+    mail_dir = Path(os.environ.get("MAIL_DIR", ROOT / ".local" / "mail"))
+    MailCapturePump(MailCapture(mail_dir), stop).start()
+    return mail_dir
 
 
 def main() -> int:
@@ -156,8 +169,10 @@ def main() -> int:
     S3EventPump(app_module.app, stop, recorder).start()
     AuditStreamPump(app_module.app, stop).start()
     _start_webhooks(app_module.app, stop)
+    mail_dir = _start_mail_capture(stop)
 
     _print_banner(f"http://{host}:{moto_port}", api_url, organizations, out, events_file)
+    print(f"Mail sent by the app (invitations, password resets) written to {mail_dir}/")
     sys.stdout.flush()
 
     stop.wait()

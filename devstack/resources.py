@@ -1,10 +1,11 @@
-"""S3 buckets and the audit archive's signing key for the local stack and the tests (tables come
-from `chalicelib.tables`), and the recorder of scan-result events (a rule on the scan-events bus,
-a queue, a JSON-lines file)."""
+"""S3 buckets, the audit archive's signing key and the verified mail sender for the local stack
+and the tests (tables come from `chalicelib.tables`), and the recorder of scan-result events (a
+rule on the scan-events bus, a queue, a JSON-lines file)."""
 
 from __future__ import annotations
 
 import json
+from email.utils import parseaddr
 from pathlib import Path
 
 import boto3
@@ -44,6 +45,18 @@ def create_buckets() -> None:
         )
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     create_audit_archive()
+    create_mail_sender()
+
+
+def create_mail_sender() -> None:
+    """Verify MAIL_FROM's address in SES (moto refuses mail from an unverified sender, as SES
+    does); in AWS the sender's domain is verified once per account, outside the stack."""
+    settings = get_settings()
+    _, address = parseaddr(settings.mail_from)
+    ses = boto3.client("sesv2", region_name=settings.region)
+    existing = {i["IdentityName"] for i in ses.list_email_identities().get("EmailIdentities", [])}
+    if address not in existing:
+        ses.create_email_identity(EmailIdentity=address)
 
 
 def create_audit_archive() -> None:

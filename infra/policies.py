@@ -205,6 +205,22 @@ def api_policy() -> list[dict[str, Any]]:
             "Resource": [_bucket("uploads"), _bucket("quarantine")],
         },
     ]
+    statements += [
+        {
+            # Invitations and password resets (chalicelib/mail). The sender identity is a
+            # per-stage setting (MAIL_FROM) verified in SES outside the stack: any identity of
+            # this account and region, sending only.
+            "Sid": "SendMail",
+            "Effect": "Allow",
+            "Action": ["ses:SendEmail"],
+            "Resource": [
+                sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"),
+                sub(
+                    "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/*"
+                ),
+            ],
+        }
+    ]
     statements += _signing_keys("SigningKeys")
     statements += _audit_archive_read()
     return statements

@@ -116,6 +116,19 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 @pytest.fixture
+def token_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The one-time tokens' clock (issue, expiry check and consuming write), frozen at the
+    current time until a test moves it."""
+    import time
+
+    from chalicelib.identity import one_time_tokens
+
+    fake = FakeClock(time.time())
+    monkeypatch.setattr(one_time_tokens, "time", fake)
+    return fake
+
+
+@pytest.fixture
 def rate_limited() -> Iterator[None]:
     """Rate limiting switched on (it is off on the test stage), with fresh limiter state."""
     from chalicelib.core import settings

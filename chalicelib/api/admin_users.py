@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from chalice.app import Blueprint
@@ -11,9 +12,8 @@ from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.authz.principal import Role
 from chalicelib.core.cursors import ListQuery
 from chalicelib.core.text import check_one_line
-from chalicelib.identity import users
-from chalicelib.identity.passwords import validate_password
-from chalicelib.identity.schemas import AdminUserOut
+from chalicelib.identity import password_flows, users
+from chalicelib.identity.schemas import AdminUserOut, CreatedUserOut
 
 admin_users_bp = Blueprint(__name__)
 
@@ -23,13 +23,13 @@ OneLineName = Annotated[str, Field(min_length=1, max_length=120), AfterValidator
 
 
 class CreateUserBody(BaseModel):
-    """No `id`, `organizationId`, `passwordHash` or `active`: those are never client-set."""
+    """No `id`, `organizationId`, `password`, `passwordHash` or `active`: those are never
+    client-set. The new user chooses their password through the invitation mail's link."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     name: OneLineName
     role: RoleName
-    password: str = Field(min_length=1, max_length=1024)
 
 
 class UpdateUserBody(BaseModel):
@@ -60,21 +60,23 @@ def list_users(call: ApiCall) -> dict[str, Any]:
     methods=["POST"],
     status=201,
     body=CreateUserBody,
-    response=AdminUserOut,
-    summary="Create (invite) a user in the caller's organization; 409 if the e-mail is taken.",
+    response=CreatedUserOut,
+    summary=(
+        "Invite a user to the caller's organization: the account is created without a password "
+        "and an invitation mail carries a one-time setup link; 409 if the e-mail is taken."
+    ),
 )
 def create_user(call: ApiCall) -> dict[str, Any]:
     body = call.body(CreateUserBody)
-    validate_password(body.password)
     user = users.create_user(
         call.principal.organization_id,
         email=body.email,
         name=body.name,
         role=Role(body.role),
-        password=body.password,
         actor_id=call.principal.user_id,
     )
-    return AdminUserOut.dump(user)
+    sent = password_flows.invite(user)
+    return CreatedUserOut.dump({**dataclasses.asdict(user), "invitation_sent": sent})
 
 
 @api_route(

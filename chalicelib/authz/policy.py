@@ -41,6 +41,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Identity
     ("POST", "/api/auth/login"): PUBLIC,
     ("GET", "/api/me"): Rule(ALL_ROLES),
+    # Passwords: changing one's own is session-only (an API token never stands for its owner's
+    # password); requesting and completing a reset need no credentials at all.
+    ("POST", "/api/me/password"): Rule(ALL_ROLES, api_tokens=False),
+    ("POST", "/api/auth/password-reset"): PUBLIC,
+    ("POST", "/api/auth/password-reset/complete"): PUBLIC,
     # Tickets (per-ticket visibility, field and workflow rules live in chalicelib.tickets.policy)
     ("POST", "/api/tickets"): Rule(ALL_ROLES, scope="tickets:write"),
     ("GET", "/api/tickets"): Rule(ALL_ROLES, scope="tickets:read"),
@@ -66,6 +71,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/admin/users"): Rule(ADMIN_ONLY, scope="admin:users"),
     ("GET", "/api/admin/users/{user_id}"): Rule(ADMIN_ONLY, scope="admin:users"),
     ("PATCH", "/api/admin/users/{user_id}"): Rule(ADMIN_ONLY, scope="admin:users"),
+    ("POST", "/api/admin/users/{user_id}/password-reset"): Rule(ADMIN_ONLY, scope="admin:users"),
     # Token management is session-only: a leaked API token cannot mint or extend tokens.
     ("GET", "/api/admin/tokens"): Rule(ADMIN_ONLY, api_tokens=False),
     ("POST", "/api/admin/tokens"): Rule(ADMIN_ONLY, api_tokens=False),

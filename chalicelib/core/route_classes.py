@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 AUTH = "auth"
+PASSWORD = "password"  # noqa: S105  # pragma: allowlist secret (a route class name)
 TICKET_CREATE = "ticket_create"
 COMMENT_CREATE = "comment_create"
 BULK = "bulk"
@@ -18,6 +19,9 @@ DEFAULT = "default"
 # (METHOD, path template) -> route class. Path parameters are matched by position, not by name.
 ROUTE_CLASSES: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/login"): AUTH,
+    ("POST", "/api/me/password"): PASSWORD,
+    ("POST", "/api/auth/password-reset"): PASSWORD,
+    ("POST", "/api/auth/password-reset/complete"): PASSWORD,
     ("POST", "/api/tickets"): TICKET_CREATE,
     ("POST", "/api/tickets/{}/comments"): COMMENT_CREATE,
     ("POST", "/api/tickets/bulk"): BULK,

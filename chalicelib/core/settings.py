@@ -136,6 +136,17 @@ class Settings:
     webhook_secret_grace_seconds: int = 86400
     webhook_retry_window_seconds: int = 86400
     webhook_max_endpoints: int = 20
+    # Mail (chalicelib/mail): the sender address (a verified SES identity), an optional SES
+    # configuration set, and the app's public address that links in mail point at.
+    mail_from: str = "Deskguard <no-reply@deskguard.example>"
+    mail_configuration_set: str = ""
+    public_app_url: str = "http://localhost:8000"
+    # One-time password tokens: how long a reset link and an invitation (setup) link live.
+    password_reset_ttl_seconds: int = 1800
+    password_setup_ttl_seconds: int = 72 * 3600
+    # A password-reset request is answered no sooner than this after it arrived (milliseconds),
+    # so a known address (which sends a mail) and an unknown one take the same time.
+    password_reset_floor_ms: int = 0
 
     @property
     def is_local(self) -> bool:
@@ -220,6 +231,12 @@ def load(env: Mapping[str, str]) -> Settings:
         login_device_ttl_seconds=_int(env, "LOGIN_DEVICE_TTL_SECONDS", 30 * 86400),
         keyring_reload_interval_seconds=_int(env, "KEYRING_RELOAD_INTERVAL_SECONDS", 60),
         login_failure_floor_ms=_int(env, "LOGIN_FAILURE_FLOOR_MS", 0 if local else 500),
+        mail_from=env.get("MAIL_FROM") or "Deskguard <no-reply@deskguard.example>",
+        mail_configuration_set=env.get("MAIL_CONFIGURATION_SET", ""),
+        public_app_url=(env.get("PUBLIC_APP_URL") or "http://localhost:8000").rstrip("/"),
+        password_reset_ttl_seconds=_int(env, "PASSWORD_RESET_TTL_SECONDS", 1800),
+        password_setup_ttl_seconds=_int(env, "PASSWORD_SETUP_TTL_SECONDS", 72 * 3600),
+        password_reset_floor_ms=_int(env, "PASSWORD_RESET_FLOOR_MS", 0 if local else 800),
         containment_window_seconds=_int(env, "CONTAINMENT_WINDOW_SECONDS", 600),
         containment_suspicious_threshold=_int(env, "CONTAINMENT_SUSPICIOUS_THRESHOLD", 3),
         containment_revoke_threshold=_int(env, "CONTAINMENT_REVOKE_THRESHOLD", 10),

@@ -73,6 +73,31 @@ class UserModel(IdentityItem):
     # Sessions issued before this time (epoch ms) are dead: set by every role change, so a
     # session from before a demotion does not come back to life when the role is restored.
     sessions_valid_from_ms = NumberAttribute(null=True)
+    # Bumped by every password change: a one-time token records the version it was issued
+    # under and is refused once the password has changed since (absent on older items: 0).
+    password_version = NumberAttribute(null=True)
+
+
+ONE_TIME_TOKEN_PREFIX = "OTT#"  # noqa: S105 (a key prefix)
+
+
+class OneTimeTokenModel(IdentityItem):
+    """`ORG#<org>` / `OTT#<SHA-256 of the token>`: a password reset or setup (invitation) token.
+
+    Only the hash is stored. Bound to one user of one organization and to the user's password
+    version when it was issued; `used_at` is set by the one conditional write that consumes it.
+    Times are epoch seconds; DynamoDB's TTL removes the item a day after it expired.
+    """
+
+    Meta = table_meta("identity")
+    organization_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    purpose = UnicodeAttribute()  # `reset` | `setup`
+    password_version = NumberAttribute()
+    created_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    used_at = NumberAttribute(null=True)
+    purge_at = TTLAttribute(null=True)
 
 
 class EmailClaimModel(IdentityItem):

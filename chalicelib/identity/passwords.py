@@ -9,6 +9,7 @@ import bcrypt
 
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.settings import get_settings
+from chalicelib.identity.common_passwords import is_common
 
 MIN_PASSWORD_BYTES = 12
 MAX_PASSWORD_BYTES = 72
@@ -23,6 +24,21 @@ def validate_password(password: str) -> bytes:
             details=[{"field": "password", "message": "length out of range"}],
         )
     return raw
+
+
+def validate_new_password(password: str, field: str = "password") -> None:
+    """A password a user chooses now: the length rule, then the breached/common list (400)."""
+    try:
+        validate_password(password)
+    except ValidationFailed as error:
+        raise ValidationFailed(
+            error.message, details=[{"field": field, "message": "length out of range"}]
+        ) from None
+    if is_common(password):
+        raise ValidationFailed(
+            "This password appears in lists of breached or common passwords; choose another.",
+            details=[{"field": field, "message": "breached or common password"}],
+        )
 
 
 def hash_password(password: str) -> str:

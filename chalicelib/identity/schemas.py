@@ -32,6 +32,25 @@ class LoginOut(Out):
     user: UserOut
 
 
+class ResetRequestedOut(Out):
+    """The answer to a reset request: the same text whether or not the address exists."""
+
+    message: str
+
+
+class AdminResetOut(Out):
+    """The answer to an admin-initiated reset: whether the mail was handed to the mail service."""
+
+    message: str
+    mail_sent: bool
+
+
+class CreatedUserOut(AdminUserOut):
+    """A new user, and whether their invitation mail was handed to the mail service."""
+
+    invitation_sent: bool
+
+
 class TokenOut(Out):
     """The listing shape: never the secret nor its hash. Times are epoch seconds."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import secrets
 import uuid
 from datetime import UTC, datetime
 
@@ -122,12 +123,14 @@ def create_user(
     email: str,
     name: str,
     role: Role,
-    password: str,
+    password: str | None = None,
     actor_id: str = "system",
 ) -> User:
     """Create a user and claim their e-mail in one audited transaction.
 
-    409 if the e-mail is taken, 404 if the organization does not exist.
+    Without a password (an invitation) the account gets an unusable one: a hash of random bytes
+    nobody knows, until the user chooses theirs through a setup link. 409 if the e-mail is
+    taken, 404 if the organization does not exist.
     """
     user_id = uuid.uuid4().hex
     email_norm = normalize_email(email)
@@ -140,7 +143,8 @@ def create_user(
         email=email_norm,
         name=name,
         role=role.value,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password or secrets.token_urlsafe(32)),
+        password_version=0,
         active=True,
         created_at=datetime.now(UTC),
     )
@@ -284,6 +288,24 @@ def list_users(
 # organization id is a slug), so both paths make the same two reads.
 _NO_ORGANIZATION = "-"
 _NO_USER = "0" * 32
+
+
+def find_by_email(organization_id: str, email: str) -> User | None:
+    """The user of this organization with this e-mail, or None (also for an address of another
+    organization). The same two reads whether or not the address exists, like a login."""
+    email_norm = normalize_email(email)
+    try:
+        claim = EmailClaimModel.get(f"{EMAIL_PREFIX}{email_norm}", "EMAIL", consistent_read=True)
+        claimed_org, user_id = claim.organization_id, claim.user_id
+    except DoesNotExist:
+        claimed_org, user_id = _NO_ORGANIZATION, _NO_USER
+    if claimed_org != organization_id:
+        user_id = _NO_USER
+    try:
+        item = UserModel.get(org_pk(organization_id), f"{USER_PREFIX}{user_id}")
+    except DoesNotExist:
+        return None
+    return _to_user(item)
 
 
 def authenticate_password(email: str, password: str) -> User:

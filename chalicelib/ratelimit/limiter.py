@@ -46,6 +46,7 @@ from chalicelib.core.route_classes import (
     BULK,
     COMMENT_CREATE,
     DEFAULT,
+    PASSWORD,
     TICKET_CREATE,
 )
 from chalicelib.core.settings import get_settings
@@ -81,6 +82,13 @@ LIMITS: dict[str, RouteClassLimits] = {
         per_ip=None,  # successful logins never count; LOGIN_IP_FAILURES limits failures per IP
         per_principal=None,  # no principal before login
         on_failure=FailureMode.CLOSED,
+    ),
+    PASSWORD: RouteClassLimits(
+        "Change a password, request a reset link or complete a reset (the reset request also "
+        "sends at most 3 mails per account an hour).",
+        Limit(10, 300),
+        Limit(5, 300),
+        FailureMode.CLOSED,
     ),
     TICKET_CREATE: RouteClassLimits(
         "Create a ticket.", Limit(60, 60), Limit(30, 60), FailureMode.OPEN

@@ -85,6 +85,13 @@ def test_cli_errors_are_one_sentence_not_a_traceback(
     )  # fmt: skip
     assert (code, out) == (1, None)
     assert err == "error: Password must be 12 to 72 bytes long (password: length out of range).\n"
+    monkeypatch.setenv("DESKGUARD_ADMIN_PASSWORD", "1qaz2wsx3edc")  # pragma: allowlist secret
+    code, out, err = _run(
+        capsys, "tenants", "create", "--org", "acme", "--name", "A",
+        "--admin-email", "a@acme.example", "--admin-name", "A",
+    )  # fmt: skip
+    assert (code, out) == (1, None)
+    assert "breached or common passwords" in err
 
     org = make_org()
     code, out, err = _run(

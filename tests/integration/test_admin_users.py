@@ -8,6 +8,7 @@ from chalicelib.audit import trail as audit
 from chalicelib.core.org_keys import org_pk
 from chalicelib.identity.models import OrganizationModel, UserModel
 from tests.support.assertions import assert_error
+from tests.support.mail import inbox
 from tests.support.orgs import TestOrg
 
 NEW_USER = {"email": "New.Person@Example.com", "name": "New Person", "role": "AGENT"}
@@ -28,41 +29,42 @@ def test_list_users_of_own_org_only(client: Any, make_org: Any) -> None:
     assert all("passwordHash" not in u and "password_hash" not in u for u in response.json["items"])
 
 
-def test_create_user_then_login(client: Any, make_org: Any) -> None:
+def test_create_user_invites_them_and_the_setup_link_sets_their_password(
+    client: Any, make_org: Any
+) -> None:
     org = make_org()
-    response = client.post(
-        "/api/admin/users", json={**NEW_USER, "password": PASSWORD}, token=org.admin.token
-    )
+    response = client.post("/api/admin/users", json=NEW_USER, token=org.admin.token)
     assert response.status == 201
     created = response.json
     assert created["email"] == "new.person@example.com"
     assert created["role"] == "AGENT" and created["organizationId"] == org.id
-    login = client.post(
-        "/api/auth/login", json={"email": "NEW.person@example.com", "password": PASSWORD}
-    )
-    assert login.status == 200 and login.json["user"]["id"] == created["id"]
-    again = client.post(
-        "/api/admin/users", json={**NEW_USER, "password": PASSWORD}, token=org.admin.token
-    )
+    assert created["invitationSent"] is True
+    (invitation,) = inbox("new.person@example.com")
+    assert invitation.subject == f"Your invitation to the {org.id.title()} helpdesk"
+    assert "/password/setup#token=dgp_" in invitation.text
+    # Before setup no password works (the account has an unusable random one).
+    login = {"email": "NEW.person@example.com", "password": PASSWORD}
+    assert client.post("/api/auth/login", json=login).status == 401
+    setup = {"token": invitation.token, "newPassword": PASSWORD}
+    assert client.post("/api/auth/password-reset/complete", json=setup).status == 204
+    logged_in = client.post("/api/auth/login", json=login)
+    assert logged_in.status == 200 and logged_in.json["user"]["id"] == created["id"]
+    again = client.post("/api/admin/users", json=NEW_USER, token=org.admin.token)
     assert_error(again, 409, "CONFLICT")
+    assert len(inbox("new.person@example.com")) == 1  # no second invitation for a conflict
     actions = [r.action for r in audit.AuditRecordModel.query(org_pk(org.id))]
     assert actions.count("user.create") == 4  # the three fixture users and this one
+    assert actions.count("user.password_setup") == 1
 
 
-def test_password_length_rules_give_a_clear_400(client: Any, make_org: Any) -> None:
+def test_an_admin_can_no_longer_choose_the_password(client: Any, make_org: Any) -> None:
     org = make_org()
-    for password in ("short", "x" * 73, "é" * 37):  # 74 bytes in UTF-8
-        response = client.post(
-            "/api/admin/users", json={**NEW_USER, "password": password}, token=org.admin.token
-        )
-        body = assert_error(response, 400, "VALIDATION_ERROR")
-        assert "72" in body["error"]["message"]
-    assert (
-        client.post(
-            "/api/admin/users", json={**NEW_USER, "password": "é" * 36}, token=org.admin.token
-        ).status
-        == 201
+    response = client.post(
+        "/api/admin/users", json={**NEW_USER, "password": PASSWORD}, token=org.admin.token
     )
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert [d["field"] for d in body["error"]["details"]] == ["password"]
+    assert inbox("new.person@example.com") == []
 
 
 def test_change_role_takes_effect_at_once(client: Any, make_org: Any) -> None:

@@ -134,3 +134,23 @@ def test_boundary_rechecks_csrf_for_cookie_principals(client: Any, app: Any, mak
     assert call({}) == 403
     assert call({"origin": "https://evil.example"}) == 403
     assert call({"origin": ORIGIN}) == 204
+
+
+def test_a_password_change_by_cookie_replaces_the_cookie(client: Any, make_org: Any) -> None:
+    org = make_org()
+    cookie = _login_cookie(client, org)
+    new_password = "a-brand-new-passphrase"  # pragma: allowlist secret
+    body = {"currentPassword": org.agent.password, "newPassword": new_password}
+    # Without an allowed Origin a third party cannot ride the cookie to change the password.
+    assert_error(
+        client.post("/api/me/password", json=body, headers={"Cookie": cookie}), 403, "FORBIDDEN"
+    )
+    response = client.post(
+        "/api/me/password", json=body, headers={"Cookie": cookie, "Origin": ORIGIN}
+    )
+    assert response.status == 200
+    set_cookie = response.header("Set-Cookie") or ""
+    new_cookie = set_cookie.split(";", 1)[0]
+    assert new_cookie == f"{SESSION_COOKIE}={response.json['token']}" and new_cookie != cookie
+    assert client.get("/api/me", headers={"Cookie": cookie}).status == 401
+    assert client.get("/api/me", headers={"Cookie": new_cookie}).status == 200

@@ -120,7 +120,6 @@ REQUEST_MAKERS: dict[tuple[str, str], RequestMaker] = {
             "email": f"invitee-{next(_unique)}@matrix.example",
             "name": "Invitee",
             "role": "AGENT",
-            "password": "a long enough password",  # pragma: allowlist secret
         }
     ),
     ("PATCH", "/api/admin/users/{user_id}"): lambda client, org, params: RequestParts(

@@ -83,7 +83,6 @@ def test_names_and_subjects_refuse_controls(client: Any, make_org: Any, value: s
                 "email": f"x{len(value)}@{org.id}.example",
                 "name": value,
                 "role": "AGENT",
-                "password": "a-good-password-1",  # pragma: allowlist secret
             },
             "name",
         ),

@@ -51,7 +51,6 @@ def _new_user_body() -> dict[str, Any]:
         "email": f"matrix-{next(_seq)}@example.com",
         "name": "Matrix",
         "role": "REQUESTER",
-        "password": "matrix-password-1",
     }
 
 
@@ -85,6 +84,22 @@ ROUTES: dict[str, tuple[Call, dict[str, int]]] = {
         ),
         {"anonymous": 401, "admin": 200, "x-admin": 404},
     ),
+    "POST /api/admin/users/{user_id}/password-reset": (
+        lambda w, t: w.client.post(f"/api/admin/users/{w.home.agent.id}/password-reset", token=t),
+        {"anonymous": 401, "admin": 202, "x-admin": 404},
+    ),
+    "POST /api/me/password": (
+        # A wrong current password: every signed-in caller reaches the check (400), nobody else.
+        lambda w, t: w.client.post(
+            "/api/me/password",
+            json={
+                "currentPassword": "not-the-password",  # pragma: allowlist secret
+                "newPassword": "x" * 20,
+            },
+            token=t,
+        ),
+        dict.fromkeys(ACTORS[1:], 400) | {"anonymous": 401},
+    ),
     "GET /api/admin/tokens": (
         lambda w, t: w.client.get("/api/admin/tokens", token=t),
         {"anonymous": 401, "admin": 200, "x-admin": 200},
@@ -107,7 +122,7 @@ ROUTES: dict[str, tuple[Call, dict[str, int]]] = {
     ),
 }
 
-CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
+CODES = {400: "VALIDATION_ERROR", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
 
 
 def test_matrix_covers_every_identity_route(app: Any) -> None:

@@ -13,6 +13,7 @@ import dataclasses
 import re
 import sys
 from collections.abc import Iterator
+from email.utils import parseaddr
 from types import FrameType
 from typing import Any
 
@@ -137,7 +138,17 @@ def _s3(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     return [(action, resource) for action in actions]
 
 
-def iam_requirements(
+def _ses_send(params: dict[str, Any], region: str) -> list[tuple[str, str]]:
+    """SES checks the sender identity, and the configuration set when one is named."""
+    sender = parseaddr(str(params.get("FromEmailAddress", "")))[1]
+    needs = [("ses:SendEmail", f"arn:aws:ses:{region}:{ACCOUNT}:identity/{sender}")]
+    if params.get("ConfigurationSetName"):
+        name = params["ConfigurationSetName"]
+        needs.append(("ses:SendEmail", f"arn:aws:ses:{region}:{ACCOUNT}:configuration-set/{name}"))
+    return needs
+
+
+def iam_requirements(  # noqa: PLR0911 (one branch per AWS service)
     service: str, operation: str, params: dict[str, Any], region: str
 ) -> list[tuple[str, str]]:
     """(IAM action, resource ARN) pairs an API call needs; unknown services map to `*`."""
@@ -151,6 +162,8 @@ def iam_requirements(
             ("events:PutEvents", f"arn:aws:events:{region}:{ACCOUNT}:event-bus/{bus}")
             for bus in sorted(buses)
         ]
+    if service == "sesv2" and operation == "SendEmail":
+        return _ses_send(params, region)
     if service == "secretsmanager":
         secret = params.get("SecretId", "")
         arn = f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}-AbCdEf"

@@ -8,7 +8,18 @@ from devstack.client import ApiClient, ApiResponse
 from tests.support.logcheck import register_sensitive
 
 # JSON keys whose values must never reach a log line (request or response, any depth).
-SENSITIVE_KEYS = frozenset({"password", "token", "secret", "email", "body", "bodyMarkdown"})
+SENSITIVE_KEYS = frozenset(
+    {
+        "password",
+        "currentPassword",
+        "newPassword",
+        "token",
+        "secret",
+        "email",
+        "body",
+        "bodyMarkdown",
+    }
+)
 
 
 def _walk(value: Any) -> None:
