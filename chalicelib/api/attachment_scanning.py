@@ -12,19 +12,19 @@ it asynchronously, so raising (engine failure) still gets Lambda's async retries
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 from chalice.app import Blueprint, Cron, Rate
 
-from chalicelib.attachments.scanning.definitions import default_engine, refresh_definitions
-from chalicelib.attachments.scanning.pipeline import (
-    Outcome,
-    process_s3_event,
-    rescan_stale_clean,
-    retry_due_scans,
-)
 from chalicelib.core.observability import logger, traced
+
+if TYPE_CHECKING:
+    from chalicelib.attachments.scanning.pipeline import Outcome
+
+# The scanning pipeline and its engines are imported inside each function, not here: every
+# function of the app (the API handler and the authorizers too) imports this module to register
+# the scanner's functions, and only the scanner functions ever run the pipeline.
 
 attachment_scanning_bp = Blueprint(__name__)
 
@@ -58,8 +58,10 @@ def scan_attachment(event: dict[str, Any], context: Any) -> list[dict[str, Any]]
             extra={"source": str(event.get("source"))[:64]},
         )
         return []
+    from chalicelib.attachments.scanning import definitions, pipeline  # lazy, see above
+
     with traced("## scan_attachment") as annotate:
-        outcomes = process_s3_event([created], default_engine)
+        outcomes = pipeline.process_s3_event([created], definitions.default_engine)
         annotate(outcome=",".join(sorted({o.status or o.action for o in outcomes})) or None)
     return [_public(outcome) for outcome in outcomes]
 
@@ -68,9 +70,11 @@ def scan_attachment(event: dict[str, Any], context: Any) -> list[dict[str, Any]]
 def retry_attachment_scans(event: Any) -> list[dict[str, Any]]:
     """The retry path for ERROR attachments and uploads whose event never arrived, then the
     rescan of CLEAN attachments judged by older definitions than the ones now served."""
+    from chalicelib.attachments.scanning import definitions, pipeline  # lazy, see above
+
     with traced("## retry_attachment_scans") as annotate:
-        outcomes = retry_due_scans(default_engine)
-        rescans = rescan_stale_clean(default_engine)
+        outcomes = pipeline.retry_due_scans(definitions.default_engine)
+        rescans = pipeline.rescan_stale_clean(definitions.default_engine)
         annotate(retried=len(outcomes), rescanned=len(rescans))
     return [_public(outcome) for outcome in [*outcomes, *rescans]]
 
@@ -79,8 +83,10 @@ def retry_attachment_scans(event: Any) -> list[dict[str, Any]]:
 def refresh_av_definitions(event: Any) -> dict[str, Any]:
     """freshclam -> definitions bucket (files + manifest with the new version), every three
     hours; the scanners reload and the retry sweep rescans recent CLEAN attachments."""
+    from chalicelib.attachments.scanning import definitions  # lazy, see above
+
     with traced("## refresh_av_definitions") as annotate:
-        refreshed = refresh_definitions()
+        refreshed = definitions.refresh_definitions()
         annotate(updated_files=len(refreshed["updated"]))
     return refreshed
 

@@ -16,7 +16,7 @@ from chalicelib.api.routing import ApiCall, api_route, validation_details
 from chalicelib.core.cursors import ListQuery
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.tickets import bulk as bulk_actions
-from chalicelib.tickets import idempotency, service
+from chalicelib.tickets import service
 from chalicelib.tickets.schemas import (
     BULK_REQUEST,
     BulkOut,
@@ -68,6 +68,10 @@ def _if_match(call: ApiCall) -> int:
 def create_ticket(call: ApiCall) -> Response:
     payload = call.json_object()
     body = call.body(CreateTicket)
+    # Lazy: Powertools' idempotency machinery is costly to import and only creates need it, so
+    # the API function's cold start (and every read) does not pay for it.
+    from chalicelib.tickets import idempotency
+
     key = idempotency.validate_key(call.header(idempotency.HEADER))
     result = idempotency.run_once(
         call.principal,
@@ -153,6 +157,8 @@ def update_ticket(call: ApiCall, ticket_id: str) -> Response:
 def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     payload = call.json_object()
     body = call.body(CreateComment)
+    from chalicelib.tickets import idempotency  # lazy, as in create_ticket
+
     key = idempotency.validate_key(call.header(idempotency.HEADER))
     return idempotency.run_once(
         call.principal,

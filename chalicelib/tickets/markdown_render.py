@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import TYPE_CHECKING
 
-import markdown
-import nh3
+if TYPE_CHECKING:
+    import nh3
 
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {
@@ -80,6 +81,10 @@ def _keep_absolute_allowed_urls(tag: str, attribute: str, value: str) -> str | N
 
 @functools.cache
 def _cleaner() -> nh3.Cleaner:
+    # Imported on first use, not at module import: the API function's cold start must not pay
+    # for the sanitizer (nor for `markdown`, below) before a request actually renders a body.
+    import nh3
+
     return nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(CLEAN_CONTENT_TAGS),
@@ -99,5 +104,8 @@ def sanitize_html(html: str) -> str:
 def render_markdown(text: str) -> str:
     """Markdown rendered to HTML, then sanitized (the only HTML the API ever returns)."""
     # A Markdown instance keeps state between conversions: one per call is thread-safe.
+    # Lazy for the cold start (see `_cleaner`); after the first call this is a dict lookup.
+    import markdown
+
     renderer = markdown.Markdown(extensions=list(MARKDOWN_EXTENSIONS), output_format="html")
     return sanitize_html(renderer.convert(text))

@@ -123,10 +123,11 @@ def test_unauthenticated_requests_are_traced_without_a_tenant(
 def test_the_scanner_is_a_subsegment_annotated_with_its_outcome(
     recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from chalicelib.attachments.scanning import pipeline
     from chalicelib.attachments.scanning.pipeline import Outcome
 
     monkeypatch.setattr(
-        attachment_scanning,
+        pipeline,
         "process_s3_event",
         lambda objects, engine: [Outcome(action="scanned", status="CLEAN", attachment_id="a")],
     )
