@@ -11,6 +11,7 @@ from chalicelib.api.attachments import attachments_bp
 from chalicelib.api.audit import audit_bp
 from chalicelib.api.audit_chainer import audit_chainer_bp
 from chalicelib.api.authorizer import authorizer_bp
+from chalicelib.api.cors import register_preflight
 from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
@@ -40,3 +41,4 @@ app.register_blueprint(audit_bp, url_prefix="/api")
 app.register_blueprint(audit_chainer_bp)
 app.register_blueprint(webhook_delivery_bp)
 app.register_blueprint(docs_bp, url_prefix="/api")
+register_preflight(app)  # last: one CORS preflight view per path registered above

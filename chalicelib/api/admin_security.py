@@ -22,6 +22,7 @@ admin_security_bp = Blueprint(__name__)
     response=FlagOut,
     paginated=True,
     summary="Credentials and accounts that containment revoked, for review (audited).",
+    operation_id="listSecurityFlags",
 )
 def list_flags(call: ApiCall) -> dict[str, Any]:
     principal = call.principal
@@ -45,6 +46,7 @@ def list_flags(call: ApiCall) -> dict[str, Any]:
     summary=(
         "Mark a flag reviewed (audited). What was revoked stays revoked; 409 if already cleared."
     ),
+    operation_id="clearSecurityFlag",
 )
 def clear_flag(call: ApiCall, flag_id: str) -> dict[str, Any]:
     principal = call.principal

@@ -34,6 +34,7 @@ class CreateTokenBody(BaseModel):
         "Create an API token owned by the caller (known scopes; expiry 1..API_TOKEN_MAX_DAYS "
         "days); the secret is in the response only."
     ),
+    operation_id="createApiToken",
 )
 def create_token(call: ApiCall) -> dict[str, Any]:
     body = call.body(CreateTokenBody)
@@ -51,6 +52,7 @@ def create_token(call: ApiCall) -> dict[str, Any]:
     response=TokenOut,
     paginated=True,
     summary="The organization's API tokens (never their secrets), a page at a time.",
+    operation_id="listApiTokens",
 )
 def list_tokens(call: ApiCall) -> dict[str, Any]:
     query = call.query(ListQuery)
@@ -71,6 +73,7 @@ def list_tokens(call: ApiCall) -> dict[str, Any]:
         "Issue a successor (same owner, name, scopes, lifetime); the old token keeps working "
         "for a grace period. 409 unless the token is active."
     ),
+    operation_id="rotateApiToken",
 )
 def rotate_token(call: ApiCall, token_id: str) -> dict[str, Any]:
     return IssuedTokenOut.dump(api_tokens.rotate_token(call.principal, token_id))
@@ -82,6 +85,7 @@ def rotate_token(call: ApiCall, token_id: str) -> dict[str, Any]:
     methods=["DELETE"],
     status=204,
     summary="Revoke a token at once (idempotent).",
+    operation_id="revokeApiToken",
 )
 def revoke_token(call: ApiCall, token_id: str) -> Response:
     api_tokens.revoke_token(call.principal, token_id)

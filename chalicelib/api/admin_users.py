@@ -47,6 +47,7 @@ class UpdateUserBody(BaseModel):
     response=AdminUserOut,
     paginated=True,
     summary="The organization's users, a page at a time.",
+    operation_id="listUsers",
 )
 def list_users(call: ApiCall) -> dict[str, Any]:
     query = call.query(ListQuery)
@@ -65,6 +66,7 @@ def list_users(call: ApiCall) -> dict[str, Any]:
         "Invite a user to the caller's organization: the account is created without a password "
         "and an invitation mail carries a one-time setup link; 409 if the e-mail is taken."
     ),
+    operation_id="createUser",
 )
 def create_user(call: ApiCall) -> dict[str, Any]:
     body = call.body(CreateUserBody)
@@ -85,6 +87,7 @@ def create_user(call: ApiCall) -> dict[str, Any]:
     methods=["GET"],
     response=AdminUserOut,
     summary="One user of the caller's organization.",
+    operation_id="getUser",
 )
 def get_user(call: ApiCall, user_id: str) -> dict[str, Any]:
     return AdminUserOut.dump(users.get_user(call.principal.organization_id, user_id))
@@ -100,6 +103,7 @@ def get_user(call: ApiCall, user_id: str) -> dict[str, Any]:
         "Change a user's name, role or active flag (deactivation revokes their credentials); "
         "the last active admin cannot be demoted or deactivated (409)."
     ),
+    operation_id="updateUser",
 )
 def update_user(call: ApiCall, user_id: str) -> dict[str, Any]:
     body = call.body(UpdateUserBody)

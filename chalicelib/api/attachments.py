@@ -34,6 +34,7 @@ class CreateAttachmentBody(BaseModel):
     body=CreateAttachmentBody,
     response=AttachmentCreatedOut,
     summary="Record a PENDING_SCAN attachment and grant a presigned POST for its upload.",
+    operation_id="createAttachment",
 )
 def create_attachment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     body = call.body(CreateAttachmentBody)
@@ -55,6 +56,7 @@ def create_attachment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     response=AttachmentOut,
     paginated=True,
     summary="A page of the ticket's attachments, oldest first.",
+    operation_id="listAttachments",
 )
 def list_attachments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     query = call.query(ListQuery)
@@ -70,6 +72,7 @@ def list_attachments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     methods=["GET"],
     response=AttachmentOut,
     summary="One attachment of a ticket the caller may see.",
+    operation_id="getAttachment",
 )
 def get_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> dict[str, Any]:
     return AttachmentOut.dump(service.get_attachment(call.principal, ticket_id, attachment_id))
@@ -85,6 +88,7 @@ def get_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> dict[st
         "Redirect (`Location`) to a short-lived presigned GET of the scanned file; 409 unless "
         "the attachment is CLEAN."
     ),
+    operation_id="downloadAttachment",
 )
 def download_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> Response:
     url = service.download_url(call.principal, ticket_id, attachment_id)
@@ -97,6 +101,7 @@ def download_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> Re
     methods=["DELETE"],
     status=204,
     summary="Delete an attachment (staff, or the requester who uploaded it).",
+    operation_id="deleteAttachment",
 )
 def delete_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> Response:
     service.delete_attachment(call.principal, ticket_id, attachment_id)

@@ -34,6 +34,7 @@ class AuditQuery(ListQuery):
     response=AuditRecordOut,
     paginated=True,
     summary="The organization's audit records, newest first, filtered (ISO 8601 since/until).",
+    operation_id="listAuditRecords",
 )
 def list_audit(call: ApiCall) -> dict[str, Any]:
     query = call.query(AuditQuery)
@@ -57,6 +58,7 @@ def list_audit(call: ApiCall) -> dict[str, Any]:
     response=VerifyOut,
     summary="Check the hash chain in the table and against the signed archived checkpoints; "
     "report the first broken seq.",
+    operation_id="verifyAuditChain",
 )
 def verify_audit(call: ApiCall) -> dict[str, Any]:
     return VerifyOut.dump(audit_log.verify_chain(call.principal.organization_id))

@@ -20,6 +20,7 @@ _document: dict[str, Any] = {}
     public=True,
     summary="The OpenAPI 3.1 document of this API.",
     response={"type": "object", "required": ["openapi", "info", "paths", "components"]},
+    operation_id="getOpenApiDocument",
 )
 def openapi_document(call: ApiCall) -> dict[str, Any]:
     if not _document:  # built once per process: routes do not change at run time

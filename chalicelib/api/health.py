@@ -18,6 +18,13 @@ class HealthOut(Out):
     stage: str
 
 
-@api_route(health_bp, "/health", methods=["GET"], public=True, response=HealthOut)
+@api_route(
+    health_bp,
+    "/health",
+    methods=["GET"],
+    public=True,
+    response=HealthOut,
+    operation_id="getHealth",
+)
 def health(call: ApiCall) -> dict[str, Any]:
     return HealthOut.dump({"status": "ok", "stage": get_settings().stage})

@@ -48,6 +48,7 @@ def _answer_no_sooner_than_the_floor(started: float) -> None:
     body=LoginBody,
     response=LoginOut,
     errors=(401,),
+    operation_id="login",
 )
 def login(call: ApiCall) -> Response:
     """Log in. Only failures count against the limits (docs/identity.md, "Login throttling")."""
@@ -79,7 +80,13 @@ def login(call: ApiCall) -> Response:
     )
 
 
-@api_route(identity_bp, "/me", methods=["GET"], response=UserOut)
+@api_route(
+    identity_bp,
+    "/me",
+    methods=["GET"],
+    response=UserOut,
+    operation_id="getMe",
+)
 def me(call: ApiCall) -> dict[str, Any]:
     principal = call.principal
     return UserOut.dump(users.get_user(principal.organization_id, principal.user_id))
@@ -92,6 +99,7 @@ def me(call: ApiCall) -> dict[str, Any]:
     status=204,
     body=NoBody,
     summary="Revoke the calling session (effective on the next request) and clear the cookie.",
+    operation_id="logout",
 )
 def logout(call: ApiCall) -> Response:
     """Revoke the calling session's jti (effective on the next request) and clear the cookie."""

@@ -3,13 +3,17 @@
 Sources, walked on every call of `generate(app)`:
 - `app.routes`: every path and method Chalice serves, with its path parameters;
 - each view's `RouteDoc` (`chalicelib.api.routing.api_route` keyword arguments): the pydantic
-  models of the body, the query and the success response, the success status, the list envelope;
+  models of the body, the query and the success response, the success status, the list envelope,
+  the `operationId` (required: generated clients name their functions after it) and the headers
+  the route reads or sets beyond the common ones (`HEADER_DOCS`);
 - the RBAC table (`chalicelib.authz.policy.POLICY`): public or not, the roles, whether API tokens
   may call the route and the scope they need, as security requirements;
-- the error classes (`chalicelib.core.errors`): every error response with the contract's body;
+- the error classes (`chalicelib.core.errors`): every error response, all with the one shared
+  `Error` schema (so a generated client has one error model);
 - the security headers (`chalicelib.core.headers`): documented as required on every response.
 
-Routes that declare no schema still appear (generic body / response) and are listed by
+CORS preflight views (`OPTIONS`, `chalicelib.api.cors`) are transport, not operations: they are
+left out. Routes that declare no schema still appear (generic body / response) and are listed by
 `undocumented()` so they can be annotated. `python -m chalicelib.api.openapi [file]` writes the
 document (`make generate` writes docs/openapi.json; a test fails when that file is stale).
 """
@@ -36,6 +40,70 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_COOKIE = "deskguard_session"
 ERROR_REF = "#/components/schemas/Error"
 _PATH_PARAM = re.compile(r"{([^}]+)}")
+_OPERATION_ID = re.compile(r"^[a-z][a-zA-Z0-9]*$")  # camelCase: `createTicket`
+PREFLIGHT_METHOD = "OPTIONS"
+
+# The local stack (`make run`) and a deployed stage: Chalice's stage is `api` and every path starts
+# with `/api`, so a stage serves `.../api` + `/api/...`. The local one is first, so tools that take
+# the first server (schemathesis) reach paths as written.
+SERVERS: list[dict[str, Any]] = [
+    {"url": "http://localhost:8000", "description": "The local stack (`make run`)."},
+    {
+        "url": "https://{apiId}.execute-api.{region}.amazonaws.com/api",
+        "description": "A deployed stage (its API Gateway stage URL).",
+        "variables": {
+            "apiId": {"default": "api-id", "description": "The REST API id."},
+            "region": {"default": "eu-west-1", "description": "The stage's AWS region."},
+        },
+    },
+]
+
+# Headers a route may read (`in: header` parameters, by `request_headers=`) or set (response
+# headers, by `response_headers=`) beyond the security headers every response carries. The
+# patterns are the ones the handlers enforce (`chalicelib/api/tickets.py`,
+# `chalicelib.tickets.idempotency`; a test compares them).
+IF_MATCH_PATTERN = r'^(?:W/)?"?[0-9]{1,12}"?$'
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{8,128}$"
+HEADER_DOCS: dict[str, dict[str, Any]] = {
+    "If-Match": {
+        "required": True,
+        "description": (
+            'The ticket\'s version as read (its `ETag`; `3`, `"3"` and `W/"3"` are '
+            "accepted). Missing: 428; malformed: 400; no longer current: 409."
+        ),
+        "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+    },
+    "Idempotency-Key": {
+        "required": False,
+        "description": (
+            "Makes a retry safe: a repeat with the same key and body returns the first result; "
+            "the same key with another body is a 409."
+        ),
+        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+    },
+    "ETag": {
+        "required": True,
+        "description": 'The ticket\'s version, quoted (`"3"`): send it back as `If-Match`.',
+        "schema": {"type": "string", "pattern": r'^"[0-9]{1,12}"$'},
+    },
+    "Location": {
+        "required": True,
+        "description": "Where to go: a short-lived presigned URL.",
+        "schema": {"type": "string", "minLength": 1},
+    },
+    "Retry-After": {
+        "required": True,
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+}
+# Sent whenever the request's route class is rate limited (every route when rate limiting is
+# on), so documented as optional on every response (`chalicelib.ratelimit.limiter.Decision`).
+RATE_LIMIT_HEADERS: dict[str, str] = {
+    "RateLimit-Limit": "Requests allowed in the current window.",
+    "RateLimit-Remaining": "Requests left in the current window.",
+    "RateLimit-Reset": "Seconds until the window resets.",
+}
 
 # Statuses a client may meet on any route: throttling (API Gateway stage limits) and the generic
 # 500. The rest depend on the route (see `_error_statuses`).
@@ -101,9 +169,23 @@ def _header_components() -> dict[str, Any]:
         if name in values and name != "Strict-Transport-Security":
             schema = {"type": "string", "const": values[name]}
         headers[name] = {"required": True, "schema": schema}
-    headers["Retry-After"] = {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
-    headers["Location"] = {"required": True, "schema": {"type": "string", "minLength": 1}}
+    for name in ("ETag", "Location", "Retry-After"):
+        headers[name] = HEADER_DOCS[name]
+    for name, description in RATE_LIMIT_HEADERS.items():
+        headers[name] = {
+            "required": False,
+            "description": description,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
     return headers
+
+
+def _parameter_components() -> dict[str, Any]:
+    """Request headers as reusable parameters (`#/components/parameters/If-Match`)."""
+    return {
+        name: {"name": name, "in": "header", **HEADER_DOCS[name]}
+        for name in ("If-Match", "Idempotency-Key")
+    }
 
 
 def _security_schemes() -> dict[str, Any]:
@@ -171,7 +253,13 @@ def _success_schema(doc: RouteDoc | None, components: _Components) -> dict[str, 
     else:
         schema = components.ref(doc.response, "serialization")
     if doc is not None and doc.paginated:
-        return Page.json_schema(schema)
+        if "$ref" not in schema:
+            return Page.json_schema(schema)
+        # A named list envelope (`TicketOutPage`), so a generated client has one page model per
+        # item type rather than one per operation.
+        name = f"{schema['$ref'].rsplit('/', 1)[1]}Page"
+        components.schemas.setdefault(name, Page.json_schema(schema))
+        return {"$ref": f"#/components/schemas/{name}"}
     return schema
 
 
@@ -194,19 +282,26 @@ def _error_statuses(method: str, path: str, rule: Rule, doc: RouteDoc | None) ->
 
 
 def _headers_ref(extra: Iterable[str] = ()) -> dict[str, Any]:
-    return {name: {"$ref": f"#/components/headers/{name}"} for name in (*_header_names(), *extra)}
+    names = (*_header_names(), *RATE_LIMIT_HEADERS, *extra)
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
 def _responses(
     method: str, path: str, rule: Rule, doc: RouteDoc | None, components: _Components
 ) -> dict[str, Any]:
     status = doc.status if doc is not None else 200
-    success: dict[str, Any] = {"description": "Success.", "headers": _headers_ref()}
+    extra = list(doc.response_headers) if doc is not None else []
+    unknown = sorted(set(extra) - set(HEADER_DOCS))
+    if unknown:
+        raise ValueError(f"{method} {path}: undocumented response headers {unknown}")
+    if 300 <= status < 400 and "Location" not in extra:
+        extra.append("Location")
+    success: dict[str, Any] = {"description": "Success.", "headers": _headers_ref(extra)}
     if status in BODYLESS_STATUSES:
         if doc is not None and (doc.response is not None or doc.paginated):
             raise ValueError(f"{method} {path}: a {status} response has no body to document")
         if 300 <= status < 400:
-            success = {"description": "Redirect.", "headers": _headers_ref(["Location"])}
+            success["description"] = "Redirect."
         else:
             success["description"] = "Success (no content)."
     else:
@@ -225,7 +320,9 @@ def _error(status: int) -> DeskguardError:
 
 
 def _error_responses() -> dict[str, Any]:
-    """One reusable response per error code: the contract's body, the code pinned."""
+    """One reusable response per error code, every one with the shared `Error` schema (a
+    generated client then has one error model, not one per operation and status); the code
+    each carries is in its description and example."""
     responses: dict[str, Any] = {}
     for status, error in sorted(_error_classes().items()):
         if status < 400:
@@ -235,16 +332,8 @@ def _error_responses() -> dict[str, Any]:
             "headers": _headers_ref(["Retry-After"] if status in {429, 503} else []),
             "content": {
                 "application/json": {
-                    "schema": {
-                        "allOf": [
-                            {"$ref": ERROR_REF},
-                            {
-                                "properties": {
-                                    "error": {"properties": {"code": {"const": error.code}}}
-                                }
-                            },
-                        ]
-                    }
+                    "schema": {"$ref": ERROR_REF},
+                    "example": {"error": {"code": error.code, "message": error.default_message}},
                 }
             },
         }
@@ -262,6 +351,10 @@ def _security(rule: Rule) -> list[dict[str, list[str]]]:
 
 def _parameters(path: str, doc: RouteDoc | None, components: _Components) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
+        {"$ref": f"#/components/parameters/{name}"}
+        for name in (doc.request_headers if doc is not None else ())
+    ]
+    parameters += [
         {
             "name": name,
             "in": "path",
@@ -288,9 +381,15 @@ def _parameters(path: str, doc: RouteDoc | None, components: _Components) -> lis
     return parameters
 
 
-def _operation_id(method: str, path: str) -> str:
-    slug = re.sub(r"[^a-zA-Z0-9]+", "_", path).strip("_")
-    return f"{method.lower()}_{slug}"
+def _operation_id(method: str, path: str, doc: RouteDoc | None) -> str:
+    """The route's declared `operationId`; a route without one (or not camelCase) is refused,
+    since a generated client would otherwise name its function after the path."""
+    operation_id = doc.operation_id if doc is not None else None
+    if operation_id is None or not _OPERATION_ID.fullmatch(operation_id):
+        raise ValueError(
+            f"{method} {path}: declare `operation_id=` (camelCase, e.g. createTicket) in api_route"
+        )
+    return operation_id
 
 
 def _operation(method: str, path: str, view: Any, components: _Components) -> dict[str, Any]:
@@ -306,7 +405,7 @@ def _operation(method: str, path: str, view: Any, components: _Components) -> di
         raise ValueError(f"{method} {path}: a list route must declare `query=` (a ListQuery)")
     segments = [part for part in path.split("/") if part and part != "api"]
     operation: dict[str, Any] = {
-        "operationId": _operation_id(method, path),
+        "operationId": _operation_id(method, path, doc),
         "tags": [segments[0] if segments else "root"],
         "summary": (doc.summary if doc and doc.summary else (view.__doc__ or "").strip())
         or f"{method} {path}",
@@ -318,6 +417,9 @@ def _operation(method: str, path: str, view: Any, components: _Components) -> di
             "scope": rule.scope,
         },
     }
+    unknown = sorted(set(doc.request_headers if doc else ()) - {"If-Match", "Idempotency-Key"})
+    if unknown:
+        raise ValueError(f"{method} {path}: undocumented request headers {unknown}")
     parameters = _parameters(path, doc, components)
     if parameters:
         operation["parameters"] = parameters
@@ -339,12 +441,20 @@ def generate(app: Chalice) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every route the app serves."""
     components = _Components()
     paths: dict[str, Any] = {}
+    seen: dict[str, str] = {}
     for path in sorted(app.routes):
         for method in sorted(app.routes[path]):
+            if method == PREFLIGHT_METHOD:
+                continue
             entry = app.routes[path][method]
-            paths.setdefault(path, {})[method.lower()] = _operation(
-                method, path, entry.view_function, components
-            )
+            operation = _operation(method, path, entry.view_function, components)
+            previous = seen.setdefault(operation["operationId"], f"{method} {path}")
+            if previous != f"{method} {path}":
+                raise ValueError(
+                    f"operationId {operation['operationId']!r} is used by {previous} and "
+                    f"{method} {path}"
+                )
+            paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -355,10 +465,12 @@ def generate(app: Chalice) -> dict[str, Any]:
                 "request/response schemas and the RBAC table; do not edit by hand."
             ),
         },
+        "servers": SERVERS,
         "paths": paths,
         "components": {
             "schemas": dict(sorted(components.schemas.items())),
             "responses": _error_responses(),
+            "parameters": _parameter_components(),
             "headers": _header_components(),
             "securitySchemes": _security_schemes(),
         },
@@ -372,6 +484,8 @@ def undocumented(app: Chalice) -> dict[str, list[str]]:
     missing: dict[str, list[str]] = {"body": [], "response": []}
     for path in sorted(app.routes):
         for method in sorted(app.routes[path]):
+            if method == PREFLIGHT_METHOD:
+                continue
             doc = route_doc(app.routes[path][method].view_function)
             if method in BODY_METHODS and (doc is None or doc.body is None):
                 missing["body"].append(f"{method} {path}")

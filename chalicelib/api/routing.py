@@ -210,6 +210,11 @@ class RouteDoc:
     `response`: the success body (a model or a JSON-schema dict); with `paginated=True` it is the
     item of the list envelope (`core.cursors.Page`), and `query` must be a `ListQuery`.
     `errors`: error statuses beyond the generic ones.
+    `operation_id`: the stable camelCase `operationId` (`createTicket`); generated clients name
+    their functions after it, so it never changes with the path. Every route must declare one
+    (the document generator refuses a route without).
+    `request_headers`/`response_headers`: header names (keys of `HEADER_DOCS` in
+    `chalicelib.api.openapi`) the route reads or sets beyond the ones every route has.
     A `status` in BODYLESS_STATUSES (204, redirects) takes no `response`; `body=NoBody` declares
     a POST that reads no body.
     """
@@ -221,6 +226,9 @@ class RouteDoc:
     paginated: bool = False
     summary: str | None = None
     errors: tuple[int, ...] = ()
+    operation_id: str | None = None
+    request_headers: tuple[str, ...] = ()
+    response_headers: tuple[str, ...] = ()
 
 
 ROUTE_DOC_ATTR = "deskguard_route_doc"
@@ -259,12 +267,26 @@ def api_route(
     paginated: bool = False,
     summary: str | None = None,
     errors: tuple[int, ...] = (),
+    operation_id: str | None = None,
+    request_headers: tuple[str, ...] = (),
+    response_headers: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a route on a blueprint behind the error boundary and the RBAC gate.
 
     The keyword arguments after `public` only document the route (see `RouteDoc`).
     """
-    doc = RouteDoc(status, body, query, response, paginated, summary, errors)
+    doc = RouteDoc(
+        status=status,
+        body=body,
+        query=query,
+        response=response,
+        paginated=paginated,
+        summary=summary,
+        errors=errors,
+        operation_id=operation_id,
+        request_headers=request_headers,
+        response_headers=response_headers,
+    )
 
     def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(handler)

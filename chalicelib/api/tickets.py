@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from chalicelib.api.routing import ApiCall, api_route, validation_details
 from chalicelib.core.cursors import ListQuery
-from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.errors import PreconditionRequired, ValidationFailed
 from chalicelib.tickets import bulk as bulk_actions
 from chalicelib.tickets import service
 from chalicelib.tickets.schemas import (
@@ -44,10 +44,12 @@ def _with_etag(body: dict[str, Any], status: int = 200) -> Response:
 
 def _if_match(call: ApiCall) -> int:
     raw = call.header("If-Match")
-    match = _IF_MATCH.fullmatch(raw.strip()) if raw else None
+    if raw is None or not raw.strip():
+        raise PreconditionRequired()
+    match = _IF_MATCH.fullmatch(raw.strip())
     if match is None:
         raise ValidationFailed(
-            details=[{"field": "If-Match", "message": "required: the ticket's current version"}]
+            details=[{"field": "If-Match", "message": "must be the ticket's version (its ETag)"}]
         )
     return int(match.group(1))
 
@@ -64,6 +66,9 @@ def _if_match(call: ApiCall) -> int:
         "[A-Za-z0-9._:-]): a retry returns the first result; reused for another body: 409. "
         "The response carries `ETag` (the version)."
     ),
+    operation_id="createTicket",
+    request_headers=("Idempotency-Key",),
+    response_headers=("ETag",),
 )
 def create_ticket(call: ApiCall) -> Response:
     payload = call.json_object()
@@ -92,6 +97,7 @@ def create_ticket(call: ApiCall) -> Response:
     response=TicketOut,
     paginated=True,
     summary="Tickets the caller may see (a requester: their own), newest first, filtered.",
+    operation_id="listTickets",
 )
 def list_tickets(call: ApiCall) -> dict[str, Any]:
     return service.list_tickets(call.principal, call.query(ListTicketsQuery)).dump(TicketOut)
@@ -104,6 +110,7 @@ def list_tickets(call: ApiCall) -> dict[str, Any]:
     body=BulkRequest,
     response=BulkOut,
     summary="Apply one action to up to 100 tickets (staff); one outcome per id, in order.",
+    operation_id="bulkUpdateTickets",
 )
 def bulk(call: ApiCall) -> dict[str, Any]:
     try:
@@ -119,6 +126,8 @@ def bulk(call: ApiCall) -> dict[str, Any]:
     methods=["GET"],
     response=TicketOut,
     summary="A ticket the caller may see; `ETag` carries its version.",
+    operation_id="getTicket",
+    response_headers=("ETag",),
 )
 def get_ticket(call: ApiCall, ticket_id: str) -> Response:
     return _with_etag(TicketOut.dump(service.get_visible_ticket(call.principal, ticket_id)))
@@ -134,6 +143,10 @@ def get_ticket(call: ApiCall, ticket_id: str) -> Response:
         "Change fields of a ticket. Requires `If-Match` with the version read (ETag); a stale "
         "version is a 409. Requesters may only change the subject or close their ticket."
     ),
+    operation_id="updateTicket",
+    request_headers=("If-Match",),
+    response_headers=("ETag",),
+    errors=(428,),
 )
 def update_ticket(call: ApiCall, ticket_id: str) -> Response:
     body = call.body(UpdateTicket)
@@ -153,6 +166,8 @@ def update_ticket(call: ApiCall, ticket_id: str) -> Response:
         "Reply to a ticket, or add an internal note (staff only). Optional `Idempotency-Key` "
         "header as on ticket creation."
     ),
+    operation_id="createComment",
+    request_headers=("Idempotency-Key",),
 )
 def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     payload = call.json_object()
@@ -178,6 +193,7 @@ def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     response=CommentOut,
     paginated=True,
     summary="A ticket's conversation, oldest first (requesters never see internal notes).",
+    operation_id="listComments",
 )
 def list_comments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     page = service.list_comments(call.principal, ticket_id, call.query(ListQuery))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Self
 
 from chalicelib.attachments.models import AttachmentStatus
-from chalicelib.core.schemas import Out
+from chalicelib.core.schemas import Out, UtcTimestamp
 
 
 class AttachmentOut(Out):
@@ -23,8 +23,8 @@ class AttachmentOut(Out):
     sniffed_type: str | None
     signature: str | None
     reason: str | None
-    created_at: str
-    scanned_at: str | None
+    created_at: UtcTimestamp
+    scanned_at: UtcTimestamp | None
 
 
 class UploadGrantOut(Out):
@@ -32,7 +32,7 @@ class UploadGrantOut(Out):
 
     url: str
     fields: dict[str, str]
-    expires_at: str
+    expires_at: UtcTimestamp
 
 
 class AttachmentCreatedOut(Out):

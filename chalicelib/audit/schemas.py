@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, Self
 
-from chalicelib.core.schemas import Out
+from chalicelib.core.schemas import Out, UtcTimestamp
 
 
 class AuditRecordOut(Out):
@@ -16,7 +16,7 @@ class AuditRecordOut(Out):
     id: str
     pending: bool
     seq: int | None
-    at: str
+    at: UtcTimestamp
     actor_id: str
     action: str
     target_type: str

@@ -99,6 +99,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     # The OpenAPI document
     ("GET", "/api/openapi.json"): PUBLIC,
 }
+# CORS preflights (`chalicelib.api.cors`): every path answers OPTIONS without credentials, as
+# browsers send preflights without them.
+POLICY.update({("OPTIONS", path): PUBLIC for _method, path in list(POLICY)})
 
 # Scopes an API token can be given. A token's effective rights are these scopes intersected with
 # what its creator's role allows on each route.

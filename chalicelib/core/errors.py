@@ -85,6 +85,14 @@ class UnsupportedMediaType(DeskguardError):
     default_message = "The request body must be JSON (application/json)."
 
 
+class PreconditionRequired(DeskguardError):
+    """A conditional write sent without its precondition (`If-Match`), RFC 6585."""
+
+    status = 428
+    code = "PRECONDITION_REQUIRED"
+    default_message = "This request must be conditional: send If-Match with the version read."
+
+
 class RateLimited(DeskguardError):
     status = 429
     code = "RATE_LIMITED"
@@ -148,6 +156,7 @@ def error_for_status(status: int) -> DeskguardError:
         Conflict,
         PayloadTooLarge,
         UnsupportedMediaType,
+        PreconditionRequired,
         RateLimited,
         ServiceUnavailable,
     ):

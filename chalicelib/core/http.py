@@ -1,4 +1,5 @@
-"""The HTTP boundary middleware: request id, body size guard, error reshaping, security headers.
+"""The HTTP boundary middleware: request id, body size guard, error reshaping, security and CORS
+headers.
 
 Registered once in `app.py` as Chalice `http` middleware, so it sees every response the function
 returns: those of views (shaped by `chalicelib.api.routing`) and those Chalice makes itself
@@ -14,7 +15,7 @@ from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib.core import startup
+from chalicelib.core import cors, startup
 from chalicelib.core.errors import (
     CHALICE_CODE_TO_ERROR,
     DeskguardError,
@@ -110,6 +111,8 @@ def http_boundary(request: Request, get_response: Callable[[Request], Response])
                     response = error_response(reshaped)
             response.headers.update(security_headers())
             response.headers["X-Request-Id"] = str(ctx.request_id)
+            if "Access-Control-Allow-Origin" not in response.headers:  # a preflight set its own
+                response.headers.update(cors.response_headers(request.headers.get("origin")))
             served = current_context()
             annotate(
                 route=ctx.route,

@@ -5,14 +5,26 @@ names are their camelCase aliases (`organization_id` -> `organizationId`), the c
 So `TicketOut.dump(ticket)` reads a domain object's attributes and returns the JSON body, the
 OpenAPI document shows the same model, and the fuzzer validates responses against it. Unknown
 fields are forbidden, so a body carrying a field the model does not declare fails validation.
+
+Every time in a body is an ISO 8601 UTC string with milliseconds (`2026-01-31T09:30:00.000+00:00`,
+`UtcTimestamp`, documented as `format: date-time`); `iso_from_epoch` turns a stored epoch into
+one (API tokens and sessions keep epoch numbers in storage, for TTLs and comparisons).
 """
 
 from __future__ import annotations
 
-from typing import Any, Self
+from datetime import UTC, datetime
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from pydantic.alias_generators import to_camel
+
+UtcTimestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
+def iso_from_epoch(seconds: float) -> str:
+    """An epoch time (seconds, fractions kept to the millisecond) as a body's ISO 8601 UTC."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
 
 
 class Out(BaseModel):

@@ -2,12 +2,14 @@
 
 Inside AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set) the function refuses to serve when the
 stage is missing or a local one (`local`, `test`), when no keyring secret is configured or it
-cannot be loaded, or when there is no keyed-hash key. Otherwise such a function would run with
-the public development HMAC key for cursors and e-mail pseudonyms, an ephemeral keyring, rate
-limiting off and localhost origins allowed. `check_at_init()` is called once when `app.py` is
-imported: it logs ONE error line naming the problem (never a secret, never a traceback), and
-from then on the HTTP boundary answers every request with the contract's 500 and the
-authorizers deny, so the failure is loud, safe and visible in the logs and metrics.
+cannot be loaded, when there is no keyed-hash key, or when an `ALLOWED_ORIGINS` entry is not an
+exact https origin (a typo there would silently allow nothing, a wildcard everything).
+Otherwise such a function would run with the public development HMAC key for cursors and e-mail
+pseudonyms, an ephemeral keyring, rate limiting off and localhost origins allowed.
+`check_at_init()` is called once when `app.py` is imported: it logs ONE error line naming the
+problem (never a secret, never a traceback), and from then on the HTTP boundary answers every
+request with the contract's 500 and the authorizers deny, so the failure is loud, safe and
+visible in the logs and metrics.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from chalicelib.core.cors import origin_problem
 from chalicelib.core.keyring import keyring
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import LOCAL_STAGES, get_settings
@@ -47,6 +50,10 @@ def deployment_problem(env: Mapping[str, str] = os.environ) -> str | None:
         return f"the keyring could not be loaded ({type(error).__name__})"
     if not (get_settings().security_hmac_key or ring.hmac_key):
         return "no keyed-hash key: the keyring secret has no `hmac` (infra.signing_keys init)"
+    for origin in get_settings().allowed_origins:
+        problem = origin_problem(origin, deployed=True)
+        if problem is not None:
+            return f"ALLOWED_ORIGINS: {problem}"
     return None
 
 

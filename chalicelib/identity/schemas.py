@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal, Self
 
 from chalicelib.authz.principal import Role
-from chalicelib.core.schemas import Out
+from chalicelib.core.schemas import Out, UtcTimestamp, iso_from_epoch
 from chalicelib.identity.api_tokens import ListedToken, token_status
 
 
@@ -27,9 +27,16 @@ class AdminUserOut(UserOut):
 
 
 class LoginOut(Out):
+    """The session: `expires_at` is when the token stops working (ISO 8601 UTC)."""
+
     token: str
-    expires_at: int
+    expires_at: UtcTimestamp
     user: UserOut
+
+    @classmethod
+    def of(cls, source: Any) -> Self:
+        """From `{"token", "expires_at" (epoch seconds, as the JWT's `exp`), "user"}`."""
+        return super().of({**source, "expires_at": iso_from_epoch(int(source["expires_at"]))})
 
 
 class ResetRequestedOut(Out):
@@ -52,16 +59,17 @@ class CreatedUserOut(AdminUserOut):
 
 
 class TokenOut(Out):
-    """The listing shape: never the secret nor its hash. Times are epoch seconds."""
+    """The listing shape: never the secret nor its hash. Times are ISO 8601 UTC (stored as epoch
+    numbers)."""
 
     id: str
     name: str
     prefix: str
     scopes: list[str]
     owner_id: str
-    created_at: int
-    last_used: int | None
-    expires: int
+    created_at: UtcTimestamp
+    last_used: UtcTimestamp | None
+    expires: UtcTimestamp
     status: Literal["active", "rotating", "revoked", "expired"]
     successor_id: str | None
     predecessor_id: str | None
@@ -94,9 +102,9 @@ def _token_fields(item: Any, status: str | None = None) -> dict[str, Any]:
         "prefix": item.prefix,
         "scopes": sorted(item.scopes.split()),
         "owner_id": item.user_id,
-        "created_at": int(item.created_at_ms) // 1000,
-        "last_used": None if item.last_used_at is None else int(item.last_used_at),
-        "expires": int(item.expires_at),
+        "created_at": iso_from_epoch(int(item.created_at_ms) / 1000),
+        "last_used": None if item.last_used_at is None else iso_from_epoch(int(item.last_used_at)),
+        "expires": iso_from_epoch(int(item.expires_at)),
         "status": status or token_status(item),
         "successor_id": item.successor_id,
         "predecessor_id": item.predecessor_id,
@@ -112,9 +120,9 @@ class FlagOut(Out):
     subject_id: str
     kind: str
     signals: int
-    created_at: str
+    created_at: UtcTimestamp
     status: Literal["open", "cleared"]
-    cleared_at: str | None
+    cleared_at: UtcTimestamp | None
     cleared_by: str | None
 
     @classmethod

@@ -12,8 +12,6 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
-import nh3
-
 from chalicelib.core.settings import get_settings
 from chalicelib.mail.message import Message
 
@@ -22,6 +20,8 @@ _ATTRIBUTES = {"a": {"href"}}
 
 
 def _clean(markup: str) -> str:
+    import nh3  # lazy: only mail-sending requests pay for it at cold start
+
     return nh3.clean(
         markup,
         tags=_TAGS,

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from chalicelib.core.cursors import ListQuery
-from chalicelib.core.schemas import Out
+from chalicelib.core.schemas import Out, UtcTimestamp
 from chalicelib.core.text import check_one_line
 from chalicelib.tickets.models import Priority, Status
 
@@ -167,8 +167,8 @@ class TicketOut(Out):
     assignee_id: str | None
     tags: list[str]
     version: int
-    created_at: str
-    updated_at: str
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
 
 
 class CommentOut(Out):
@@ -180,7 +180,7 @@ class CommentOut(Out):
     internal: bool
     body_html: str
     body_markdown: str
-    created_at: str
+    created_at: UtcTimestamp
 
 
 class BulkResult(Out):

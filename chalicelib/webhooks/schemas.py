@@ -6,7 +6,7 @@ from typing import Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.core.schemas import Out
+from chalicelib.core.schemas import Out, UtcTimestamp, iso_from_epoch
 from chalicelib.webhooks.endpoints import IssuedSecret
 from chalicelib.webhooks.events import EVENT_TYPES
 from chalicelib.webhooks.transport import MAX_URL_LENGTH
@@ -36,11 +36,11 @@ class WebhookOut(Out):
     url: str
     events: list[EventType]
     active: bool
-    created_at: str
-    updated_at: str
-    secret_rotated_at: str | None
-    # While a rotated-out secret still signs deliveries (epoch seconds), else null.
-    previous_secret_expires_at: int | None
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+    secret_rotated_at: UtcTimestamp | None
+    # While a rotated-out secret still signs deliveries, until when; else null.
+    previous_secret_expires_at: UtcTimestamp | None
 
     @classmethod
     def of(cls, source: Any) -> Self:
@@ -70,7 +70,7 @@ def _fields(item: Any) -> dict[str, Any]:
         "updated_at": item.updated_at,
         "secret_rotated_at": item.secret_rotated_at,
         "previous_secret_expires_at": (
-            int(item.previous_until) if item.previous_until is not None else None
+            iso_from_epoch(int(item.previous_until)) if item.previous_until is not None else None
         ),
     }
 
@@ -84,9 +84,9 @@ class DeliveryOut(Out):
     event_type: EventType
     status: Literal["PENDING", "SUCCEEDED", "FAILED"]
     attempts: int
-    created_at: str
-    last_attempt_at: str | None
-    next_attempt_at: int | None  # epoch seconds, while PENDING
+    created_at: UtcTimestamp
+    last_attempt_at: UtcTimestamp | None
+    next_attempt_at: UtcTimestamp | None  # while PENDING
     response_status: int | None
     latency_ms: int | None
     error: str | None
@@ -107,7 +107,7 @@ class DeliveryOut(Out):
                 "created_at": source.created_at,
                 "last_attempt_at": source.last_attempt_at,
                 "next_attempt_at": (
-                    int(source.due_at)
+                    iso_from_epoch(int(source.due_at))
                     if source.status == "PENDING" and source.due_at is not None
                     else None
                 ),

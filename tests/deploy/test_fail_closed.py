@@ -119,8 +119,34 @@ def _refusals(logs: list[str]) -> list[str]:
             },
             "no keyed-hash key",
         ),
+        (
+            {
+                "DESKGUARD_STAGE": "dev",
+                "JWT_SIGNING_KEY_SECRET_ID": "deskguard-dev-signing-keys",
+                "TEST_SECRET_VALUE": generate_keyring_json(),
+                "ALLOWED_ORIGINS": "https://app.example,*",
+            },
+            "ALLOWED_ORIGINS: '*' is not an exact origin",
+        ),
+        (
+            {
+                "DESKGUARD_STAGE": "dev",
+                "JWT_SIGNING_KEY_SECRET_ID": "deskguard-dev-signing-keys",
+                "TEST_SECRET_VALUE": generate_keyring_json(),
+                "ALLOWED_ORIGINS": "http://app.example",
+            },
+            "ALLOWED_ORIGINS: 'http://app.example': a deployed stage allows only https origins",
+        ),
     ],
-    ids=["no-stage", "local-stage", "no-secret-id", "missing-secret", "no-hmac-key"],
+    ids=[
+        "no-stage",
+        "local-stage",
+        "no-secret-id",
+        "missing-secret",
+        "no-hmac-key",
+        "wildcard-origin",
+        "plain-http-origin",
+    ],
 )
 def test_misconfigured_lambda_refuses_at_init(env: dict[str, str], problem: str) -> None:
     result, logs = _run(**env)
@@ -142,6 +168,7 @@ def test_a_complete_deployed_configuration_serves() -> None:
         DESKGUARD_STAGE="dev",
         JWT_SIGNING_KEY_SECRET_ID="deskguard-dev-signing-keys",
         TEST_SECRET_VALUE=generate_keyring_json(),
+        ALLOWED_ORIGINS="https://app.example,https://admin.example:8443",
     )
     assert result["status"] == 200, result
     assert result["authorizer"] == "AuthorizerDenied"  # a bad token, judged normally

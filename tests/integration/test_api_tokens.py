@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +18,13 @@ from tests.support.orgs import TestOrg, mint_api_token
 BODY = {"name": "ci pipeline", "scopes": ["tickets:read", "admin:users"], "expiresInDays": 30}
 
 
+def _epoch(value: str) -> float:
+    """A body's ISO 8601 UTC time (the one format of every time in a body) as epoch seconds."""
+    parsed = datetime.fromisoformat(value)
+    assert parsed.utcoffset() is not None and parsed.utcoffset().total_seconds() == 0, value
+    return parsed.astimezone(UTC).timestamp()
+
+
 def _create(client: Any, org: TestOrg, **changes: Any) -> Any:
     return client.post("/api/admin/tokens", json={**BODY, **changes}, token=org.admin.token)
 
@@ -24,13 +33,17 @@ def test_create_returns_the_secret_once_and_stores_only_its_hash(
     client: Any, make_org: Any
 ) -> None:
     org = make_org()
+    before = time.time()
     response = _create(client, org)
     assert response.status == 201
     created = response.json
     secret = created["token"]
     assert secret.startswith(created["prefix"] + "_") and created["prefix"].startswith("dgt_")
     assert created["scopes"] == ["admin:users", "tickets:read"]
-    assert created["expires"] - created["createdAt"] == 30 * 86400
+    assert before - 1 <= _epoch(created["createdAt"]) <= time.time()
+    # `expires` is whole seconds, `createdAt` keeps its milliseconds.
+    lifetime = _epoch(created["expires"]) - _epoch(created["createdAt"])
+    assert 30 * 86400 - 1 < lifetime <= 30 * 86400
     assert created["lastUsed"] is None and created["status"] == "active"
 
     stored = ApiTokenModel.get(org_pk(org.id), f"APITOKEN#{created['id']}")
@@ -52,7 +65,8 @@ def test_token_works_with_owner_role_and_records_last_use(client: Any, make_org:
     assert me.status == 200 and me.json["id"] == org.admin.id
     assert client.get("/api/admin/users", token=created["token"]).status == 200
     (item,) = client.get("/api/admin/tokens", token=org.admin.token).json["items"]
-    assert isinstance(item["lastUsed"], int) and item["lastUsed"] >= created["createdAt"]
+    assert isinstance(item["lastUsed"], str)
+    assert _epoch(item["lastUsed"]) >= int(_epoch(created["createdAt"]))
 
 
 @pytest.mark.parametrize(

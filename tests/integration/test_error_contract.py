@@ -25,7 +25,7 @@ def test_unknown_route_is_contract_404(client: Any) -> None:
 def test_wrong_method_is_contract_405(client: Any) -> None:
     response = client.request("DELETE", "/api/health")
     assert_error(response, 405, "METHOD_NOT_ALLOWED")
-    assert response.header("Allow") == "GET"
+    assert response.header("Allow") == "GET, OPTIONS"  # OPTIONS: the CORS preflight view
 
 
 @pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"a string"', "\xff"])

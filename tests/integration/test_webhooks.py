@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -15,6 +16,13 @@ from chalicelib.webhooks import delivery, signing
 from chalicelib.webhooks.models import DeliveryModel, EndpointModel, EventModel
 from tests.support.assertions import assert_error
 from tests.support.tickets import comment, create_ticket, patch
+
+
+def _epoch(iso: str) -> float:
+    """A body's ISO 8601 time as epoch seconds (the delivery clock's unit)."""
+    return datetime.fromisoformat(iso).timestamp()
+
+
 from tests.support.webhooks import deliveries, local_receiver, pump, register
 
 
@@ -216,18 +224,20 @@ def test_a_failing_receiver_never_fails_the_api_call_and_is_retried_with_backoff
         assert first["responseStatus"] == 500 and first["error"] == "http_500"
         assert len(first["responsePrefix"]) == 256  # a prefix only
         start = delivery_clock.at
-        assert start + 15 - 2 <= first["nextAttemptAt"] <= start + 30
+        assert start + 15 - 2 <= _epoch(first["nextAttemptAt"]) <= start + 30
         pump()  # not due yet: nothing is sent
         assert len(receiver.received) == 1
 
-        delivery_clock.at = first["nextAttemptAt"] + 1
+        delivery_clock.at = _epoch(first["nextAttemptAt"]) + 1
         pump()
         (second,) = deliveries(client, org, hook["id"])
         assert second["attempts"] == 2 and len(receiver.received) == 2
-        assert delivery_clock.at + 30 - 2 <= second["nextAttemptAt"] <= delivery_clock.at + 60
+        assert (
+            delivery_clock.at + 30 - 2 <= _epoch(second["nextAttemptAt"]) <= delivery_clock.at + 60
+        )
 
         receiver.default_status = 200
-        delivery_clock.at = second["nextAttemptAt"] + 1
+        delivery_clock.at = _epoch(second["nextAttemptAt"]) + 1
         pump()
         (third,) = deliveries(client, org, hook["id"])
         assert third["status"] == "SUCCEEDED" and third["attempts"] == 3
@@ -250,7 +260,7 @@ def test_retries_stop_after_the_window_and_the_delivery_is_failed(
             (current,) = deliveries(client, org, hook["id"])
             if current["status"] != "PENDING":
                 break
-            delivery_clock.at = current["nextAttemptAt"] + 1
+            delivery_clock.at = _epoch(current["nextAttemptAt"]) + 1
         assert current["status"] == "FAILED" and current["nextAttemptAt"] is None
         # Retried for 24 hours (the last attempt inside the window), then no more.
         assert delivery_clock.at <= start + 86400 + 1
@@ -310,7 +320,7 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(
         rotated = client.post(f"/api/admin/webhooks/{hook['id']}/rotate", token=org.admin.token)
         assert rotated.status == 201
         new_secret = rotated.json["secret"]
-        assert new_secret != hook["secret"] and rotated.json["previousSecretExpiresAt"]
+        assert new_secret != hook["secret"] and _epoch(rotated.json["previousSecretExpiresAt"])
         create_ticket(client, org.requester)
         pump()
         got = receiver.received[-1]
@@ -319,7 +329,7 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(
         assert signing.verify(header, got.body, new_secret)
         assert signing.verify(header, got.body, hook["secret"])
 
-        delivery_clock.at = rotated.json["previousSecretExpiresAt"] + 1
+        delivery_clock.at = _epoch(rotated.json["previousSecretExpiresAt"]) + 1
         create_ticket(client, org.requester)
         pump()
         late = receiver.received[-1]

@@ -54,9 +54,16 @@ from tests.support.objects import ticket as make_ticket
 from tests.support.orgs import TestOrg, TestUser, mint_api_token
 
 ROLES = (Role.REQUESTER, Role.AGENT, Role.ADMIN)
+# CORS preflights (OPTIONS on every path) are public and run no handler: tests/integration/
+# test_cors.py covers them; the matrix covers every route that acts.
+PREFLIGHT = "OPTIONS"
 ROUTES = sorted(
-    (method, path) for path, methods in app_module.app.routes.items() for method in methods
+    (method, path)
+    for path, methods in app_module.app.routes.items()
+    for method in methods
+    if method != PREFLIGHT
 )
+ACTING_RULES = {key: rule for key, rule in POLICY.items() if key[0] != PREFLIGHT}
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PARAM = PATH_PARAMETER
 
@@ -324,8 +331,11 @@ def check(
 
 def test_every_route_has_exactly_one_rbac_rule() -> None:
     served = set(ROUTES)
-    assert sorted(served - set(POLICY)) == [], "routes without an entry in policy.POLICY"
-    assert sorted(set(POLICY) - served) == [], "policy.POLICY entries for routes that do not exist"
+    assert sorted(served - set(ACTING_RULES)) == [], "routes without an entry in policy.POLICY"
+    assert sorted(set(ACTING_RULES) - served) == [], "policy.POLICY entries for missing routes"
+    preflights = {key: rule for key, rule in POLICY.items() if key[0] == PREFLIGHT}
+    assert {path for _, path in preflights} == {path for _, path in served}
+    assert all(rule.public for rule in preflights.values())
 
 
 def test_matrix_covers_every_route_and_every_caller(capsys: Any) -> None:
@@ -334,9 +344,12 @@ def test_matrix_covers_every_route_and_every_caller(capsys: Any) -> None:
     product, from its own and from a foreign organization, with a session and (where tokens
     plug in) with an API token that has the route's scope and one that lacks it."""
     served = {
-        (method, path) for path, methods in app_module.app.routes.items() for method in methods
+        (method, path)
+        for path, methods in app_module.app.routes.items()
+        for method in methods
+        if method != PREFLIGHT
     }
-    assert served == set(POLICY), "the RBAC table and the served routes differ"
+    assert served == set(ACTING_RULES), "the RBAC table and the served routes differ"
     assert set(ROUTES) == served, "the matrix is not parametrized over every served route"
     credentials = [SESSION] + ([TOKEN_WITH, TOKEN_WITHOUT] if API_TOKEN_MINTER else [])
     expected_rows = {

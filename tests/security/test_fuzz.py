@@ -56,8 +56,9 @@ SEED = int(os.environ.get("FUZZ_SEED") or random.randrange(2**32))
 MIN_PER_COMBINATION = 5
 MAX_ROUNDS = 4
 # The API's own ways of refusing a request: schema-violating data must get one of these (413
-# included: an oversized body is refused before it is parsed, as the contract says).
-REJECTION_STATUSES = ["400", "401", "403", "404", "409", "413", "415", "429"]
+# included: an oversized body is refused before it is parsed, as the contract says; 428: a
+# conditional write sent without its required If-Match header).
+REJECTION_STATUSES = ["400", "401", "403", "404", "409", "413", "415", "428", "429"]
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
