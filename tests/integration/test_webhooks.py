@@ -16,14 +16,12 @@ from chalicelib.webhooks import delivery, signing
 from chalicelib.webhooks.models import DeliveryModel, EndpointModel, EventModel
 from tests.support.assertions import assert_error
 from tests.support.tickets import comment, create_ticket, patch
+from tests.support.webhooks import deliveries, local_receiver, pump, register
 
 
 def _epoch(iso: str) -> float:
     """A body's ISO 8601 time as epoch seconds (the delivery clock's unit)."""
     return datetime.fromisoformat(iso).timestamp()
-
-
-from tests.support.webhooks import deliveries, local_receiver, pump, register
 
 
 class MovableClock:
