@@ -83,6 +83,9 @@ def _print_banner(
         print(f"  organization {org['id']} ({org['name']})")
         for user in org["users"]:
             print(f"    {user['role']:<9} {user['email']:<26} {user['password']}")
+        for ticket in org.get("tickets", []):
+            extras = f"{ticket['comments']} comments, {ticket['attachments']} attachments"
+            print(f"    ticket {ticket['id']}  {ticket['subject']} ({extras})")
     print(f"Credentials written to {credentials}")
     problem = scanning_problem()
     if problem:
