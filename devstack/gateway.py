@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 import uuid
 from http.server import HTTPServer, ThreadingHTTPServer
@@ -245,6 +246,13 @@ class LocalHttpServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (or a connection ended by close_connections at stop) is not an
+        # error of the server; anything else keeps socketserver's report.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> int:
         """End every open (keep-alive) connection: after `shutdown()` no request is served.
