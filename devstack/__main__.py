@@ -151,6 +151,21 @@ class Stack:
     state_file: Path | None
 
 
+def _start_moto(host: str, moto_port: int) -> Any:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from devstack.moto_lock import serialize_moto_actions
+
+    # The S3 event poller lists the uploads bucket twice a second: keep moto's access log quiet.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    serialize_moto_actions()
+    moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
+    moto.start()
+    return moto
+
+
 def start(host: str, port: int, moto_port: int, state_file: Path | None) -> Stack:
     """moto, the tables and buckets, demo data (or the saved state), the API and the pumps."""
     state = None
@@ -162,14 +177,7 @@ def start(host: str, port: int, moto_port: int, state_file: Path | None) -> Stac
             os.environ["JWT_KEYRING"] = state.keyring  # sessions signed before the restart
     _configure_environment(host, port, moto_port)
 
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    # The S3 event poller lists the uploads bucket twice a second: keep moto's access log quiet.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
-    moto.start()
+    moto = _start_moto(host, moto_port)
     if state is not None:
         persist.restore(state)
 

@@ -84,6 +84,8 @@ def save(
     seen_uploads: set[tuple[str, str]],
 ) -> None:
     """Write the current moto state and the stack's own state to `path` (atomically, 0600)."""
+    from devstack.moto_lock import MOTO_LOCK
+
     _register_key_pickling()
     backends: dict[str, dict[str, dict[str, Any]]] = {}
     for service in SERVICES:
@@ -91,19 +93,29 @@ def save(
         backends[service] = {
             account: dict(dict.items(per_account[account])) for account in list(per_account)
         }
-    state = State(
+    with MOTO_LOCK:  # a request still finishing must not change a table mid-pickle
+        payload = pickle.dumps(_state(backends, keyring, organizations, seen_uploads))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(payload)
+    os.replace(tmp, path)
+
+
+def _state(
+    backends: dict[str, dict[str, dict[str, Any]]],
+    keyring: str,
+    organizations: list[dict[str, Any]],
+    seen_uploads: set[tuple[str, str]],
+) -> State:
+    return State(
         backends=backends,
         keyring=keyring,
         organizations=organizations,
         seen_uploads=set(seen_uploads),
         moto_version=_moto_version(),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        pickle.dump(state, out, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
 
 
 def load(path: Path) -> State | None:
