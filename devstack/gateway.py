@@ -203,6 +203,9 @@ class _Handler(ChaliceRequestHandler):
             else "The request could not be handled.",
         }
         body = json.dumps({"error": error}).encode()
+        # A request line that did not parse leaves HTTP/0.9, for which http.server would send
+        # the body without a status line or headers; answer in HTTP/1.1.
+        self.request_version = self.protocol_version
         self.send_response(code)
         for name, value in {
             **security_headers(),

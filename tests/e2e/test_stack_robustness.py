@@ -62,7 +62,7 @@ def test_methods_the_api_does_not_define_are_contract_404(
     conn.close()
 
 
-def test_malformed_request_line_is_contract_400(local_stack: dict[str, Any]) -> None:
+def test_malformed_request_line_is_answered_in_contract_shape(local_stack: dict[str, Any]) -> None:
     with socket.create_connection(("127.0.0.1", local_stack["port"]), timeout=10) as sock:
         sock.sendall(b"GET /api/health HTTP/9.9\r\n\r\n")
         raw = b""
@@ -217,9 +217,7 @@ def test_persist_keeps_data_and_sessions_across_a_restart(
         assert second["credentials"]["organizations"] == first["credentials"]["organizations"]
         url = second["url"]
         # The session from before the restart still works (the keyring was kept) ...
-        again = requests.get(
-            f"{url}/api/tickets/{created.json()['id']}", headers=auth, timeout=30
-        )
+        again = requests.get(f"{url}/api/tickets/{created.json()['id']}", headers=auth, timeout=30)
         assert again.status_code == 200 and again.json()["subject"] == "Survives a restart"
         # ... the demo passwords too, and the audit chain still verifies (same signing key).
         admin = {"Authorization": f"Bearer {_login(url, org, 'ADMIN')}"}
