@@ -26,6 +26,7 @@ SCRIPTS = [
     "request_overhead.py",
     "dynamo_calls.py",
     "login_latency.py",
+    "load_local.py",
 ]
 
 

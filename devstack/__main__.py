@@ -9,6 +9,8 @@ also runs the retry sweep with EventBridge's scheduled-event shape and records e
 `clamd` is missing the start banner says that scanning is off (`make run` installs it through
 `make system-deps`). The audit table's stream reaches the audit chainer through
 `devstack.audit_stream`.
+Rate limiting is on, as in production: `RATE_LIMIT_ENABLED=false` turns it off,
+`RATE_LIMIT_SCALE=N` multiplies every per-IP and per-principal budget (load tests).
 `PERSIST=1` (`make run PERSIST=1`) keeps the data across restarts: at stop the moto state
 (tables, buckets with their object versions, KMS keys, secrets) is saved to `STATE_FILE` (default
 `.local/state/moto-state.pickle`) with the JWT keyring and the demo credentials, and restored at
@@ -253,7 +255,15 @@ def stop(stack: Stack) -> None:
     stack.moto.stop()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    argparse.ArgumentParser(
+        prog="python -m devstack",
+        description=__doc__,
+        epilog="Configured by the environment only (see .env.example, 'Local stack').",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "5055"))
