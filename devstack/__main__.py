@@ -31,11 +31,12 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# How long a stop waits for a pump in the middle of a delivery (a scan) before leaving it.
+# How long a stop waits for the pumps in the middle of a delivery (a scan) before leaving them.
 PUMP_JOIN_SECONDS = 2.0
 
 
@@ -238,8 +239,9 @@ def stop(stack: Stack) -> None:
     stack.server.server.shutdown()  # returns once serve_forever has left its loop
     stack.server.server.close_connections()
     stack.server.server.server_close()
+    deadline = time.monotonic() + PUMP_JOIN_SECONDS  # for both pumps together
     for pump in (stack.s3_pump, stack.audit_pump):
-        pump.join(timeout=PUMP_JOIN_SECONDS)
+        pump.join(timeout=max(0.0, deadline - time.monotonic()))
         if pump.is_alive():
             print(f"{pump.name} still busy after {PUMP_JOIN_SECONDS:.0f} s; not waiting for it")
     if stack.state_file is not None:
