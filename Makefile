@@ -34,8 +34,9 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
 
 # system-deps: the scanner's clamd (the start banner says when scanning is off, and why).
+# PERSIST=1 keeps the local data across restarts (.local/state/); see README.md.
 run: venv system-deps
-	$(PY) -m devstack
+	PERSIST=$(PERSIST) $(PY) -m devstack
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -27,6 +27,7 @@ SCRIPTS = [
     "dynamo_calls.py",
     "login_latency.py",
     "password_reset.py",
+    "load_local.py",
 ]
 
 

@@ -25,6 +25,7 @@ from moto.dynamodb.models import dynamodb_backends
 from chalicelib.api.audit_chainer import CHAINER_FUNCTION, CHECKPOINT_SWEEP_FUNCTION
 from chalicelib.audit.chainer import matches_stream_filter
 from chalicelib.core.settings import get_settings
+from devstack.moto_lock import MOTO_LOCK
 
 BATCH_SIZE = 100  # the event source mapping's BatchSize (infra.cfn_audit)
 POLL_SECONDS = 0.2
@@ -45,14 +46,15 @@ def _stream_json(record: Any) -> dict[str, Any]:
 def take_stream_records(limit: int = BATCH_SIZE) -> list[dict[str, Any]]:
     """Up to `limit` records from the audit table's shard (oldest first), removed from it."""
     settings = get_settings()
-    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][settings.region]
-    table = backend.tables.get(settings.table_name("audit"))
-    shard = getattr(table, "stream_shard", None) if table is not None else None
-    if shard is None:
-        return []
-    taken = shard.items[:limit]
-    del shard.items[: len(taken)]  # appends since the slice stay (they are after it)
-    return [_stream_json(record) for record in taken]
+    with MOTO_LOCK:  # no DynamoDB action changes the shard meanwhile
+        backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][settings.region]
+        table = backend.tables.get(settings.table_name("audit"))
+        shard = getattr(table, "stream_shard", None) if table is not None else None
+        if shard is None:
+            return []
+        taken = shard.items[:limit]
+        del shard.items[: len(taken)]  # appends since the slice stay (they are after it)
+        return [_stream_json(record) for record in taken]
 
 
 def deliver_once(app: Chalice) -> int:

@@ -6,14 +6,27 @@
 - every event carries a request id and the caller's real source IP;
 - a request without an `Authorization` header goes to the REQUEST authorizer
   (`deskguard_request_authorizer`, which also reads the session cookie and checks CSRF), as the
-  deployed template does; with the header, Chalice's TOKEN authorizer runs as usual.
+  deployed template does; with the header, Chalice's TOKEN authorizer runs as usual;
+- a method the deployed API defines on no resource (OPTIONS where the app has no OPTIONS route,
+  TRACE, CONNECT, any unknown method) never reaches the function: API Gateway answers it with
+  its MISSING_AUTHENTICATION_TOKEN response (404 `NOT_FOUND` in the contract shape), and so does
+  this gateway, instead of Chalice's bare 200 for OPTIONS or http.server's HTML 501.
+
+`create_server` is the HTTP front of `make run`: one thread per connection, a listen backlog
+deep enough for a load test's burst of connections, the app's `current_request` kept per thread
+(Chalice keeps it on the app object), and every error http.server makes itself (a malformed
+request line, an oversized header) in the contract's error shape with the security headers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import sys
+import threading
 import uuid
-from http.server import HTTPServer
+from http.server import HTTPServer, ThreadingHTTPServer
 from typing import Any
 
 from chalice.app import Chalice, ChaliceAuthorizer
@@ -22,6 +35,7 @@ from chalice.local import (
     ChaliceRequestHandler,
     ForbiddenError,
     LocalAuthPair,
+    LocalChalice,
     LocalDevServer,
     LocalGateway,
     LocalGatewayAuthorizer,
@@ -33,6 +47,11 @@ from chalicelib.api.authorizer import AuthorizerDenied, handle_request_authorize
 from chalicelib.core.gateway_responses import GATEWAY_RESPONSES
 from chalicelib.core.headers import security_headers
 from chalicelib.core.observability import RequestContext, reset_context, set_context
+
+# The methods a deployed Deskguard API defines (Chalice routes; no CORS, so no OPTIONS methods).
+ROUTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+# Listen backlog of the local HTTP front (http.server's default of 5 resets a burst of clients).
+LISTEN_BACKLOG = 1024
 
 _ERROR_TYPE_TO_RESPONSE = {
     "UnauthorizedException": "MISSING_AUTHENTICATION_TOKEN",  # no such route
@@ -124,8 +143,23 @@ class DeskguardLocalGateway(LocalGateway):
         event["requestContext"]["stage"] = "api"
         return event
 
+    def _routes_method(self, method: str, path: str) -> bool:
+        """Whether API Gateway would hand `method` on `path` to the function at all."""
+        if method in ROUTED_METHODS:
+            return True
+        if method != "OPTIONS":
+            return False
+        try:
+            route = self.event_converter.create_lambda_event(method, path, {})
+        except ValueError:
+            return True  # unknown path: the usual 404 below
+        routes = self._app_object.routes.get(route["requestContext"]["resourcePath"], {})
+        return "OPTIONS" in routes
+
     def handle_request(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
         self._request_id = str(uuid.uuid4())
+        if not self._routes_method(method, path):
+            return gateway_response("MISSING_AUTHENTICATION_TOKEN", self._request_id)
         try:
             return super().handle_request(method, path, headers, body)
         except (AuthorizerDenied, NotAuthorizedError):
@@ -152,10 +186,108 @@ class _Handler(ChaliceRequestHandler):
         self.local_gateway = gateway
         super(ChaliceRequestHandler, self).__init__(request, client_address, server)
 
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up `do_<METHOD>` and answers an HTML 501 when it is missing: hand
+        # every method (TRACE, PROPFIND, ...) to the gateway, which answers as API Gateway does.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
 
-def create_server(app_object: Chalice, config: Config, host: str, port: int) -> LocalDevServer:
-    """Chalice's local dev server, using the Deskguard gateway emulation."""
-    return LocalDevServer(app_object, config, host, port, handler_cls=_Handler)
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (bad request line, header too long) in the contract shape."""
+        self.close_connection = True
+        error = {
+            "code": "INTERNAL" if code >= 500 else "VALIDATION_ERROR",
+            "message": "An internal error occurred."
+            if code >= 500
+            else "The request could not be handled.",
+        }
+        body = json.dumps({"error": error}).encode()
+        # A request line that did not parse leaves HTTP/0.9, for which http.server would send
+        # the body without a status line or headers; answer in HTTP/1.1.
+        self.request_version = self.protocol_version
+        self.send_response(code)
+        for name, value in {
+            **security_headers(),
+            "Content-Type": "application/json",
+            "Content-Length": str(len(body)),
+            "X-Request-Id": str(uuid.uuid4()),
+            "Connection": "close",
+        }.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # One access-log line per request on stderr, as http.server does, unless ACCESS_LOG=0.
+        if not getattr(self.server, "quiet", False):
+            super().log_message(format, *args)
+
+
+class LocalHttpServer(ThreadingHTTPServer):
+    """One daemon thread per connection, a deep listen backlog, no waiting for open connections
+    at shutdown (keep-alive clients of a load test would hold it up)."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    quiet = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (or a connection ended by close_connections at stop) is not an
+        # error of the server; anything else keeps socketserver's report.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+    def close_connections(self) -> int:
+        """End every open (keep-alive) connection: after `shutdown()` no request is served.
+        A request being handled finishes; its answer may not reach the client."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        return len(connections)
+
+
+def _per_thread_request(app_object: Chalice) -> None:
+    """Keep `app.current_request` per thread, as `chalice local` does: Chalice stores it on the
+    app object, so two concurrent requests would otherwise read each other's request."""
+    if isinstance(app_object, LocalChalice):
+        return
+    app_object.__class__ = type(
+        f"ThreadLocal{type(app_object).__name__}", (LocalChalice, type(app_object)), {}
+    )
+
+
+def create_server(
+    app_object: Chalice, config: Config, host: str, port: int, *, quiet: bool = False
+) -> LocalDevServer:
+    """The local API's HTTP front, using the Deskguard gateway emulation."""
+    _per_thread_request(app_object)
+    server = LocalDevServer(
+        app_object, config, host, port, handler_cls=_Handler, server_cls=LocalHttpServer
+    )
+    server.server.quiet = quiet
+    return server
 
 
 def decode_body(raw: Any) -> Any:

@@ -29,6 +29,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return default if raw is None or raw == "" else int(raw)
 
 
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    value = default if raw is None or raw == "" else float(raw)
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number")
+    return value
+
+
 def _csv(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -58,7 +66,8 @@ class Settings:
     hsts_enabled: bool
     # X-Ray subsegments through Powertools' Tracer: in Lambda unless POWERTOOLS_TRACE_DISABLED.
     tracing_enabled: bool
-    # Rate limiting: on unless the stage is local/test (tests switch it on explicitly).
+    # Rate limiting: on everywhere, the local stack included, except on the `test` stage (the
+    # tests switch it on explicitly).
     rate_limit_enabled: bool
     # Identity.
     jwt_issuer: str
@@ -147,6 +156,9 @@ class Settings:
     # A password-reset request is answered no sooner than this after it arrived (milliseconds),
     # so a known address (which sends a mail) and an unknown one take the same time.
     password_reset_floor_ms: int = 0
+    # Multiplies every route class's per-IP and per-principal limit (not the login limits): a
+    # load test of the local stack raises the budgets with it. 1 in deployed stages.
+    rate_limit_scale: float = 1.0
 
     @property
     def is_local(self) -> bool:
@@ -179,7 +191,8 @@ def load(env: Mapping[str, str]) -> Settings:
         hsts_enabled=_bool(env, "HSTS_ENABLED", True),
         tracing_enabled=bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
         and not _bool(env, "POWERTOOLS_TRACE_DISABLED", False),
-        rate_limit_enabled=_bool(env, "RATE_LIMIT_ENABLED", not local),
+        rate_limit_enabled=_bool(env, "RATE_LIMIT_ENABLED", stage != "test"),
+        rate_limit_scale=_positive_float(env, "RATE_LIMIT_SCALE", 1.0),
         jwt_issuer=env.get("JWT_ISSUER", f"deskguard-{stage}"),
         jwt_audience=env.get("JWT_AUDIENCE", "deskguard-api"),
         session_ttl_seconds=_int(env, "SESSION_TTL_SECONDS", 3600),

@@ -246,6 +246,14 @@ def _violation(route_cls: str, scope: str, limit: Limit, decision: Decision, **f
     raise RateLimited(headers=decision.headers())
 
 
+def scaled(limit: Limit) -> Limit:
+    """`limit` with its request budget multiplied by RATE_LIMIT_SCALE (1 in deployed stages)."""
+    scale = get_settings().rate_limit_scale
+    if scale == 1:
+        return limit
+    return Limit(max(1, math.floor(limit.requests * scale)), limit.window_seconds)
+
+
 def enforce(
     route_cls: str,
     *,
@@ -264,10 +272,10 @@ def enforce(
     limits = LIMITS.get(route_cls, LIMITS[DEFAULT])
     checks: list[tuple[str, str, Limit]] = []
     if limits.per_ip is not None and ip:
-        checks.append(("ip", f"IP#{ip}#RL#{route_cls}", limits.per_ip))
+        checks.append(("ip", f"IP#{ip}#RL#{route_cls}", scaled(limits.per_ip)))
     if limits.per_principal is not None and organization_id and user_id:
         key = org_scoped(organization_id, "RL", "USER", user_id, route_cls)
-        checks.append(("principal", key, limits.per_principal))
+        checks.append(("principal", key, scaled(limits.per_principal)))
     tightest: Decision | None = None
     for scope, key, limit in checks:
         try:

@@ -64,6 +64,25 @@ def test_principal_limit_is_per_principal(
     assert admin == 200
 
 
+def test_scale_raises_every_budget(
+    client: Any, make_org: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = make_org()
+    small = ratelimit.RouteClassLimits(
+        "test", ratelimit.Limit(100, 60), ratelimit.Limit(2, 60), ratelimit.FailureMode.OPEN
+    )
+    monkeypatch.setitem(ratelimit.LIMITS, route_classes.DEFAULT, small)
+    from chalicelib.core import settings
+
+    with settings.override(rate_limit_enabled=True, rate_limit_scale=2.5):
+        statuses = [client.get("/api/me", token=org.agent.token) for _ in range(6)]
+    assert [r.status for r in statuses] == [200, 200, 200, 200, 200, 429]
+    assert statuses[0].header("RateLimit-Limit") == "5"  # 2 x 2.5
+    assert statuses[-1].json["error"]["code"] == "RATE_LIMITED"
+    with pytest.raises(ValueError, match="RATE_LIMIT_SCALE"):
+        load({"RATE_LIMIT_SCALE": "0"})
+
+
 def test_stale_window_item_is_ignored(client: Any, rate_limited: None, clock: FakeClock) -> None:
     ip = "203.0.113.9"
     window = AUTH_IP.window_seconds
@@ -114,9 +133,10 @@ def test_limiter_failure_policy(
     assert sorted(outages) == [("fail_closed", "auth"), ("fail_open", "default")]
 
 
-def test_disabled_by_default_only_on_local_stages() -> None:
+def test_disabled_by_default_only_on_the_test_stage() -> None:
     assert load({"DESKGUARD_STAGE": "test"}).rate_limit_enabled is False
-    assert load({"DESKGUARD_STAGE": "local"}).rate_limit_enabled is False
+    assert load({"DESKGUARD_STAGE": "local"}).rate_limit_enabled is True
+    assert not load({"DESKGUARD_STAGE": "local", "RATE_LIMIT_ENABLED": "0"}).rate_limit_enabled
     assert load({"DESKGUARD_STAGE": "prod"}).rate_limit_enabled is True
     assert load({"DESKGUARD_STAGE": "dev"}).rate_limit_enabled is True
     assert load({"DESKGUARD_STAGE": "local", "RATE_LIMIT_ENABLED": "true"}).rate_limit_enabled
