@@ -72,6 +72,7 @@ def _print_banner(
         print(f"  organization {org['id']} ({org['name']})")
         for user in org["users"]:
             print(f"    {user['role']:<9} {user['email']:<26} {user['password']}")
+    print('  log in with {"organization": "<id>", "email": ..., "password": ...}')
     print(f"Credentials written to {credentials}")
     problem = scanning_problem()
     if problem:

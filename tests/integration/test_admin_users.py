@@ -38,7 +38,8 @@ def test_create_user_then_login(client: Any, make_org: Any) -> None:
     assert created["email"] == "new.person@example.com"
     assert created["role"] == "AGENT" and created["organizationId"] == org.id
     login = client.post(
-        "/api/auth/login", json={"email": "NEW.person@example.com", "password": PASSWORD}
+        "/api/auth/login",
+        json={"organization": org.id, "email": "NEW.person@example.com", "password": PASSWORD},
     )
     assert login.status == 200 and login.json["user"]["id"] == created["id"]
     again = client.post(
@@ -74,9 +75,7 @@ def test_change_role_takes_effect_at_once(client: Any, make_org: Any) -> None:
     assert _admins(org.id) == 2
     # The old session carried role AGENT: it no longer matches and must be renewed.
     assert client.get("/api/me", token=org.agent.token).status == 401
-    fresh = client.post(
-        "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
-    ).json["token"]
+    fresh = client.post("/api/auth/login", json=org.agent.login_body()).json["token"]
     assert client.get("/api/admin/users", token=fresh).status == 200
 
 
@@ -114,7 +113,7 @@ def test_deactivate_and_reactivate(client: Any, make_org: Any) -> None:
     time.sleep(1.01 - time.time() % 1)
     login = client.post(
         "/api/auth/login",
-        json={"email": org.requester.email, "password": org.requester.password},
+        json=org.requester.login_body(),
     )
     assert login.status == 200
 
