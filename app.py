@@ -7,6 +7,7 @@ from chalicelib.api.admin_tokens import admin_tokens_bp
 from chalicelib.api.admin_users import admin_users_bp
 from chalicelib.api.attachment_scanning import attachment_scanning_bp
 from chalicelib.api.attachments import attachments_bp
+from chalicelib.api.directory import directory_bp
 from chalicelib.api.audit import audit_bp
 from chalicelib.api.audit_chainer import audit_chainer_bp
 from chalicelib.api.authorizer import authorizer_bp
@@ -29,6 +30,7 @@ app.register_blueprint(tickets_bp, url_prefix="/api")
 app.register_blueprint(attachments_bp, url_prefix="/api")
 app.register_blueprint(attachment_scanning_bp)
 app.register_blueprint(admin_users_bp, url_prefix="/api")
+app.register_blueprint(directory_bp, url_prefix="/api")
 app.register_blueprint(admin_tokens_bp, url_prefix="/api")
 app.register_blueprint(admin_security_bp, url_prefix="/api")
 app.register_blueprint(audit_bp, url_prefix="/api")
