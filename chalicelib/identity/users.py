@@ -447,7 +447,8 @@ def authenticate_password(organization_id: str, email: str, password: str) -> Us
     the user item.
     """
     email_norm = normalize_email(email)
-    partition = organization_id if _SLUG.match(organization_id) else _NO_ORGANIZATION
+    slug = organization_id.strip().lower()
+    partition = slug if _SLUG.match(slug) else _NO_ORGANIZATION
     try:
         claim = EmailClaimModel.get(org_pk(partition), f"{EMAIL_PREFIX}{email_norm}")
         user_partition, user_id = claim.organization_id, claim.user_id

@@ -236,6 +236,26 @@ def test_both_failures_make_the_same_dynamodb_calls(
     assert len(real_account) >= 5  # counters, claim, user, slow-down: all on both paths
 
 
+def test_an_unknown_organization_makes_the_same_dynamodb_calls_as_a_wrong_password(
+    client: Any, make_org: Any, rate_limited: None, dynamodb_calls: list[tuple[str, str]]
+) -> None:
+    org, other = make_org(), make_org()
+    _login(client, "warm-up@nowhere.example", "wrong-password-1", "192.0.2.1")
+    del dynamodb_calls[:]
+    wrong = _login(client, org.agent.email, "wrong-password-1", "192.0.2.2")
+    wrong_password = list(dynamodb_calls)
+    answers = []
+    # The right password, sent to an organization that does not exist / that is not the user's.
+    for organization in ("no-such-org", other.id):
+        del dynamodb_calls[:]
+        body = org.agent.login_body(organization=organization)
+        response = client.post("/api/auth/login", json=body, source_ip="192.0.2.3")
+        answers.append((response.status, response.body, list(dynamodb_calls)))
+    for status, body, calls in answers:
+        assert (status, body) == (wrong.status, wrong.body) == (401, wrong.body)
+        assert calls == wrong_password
+
+
 def _mann_whitney_p(a: list[float], b: list[float]) -> float:
     """Two-sided p-value of the Mann-Whitney U test (normal approximation, tie-averaged ranks)."""
     pooled = sorted((value, group) for group, values in enumerate((a, b)) for value in values)
