@@ -7,10 +7,10 @@ from chalicelib.api.admin_tokens import admin_tokens_bp
 from chalicelib.api.admin_users import admin_users_bp
 from chalicelib.api.attachment_scanning import attachment_scanning_bp
 from chalicelib.api.attachments import attachments_bp
-from chalicelib.api.directory import directory_bp
 from chalicelib.api.audit import audit_bp
 from chalicelib.api.audit_chainer import audit_chainer_bp
 from chalicelib.api.authorizer import authorizer_bp
+from chalicelib.api.directory import directory_bp
 from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp

@@ -165,7 +165,7 @@ def create_user(
     def build(tx: TransactWrite) -> None:
         tx.save(item, condition=UserModel.pk.does_not_exist())
         tx.save(claim, condition=EmailClaimModel.sk.does_not_exist())
-        for entry_item in _directory_entries(item).values():
+        for entry_item in directory_entries(item).values():
             tx.save(entry_item)
         _org_admin_ops(tx, organization_id, 1 if role is Role.ADMIN else 0)
 
@@ -232,7 +232,7 @@ def update_user(
         # role anyway): demoting and promoting back must not revive an old session.
         actions.append(UserModel.sessions_valid_from_ms.set(revocation.now_ms()))
 
-    old_entries = _directory_entries(item)
+    old_entries = directory_entries(item)
     changed = UserModel(
         item.pk,
         item.sk,
@@ -243,7 +243,7 @@ def update_user(
         role=new_role.value,
         active=new_active,
     )
-    new_entries = _directory_entries(changed)
+    new_entries = directory_entries(changed)
 
     def build(tx: TransactWrite) -> None:
         tx.update(
@@ -313,7 +313,7 @@ def list_users(
     return Page([_to_user(item) for item in page.items], page.next_cursor)
 
 
-def _directory_entries(user: UserModel) -> dict[str, DirectoryEntryModel]:
+def directory_entries(user: UserModel) -> dict[str, DirectoryEntryModel]:
     """The user's directory entries by sort key: by name and by each search term (name and
     e-mail), each once across all roles (`*`) and once under the user's role."""
     name_key = user.name.casefold()
@@ -368,9 +368,8 @@ def list_directory(
 
     Without `q`: one Query on the name entries. With `q`: a Query on the search-term entries
     from `q`; a user whose name and e-mail both start with `q` has two entries there, and a
-    filter drops the e-mail one so each person appears once. A filter can leave a page short,
-    so the Query is resumed (for the rest of the page only) until the page is full or the
-    entries run out; the cursor is bound to the organization, role and `q`.
+    filter drops the e-mail one so each person appears once. Either way one Query per page; the
+    cursor is bound to the organization, role and `q`.
     """
     role_part = "*" if role is None else role.value
     term = None if q is None else search_term(q)
@@ -384,20 +383,19 @@ def list_directory(
         filter_condition = (DirectoryEntryModel.kind == "name") | ~(
             DirectoryEntryModel.name_key.startswith(term)
         )
-    found: list[User] = []
-    position = start
-    while True:
-        results = DirectoryEntryModel.query(
-            org_pk(organization_id),
-            condition,
-            filter_condition=filter_condition,
-            limit=limit - len(found),
-            last_evaluated_key=position,
-        )
-        found.extend(_entry_user(entry) for entry in results)
-        position = results.last_evaluated_key
-        if len(found) >= limit or not position:
-            break
+    # Under `q` a person has at most two entries and the filter keeps one, so 2 x limit entries
+    # evaluated always hold a full page: one Query, stopped at `limit` (pynamodb then resumes
+    # the cursor from the last entry returned, not the last one evaluated).
+    results = DirectoryEntryModel.query(
+        org_pk(organization_id),
+        condition,
+        filter_condition=filter_condition,
+        limit=limit,
+        page_size=limit if filter_condition is None else 2 * limit,
+        last_evaluated_key=start,
+    )
+    found = [_entry_user(entry) for entry in results]
+    position = results.last_evaluated_key
     return Page(found, cursors.encode(organization_id, binding, position))
 
 
