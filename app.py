@@ -12,6 +12,7 @@ from chalicelib.api.audit import audit_bp
 from chalicelib.api.audit_chainer import audit_chainer_bp
 from chalicelib.api.authorizer import authorizer_bp
 from chalicelib.api.cors import register_preflight
+from chalicelib.api.directory import directory_bp
 from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
@@ -34,6 +35,7 @@ app.register_blueprint(tickets_bp, url_prefix="/api")
 app.register_blueprint(attachments_bp, url_prefix="/api")
 app.register_blueprint(attachment_scanning_bp)
 app.register_blueprint(admin_users_bp, url_prefix="/api")
+app.register_blueprint(directory_bp, url_prefix="/api")
 app.register_blueprint(admin_tokens_bp, url_prefix="/api")
 app.register_blueprint(admin_security_bp, url_prefix="/api")
 app.register_blueprint(admin_webhooks_bp, url_prefix="/api")

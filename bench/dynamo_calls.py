@@ -3,7 +3,9 @@
 A botocore `before-call.dynamodb` hook (installed for every session, like moto's own stubber)
 records each DynamoDB operation. Calls made before the RBAC gate (the authorizer) are counted
 apart from the route's own calls. Each route runs against an organization with 10 tickets and
-one with 5,000, seeded with the repository's batch writer. Prints one table.
+one with 5,000, seeded with the repository's batch writer; the directory and ticket-view rows
+run against an organization with 10 people and one with 5,000 (users and directory entries
+batch-written). Prints two tables.
 
     .venv/bin/python bench/dynamo_calls.py
 """
@@ -48,6 +50,104 @@ botocore.handlers.BUILTIN_HANDLERS.append(("before-call.dynamodb", _count))
 from moto import mock_aws  # noqa: E402
 
 SIZES = (10, 5000)
+
+
+def _seed_people(org: Any, count: int) -> None:
+    """`count` more people (requesters, every 10th an agent) with their e-mail claims and
+    directory entries, written in batches (no bcrypt, no transactions: only the reads are
+    measured)."""
+    from datetime import UTC, datetime
+
+    from chalicelib.core.org_keys import org_pk
+    from chalicelib.identity import users
+    from chalicelib.identity.models import EMAIL_PREFIX, USER_PREFIX, EmailClaimModel, UserModel
+
+    with UserModel.batch_write() as batch:
+        for i in range(count):
+            user_id = f"{i:032x}"
+            email = f"person{i:05d}@people.example"
+            item = UserModel(
+                org_pk(org.id),
+                f"{USER_PREFIX}{user_id}",
+                user_id=user_id,
+                gsi_user=user_id,
+                organization_id=org.id,
+                email=email,
+                name=f"Person {i:05d}",
+                role="AGENT" if i % 10 == 0 else "REQUESTER",
+                password_hash="-",  # noqa: S106 (no password: never logged in to)
+                active=True,
+                created_at=datetime.now(UTC),
+            )
+            batch.save(item)
+            batch.save(
+                EmailClaimModel(
+                    org_pk(org.id),
+                    f"{EMAIL_PREFIX}{email}",
+                    organization_id=org.id,
+                    user_id=user_id,
+                )
+            )
+            for entry in users.directory_entries(item).values():
+                batch.save(entry)
+
+
+def _measure_people(org: Any, client: Any) -> dict[str, tuple[int, int, str, int]]:
+    """The directory and a ticket view (names resolved) in an organization of any size."""
+    rows: dict[str, tuple[int, int, str, int]] = {}
+
+    def run(label: str, path: str, user: Any) -> Any:
+        _calls.clear()
+        _phase[0] = "gateway"
+        response = client.request("GET", path, token=user.token)
+        route = [op for phase, op in _calls if phase == "route"]
+        gateway = [op for phase, op in _calls if phase == "gateway"]
+        ops = ", ".join(f"{op}x{n}" if n > 1 else op for op, n in Counter(route).items())
+        rows[label] = (len(route), len(gateway), ops, response.status)
+        return response
+
+    agent, requester = org.agent, org.requester
+    ticket = client.post(
+        "/api/tickets", json={"subject": "Names", "body": "x"}, token=requester.token
+    ).json
+    client.patch(
+        f"/api/tickets/{ticket['id']}",
+        json={"assigneeId": agent.id},
+        token=agent.token,
+        headers={"If-Match": str(ticket["version"])},
+    )
+    client.post(f"/api/tickets/{ticket['id']}/comments", json={"body": "hi"}, token=agent.token)
+    first = run("GET /users (page 1, limit 5)", "/api/users?limit=5", agent).json
+    run(
+        "GET /users (page 2 via cursor)",
+        f"/api/users?limit=5&cursor={first['nextCursor']}",
+        agent,
+    )
+    run("GET /users?q=person0 (name and e-mail match)", "/api/users?q=person0", agent)
+    run("GET /users?role=AGENT", "/api/users?role=AGENT", agent)
+    run("GET /users?role=AGENT&q=agent", "/api/users?role=AGENT&q=agent", agent)
+    run("GET /users/{id}", f"/api/users/{requester.id}", agent)
+    run("GET /tickets/{id} (ticket view, names)", f"/api/tickets/{ticket['id']}", requester)
+    run("GET /tickets (list, names)", "/api/tickets", agent)
+    run("GET /tickets/{id}/comments (names)", f"/api/tickets/{ticket['id']}/comments", requester)
+    return rows
+
+
+def _print(results: dict[int, dict[str, tuple[int, int, str, int]]], noun: str) -> None:
+    small, large = results[SIZES[0]], results[SIZES[1]]
+    width = max(len(label) for label in small)
+    heads = (f"10 {noun}", f"5,000 {noun}")
+    print(
+        f"{'route':<{width}} | {heads[0]:>10} | {heads[1]:>13} | auth | status | operations (5,000)"
+    )
+    print("-" * (width + 90))
+    for label, (calls, auth, _ops, status) in small.items():
+        big_calls, _big_auth, big_ops, big_status = large[label]
+        same = "" if calls == big_calls else "  <-- differs"
+        print(
+            f"{label:<{width}} | {calls:>10} | {big_calls:>13} | {auth:>4} | "
+            f"{status}/{big_status} | {big_ops}{same}"
+        )
 
 
 def _seed(org: Any, count: int) -> list[str]:
@@ -209,6 +309,7 @@ def main() -> None:
 
     policy.check = marked_check  # type: ignore[assignment]
     results: dict[int, dict[str, tuple[int, int, str, int]]] = {}
+    people: dict[int, dict[str, tuple[int, int, str, int]]] = {}
     with mock_aws():
         import app as app_module
         from chalicelib.tables import create_tables
@@ -224,21 +325,14 @@ def main() -> None:
             org = factory()
             ids = _seed(org, size)
             results[size] = _measure(org, ids, client)
+        for size in SIZES:
+            org = factory()
+            _seed_people(org, size - 3)  # the factory's admin, agent and requester count too
+            people[size] = _measure_people(org, client)
 
-    small, large = results[SIZES[0]], results[SIZES[1]]
-    width = max(len(label) for label in small)
-    print(
-        f"{'route':<{width}} | {'10 tickets':>10} | {'5,000 tickets':>13} | auth | status | "
-        "operations (5,000)"
-    )
-    print("-" * (width + 90))
-    for label, (calls, auth, _ops, status) in small.items():
-        big_calls, _big_auth, big_ops, big_status = large[label]
-        same = "" if calls == big_calls else "  <-- differs"
-        print(
-            f"{label:<{width}} | {calls:>10} | {big_calls:>13} | {auth:>4} | "
-            f"{status}/{big_status} | {big_ops}{same}"
-        )
+    _print(results, "tickets")
+    print()
+    _print(people, "people")
 
 
 if __name__ == "__main__":

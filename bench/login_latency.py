@@ -40,13 +40,22 @@ def measure(runs: int) -> dict[str, list[float]]:
 
         create_tables()
         client = ApiClient(app_module.app)
-        users.create_organization("bench-org", "Bench")
+        org = "bench-org"
+        users.create_organization(org, "Bench")
         email, password = "agent@bench.example", "correct-horse-battery"
         users.create_user("bench-org", email=email, name="A", role=Role.AGENT, password=password)
+        wrong = "wrong-password"  # pragma: allowlist secret
         attempts = {
-            "right password": ({"email": email, "password": password}, 200),
-            "wrong password": ({"email": email, "password": "wrong-password"}, 401),
-            "unknown e-mail": ({"email": "nobody@bench.example", "password": password}, 401),
+            "right password": ({"organization": org, "email": email, "password": password}, 200),
+            "wrong password": ({"organization": org, "email": email, "password": wrong}, 401),
+            "unknown e-mail": (
+                {"organization": org, "email": "no@bench.example", "password": password},
+                401,
+            ),
+            "unknown organization": (
+                {"organization": "no-such-org", "email": email, "password": password},
+                401,
+            ),
         }
         results: dict[str, list[float]] = {name: [] for name in attempts}
         for _ in range(runs):

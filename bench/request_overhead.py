@@ -134,7 +134,7 @@ def _attachment_path(ctx: dict[str, Any], name: str, suffix: str = "") -> str:
 EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/auth/login"): lambda ctx: (
         "/api/auth/login",
-        {"email": ctx["admin"]["email"], "password": ctx["admin"]["password"]},
+        {"organization": ORG, "email": ctx["admin"]["email"], "password": ctx["admin"]["password"]},
         None,
     ),
     ("POST", "/api/auth/logout"): _logout,
@@ -281,7 +281,8 @@ def seed(client: Any) -> dict[str, Any]:
     for role in Role:
         email, password = f"{role.value.lower()}@bench.example", "bench-password-1"
         user = users.create_user(ORG, email=email, name=role.value, role=role, password=password)
-        login = client.post("/api/auth/login", json={"email": email, "password": password})
+        body = {"organization": ORG, "email": email, "password": password}
+        login = client.post("/api/auth/login", json=body)
         ctx[role.value.lower()] = {
             "id": user.id,
             "email": email,

@@ -74,7 +74,8 @@ def main() -> None:
             "bench", email="b@bench.example", name="B", role=Role.AGENT, password=password
         )
         token = client.post(
-            "/api/auth/login", json={"email": "b@bench.example", "password": password}
+            "/api/auth/login",
+            json={"organization": "bench", "email": "b@bench.example", "password": password},
         ).json["token"]
 
         def me() -> object:

@@ -55,20 +55,13 @@ def register(groups: Groups, aws: argparse.ArgumentParser) -> None:
 
 
 def _user_id_for_email(organization_id: str, email: str) -> str:
-    from pynamodb.exceptions import DoesNotExist
-
     from chalicelib.core.errors import NotFound
-    from chalicelib.identity.models import EMAIL_PREFIX, EmailClaimModel
-    from chalicelib.identity.users import normalize_email
+    from chalicelib.identity.users import find_by_email
 
-    missing = NotFound(f"Organization {organization_id} has no user with email {email}.")
-    try:
-        claim = EmailClaimModel.get(f"{EMAIL_PREFIX}{normalize_email(email)}", "EMAIL")
-    except DoesNotExist:
-        raise missing from None
-    if claim.organization_id != organization_id:
-        raise missing
-    return str(claim.user_id)
+    user = find_by_email(organization_id, email)
+    if user is None:
+        raise NotFound(f"Organization {organization_id} has no user with email {email}.")
+    return user.id
 
 
 def _existing_user(organization_id: str, user_id: str) -> User:

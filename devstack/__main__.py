@@ -96,6 +96,7 @@ def _print_banner(
         for ticket in org.get("tickets", []):
             extras = f"{ticket['comments']} comments, {ticket['attachments']} attachments"
             print(f"    ticket {ticket['id']}  {ticket['subject']} ({extras})")
+    print('  log in with {"organization": "<id>", "email": ..., "password": ...}')
     print(f"Credentials written to {credentials}")
     problem = scanning_problem()
     if problem:

@@ -1,4 +1,5 @@
-"""Demo data for the local stack: two organizations with one user of each role, and in each a
+"""Demo data for the local stack: two organizations with one user of each role, one customer who
+is a requester of both (the same e-mail, a separate account and password in each), and in each a
 few tickets with comments (one internal note) and a text attachment.
 
 Everything goes through the same services the API calls (so the audit trail has the records and
@@ -21,6 +22,9 @@ from chalicelib.tickets import service as tickets
 from chalicelib.tickets.schemas import CreateComment, CreateTicket
 
 DEMO_ORGANIZATIONS = (("acme", "Acme Corporation"), ("globex", "Globex Corporation"))
+# A customer of both demo organizations: identities belong to an organization, so the same
+# address is two accounts, and the login body's `organization` picks one.
+SHARED_CUSTOMER = ("pat@customer.example", "Pat Customer")
 
 # (subject, Markdown body, priority, tags, opened by): the requester's and the agent's tickets.
 DEMO_TICKETS = (
@@ -114,7 +118,15 @@ def seed_demo() -> list[dict[str, Any]]:
                 role=role,
                 password=password,
             )
-            org_users.append({"email": email, "password": password, "role": role.value})
+            org_users.append(
+                {"organization": org_id, "email": email, "password": password, "role": role.value}
+            )
+        email, name = SHARED_CUSTOMER
+        password = secrets.token_urlsafe(15)
+        users.create_user(org_id, email=email, name=name, role=Role.REQUESTER, password=password)
+        org_users.append(
+            {"organization": org_id, "email": email, "password": password, "role": "REQUESTER"}
+        )
         demo_tickets = _seed_tickets(members)
         created.append(
             {"id": org_id, "name": org_name, "users": org_users, "tickets": demo_tickets}

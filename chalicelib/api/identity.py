@@ -26,9 +26,18 @@ _COOKIE_ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Strict"
 
 
 class LoginBody(BaseModel):
+    """`organization` is the organization's slug: identities belong to one organization, and
+    the same e-mail may have an account (and another password) in several."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
+    organization: str = Field(min_length=1, max_length=64)
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
+
+    def account(self) -> str:
+        """What the login limiter and the device cookie are keyed by: the organization and the
+        e-mail together (one organization's guesser cannot slow another's user down)."""
+        return f"{self.organization.strip().lower()}/{users.normalize_email(self.email)}"
 
 
 def _answer_no_sooner_than_the_floor(started: float) -> None:
@@ -54,10 +63,11 @@ def login(call: ApiCall) -> Response:
     """Log in. Only failures count against the limits (docs/identity.md, "Login throttling")."""
     started = time.monotonic()
     body = call.body(LoginBody)
-    device_id = devices.trusted_device(call.header("cookie"), body.email)
-    attempt = ratelimit.begin_login(body.email, ip=current_context().ip, device_id=device_id)
+    account = body.account()
+    device_id = devices.trusted_device(call.header("cookie"), account)
+    attempt = ratelimit.begin_login(account, ip=current_context().ip, device_id=device_id)
     try:
-        user = users.authenticate_password(body.email, body.password)
+        user = users.authenticate_password(body.organization, body.email, body.password)
     except Unauthenticated:
         ratelimit.record_login_failure(attempt)
         emit("security.failed_login", reason="bad_credentials", email=body.email)
@@ -75,7 +85,7 @@ def login(call: ApiCall) -> Response:
         status_code=200,
         headers={
             "Content-Type": "application/json",
-            "Set-Cookie": [cookie, devices.issue_device_cookie(body.email, device_id)],
+            "Set-Cookie": [cookie, devices.issue_device_cookie(account, device_id)],
         },
     )
 

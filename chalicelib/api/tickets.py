@@ -62,8 +62,10 @@ def _if_match(call: ApiCall) -> int:
     body=CreateTicket,
     response=TicketOut,
     summary=(
-        "Open a ticket requested by the caller. Optional `Idempotency-Key` header (8..128 of "
-        "[A-Za-z0-9._:-]): a retry returns the first result; reused for another body: 409. "
+        "Open a ticket requested by the caller, or (staff) on behalf of a customer given by "
+        "`requesterId` or `requester` {email, name}; `submitterId` records the caller. "
+        "Optional `Idempotency-Key` header (8..128 of [A-Za-z0-9._:-]): a retry returns the "
+        "first result; reused for another body: 409. "
         "The response carries `ETag` (the version)."
     ),
     operation_id="createTicket",
@@ -130,7 +132,7 @@ def bulk(call: ApiCall) -> dict[str, Any]:
     response_headers=("ETag",),
 )
 def get_ticket(call: ApiCall, ticket_id: str) -> Response:
-    return _with_etag(TicketOut.dump(service.get_visible_ticket(call.principal, ticket_id)))
+    return _with_etag(TicketOut.dump(service.view_ticket(call.principal, ticket_id)))
 
 
 @api_route(

@@ -16,6 +16,7 @@ class AttachmentOut(Out):
     ticket_id: str
     organization_id: str
     uploader_id: str
+    uploader_name: str | None
     filename: str
     content_type: str
     size: int

@@ -36,6 +36,7 @@ from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
+from chalicelib.identity import users
 from chalicelib.tickets.models import is_valid_id, new_id
 from chalicelib.tickets.service import get_visible_ticket
 
@@ -62,6 +63,7 @@ class Attachment:
     reason: str | None
     created_at: str
     scanned_at: str | None
+    uploader_name: str | None = None  # filled in for responses (`_with_uploader_names`)
 
     @classmethod
     def from_model(cls, item: AttachmentItem) -> Attachment:
@@ -90,6 +92,13 @@ class UploadGrant:
     url: str
     fields: dict[str, str]
     expires_at: str
+
+
+def _with_uploader_names(organization_id: str, found: list[Attachment]) -> list[Attachment]:
+    """The attachments with `uploader_name`: one BatchGetItem for the page's distinct uploaders
+    (`identity.users.display_names`), never a call per attachment."""
+    names = users.display_names(organization_id, [item.uploader_id for item in found])
+    return [dataclasses.replace(item, uploader_name=names.get(item.uploader_id)) for item in found]
 
 
 def _field_error(field: str, message: str) -> ValidationFailed:
@@ -196,12 +205,15 @@ def list_attachments(
         consistent_read=True,
     )
     items = [Attachment.from_model(item) for item in query]
-    return Page(items, cursors.encode(org, binding, query.last_evaluated_key))
+    next_cursor = cursors.encode(org, binding, query.last_evaluated_key)
+    return Page(_with_uploader_names(org, items), next_cursor)
 
 
 def get_attachment(principal: Principal, ticket_id: str, attachment_id: str) -> Attachment:
     ticket = get_visible_ticket(principal, ticket_id)
-    return Attachment.from_model(_get_record(principal.organization_id, ticket.id, attachment_id))
+    org = principal.organization_id
+    found = Attachment.from_model(_get_record(org, ticket.id, attachment_id))
+    return _with_uploader_names(org, [found])[0]
 
 
 def download_url(principal: Principal, ticket_id: str, attachment_id: str) -> str:

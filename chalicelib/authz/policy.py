@@ -67,6 +67,9 @@ POLICY: dict[tuple[str, str], Rule] = {
         ALL_ROLES, scope="attachments:write"
     ),
     ("POST", "/api/auth/logout"): Rule(ALL_ROLES, api_tokens=False),
+    # The directory: staff look people up (requesters see staff names in their ticket bodies).
+    ("GET", "/api/users"): Rule(STAFF_ROLES, scope="users:read"),
+    ("GET", "/api/users/{user_id}"): Rule(STAFF_ROLES, scope="users:read"),
     ("GET", "/api/admin/users"): Rule(ADMIN_ONLY, scope="admin:users"),
     ("POST", "/api/admin/users"): Rule(ADMIN_ONLY, scope="admin:users"),
     ("GET", "/api/admin/users/{user_id}"): Rule(ADMIN_ONLY, scope="admin:users"),
@@ -109,6 +112,7 @@ SCOPES: frozenset[str] = frozenset(
     {
         "tickets:read",
         "tickets:write",
+        "users:read",
         "comments:write",
         "attachments:write",
         "admin:users",

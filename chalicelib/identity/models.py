@@ -1,9 +1,11 @@
-"""Identity tables: organizations, users and the e-mail claims that keep e-mails unique.
+"""Identity tables: organizations, users, the e-mail claims and the directory entries.
 
-One `identity` table with generic `pk`/`sk` keys. Users live under their organization's partition
-(`ORG#<org>` / `USER#<id>`), so listing an organization's users is a Query on one partition. An
-e-mail claim item (`EMAIL#<lowercased>` / `EMAIL`) is written in the same transaction as the user,
-with `attribute_not_exists`, which makes e-mails unique per deployment without a racy index.
+One `identity` table with generic `pk`/`sk` keys. Everything an organization owns lives under
+its partition `ORG#<org>`: the user (`USER#<id>`), the user's e-mail claim (`EMAIL#<lowercased>`,
+written in the same transaction with `attribute_not_exists`, so an address is unique within the
+organization and the same address may exist in another one), and the user's directory entries
+(`DIRN#...` / `DIRQ#...`, copies of the public fields sorted by name or by search term, which let
+the directory list, filter by role and search by prefix with one Query and no Scan).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from chalicelib.core.dynamo import table_meta
 
 USER_PREFIX = "USER#"
 EMAIL_PREFIX = "EMAIL#"
+# Directory entries: `DIRN#<role|*>#<name>#<id>` (by name) and
+# `DIRQ#<role|*>#<term>#<kind>#<id>` (by name and by e-mail, for prefix search).
+DIRECTORY_BY_NAME = "DIRN#"
+DIRECTORY_BY_TERM = "DIRQ#"
 API_TOKEN_PREFIX = "APITOKEN#"  # noqa: S105 (a key prefix)
 
 
@@ -101,11 +107,28 @@ class OneTimeTokenModel(IdentityItem):
 
 
 class EmailClaimModel(IdentityItem):
-    """`EMAIL#<lowercased e-mail>` / `EMAIL`: points at the user that owns the address."""
+    """`ORG#<org>` / `EMAIL#<lowercased e-mail>`: points at the organization's user with the
+    address. Keyed within the organization: another organization's claims are never read."""
 
     Meta = table_meta("identity")
     organization_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
+
+
+class DirectoryEntryModel(IdentityItem):
+    """`ORG#<org>` / `DIRN#...` or `DIRQ#...`: one user's public fields under a sort key that
+    orders the directory (by name, or by a search term). Rewritten with the user item in the
+    same transaction on every change, so the directory never disagrees with the users."""
+
+    Meta = table_meta("identity")
+    user_id = UnicodeAttribute()
+    organization_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    name_key = UnicodeAttribute()  # the name case-folded (the search dedup filter reads it)
+    role = UnicodeAttribute()
+    active = BooleanAttribute()
+    kind = UnicodeAttribute()  # `name` or `email`: which term the sort key holds
 
 
 class ApiTokenModel(IdentityItem):

@@ -142,3 +142,13 @@ class FlagOut(Out):
                 "cleared_by": source.cleared_by,
             }
         )
+
+
+class DirectoryUserOut(Out):
+    """A person in the organization's directory (what agents and admins look people up by)."""
+
+    id: str
+    name: str
+    role: Role
+    active: bool
+    email: str

@@ -10,6 +10,7 @@ import dataclasses
 import re
 import secrets
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
@@ -25,8 +26,11 @@ from chalicelib.core.errors import Conflict, NotFound, Unauthenticated
 from chalicelib.core.org_keys import org_pk, organization_of_key
 from chalicelib.identity import revocation
 from chalicelib.identity.models import (
+    DIRECTORY_BY_NAME,
+    DIRECTORY_BY_TERM,
     EMAIL_PREFIX,
     USER_PREFIX,
+    DirectoryEntryModel,
     EmailClaimModel,
     IdentityItem,
     OrganizationModel,
@@ -126,14 +130,19 @@ def create_user(
     password: str | None = None,
     actor_id: str = "system",
 ) -> User:
-    """Create a user and claim their e-mail in one audited transaction.
+    """Create a user, claim their e-mail within the organization and write their directory
+    entries, in one audited transaction.
 
-    Without a password (an invitation) the account gets an unusable one: a hash of random bytes
-    nobody knows, until the user chooses theirs through a setup link. 409 if the e-mail is
-    taken, 404 if the organization does not exist.
+    409 if the organization already has a user with the e-mail (other organizations' users are
+    never looked at), 404 if the organization does not exist. Without a password (an invitation,
+    or a customer added by an agent) the account gets an unusable one: a hash of random bytes
+    nobody knows, until the user chooses theirs through a setup link; a login attempt costs what
+    any wrong password costs.
     """
     user_id = uuid.uuid4().hex
     email_norm = normalize_email(email)
+    if password is None:
+        password = secrets.token_urlsafe(32)
     item = UserModel(
         org_pk(organization_id),
         f"{USER_PREFIX}{user_id}",
@@ -149,12 +158,17 @@ def create_user(
         created_at=datetime.now(UTC),
     )
     claim = EmailClaimModel(
-        f"{EMAIL_PREFIX}{email_norm}", "EMAIL", organization_id=organization_id, user_id=user_id
+        org_pk(organization_id),
+        f"{EMAIL_PREFIX}{email_norm}",
+        organization_id=organization_id,
+        user_id=user_id,
     )
 
     def build(tx: TransactWrite) -> None:
         tx.save(item, condition=UserModel.pk.does_not_exist())
-        tx.save(claim, condition=EmailClaimModel.pk.does_not_exist())
+        tx.save(claim, condition=EmailClaimModel.sk.does_not_exist())
+        for entry_item in directory_entries(item).values():
+            tx.save(entry_item)
         _org_admin_ops(tx, organization_id, 1 if role is Role.ADMIN else 0)
 
     entry = AuditEntry(
@@ -220,12 +234,29 @@ def update_user(
         # role anyway): demoting and promoting back must not revive an old session.
         actions.append(UserModel.sessions_valid_from_ms.set(revocation.now_ms()))
 
+    old_entries = directory_entries(item)
+    changed = UserModel(
+        item.pk,
+        item.sk,
+        user_id=item.user_id,
+        organization_id=organization_id,
+        email=item.email,
+        name=new_name,
+        role=new_role.value,
+        active=new_active,
+    )
+    new_entries = directory_entries(changed)
+
     def build(tx: TransactWrite) -> None:
         tx.update(
             item,
             actions=actions,
             condition=(UserModel.role == old_role.value) & (UserModel.active == old_active),
         )
+        for sort_key in old_entries.keys() - new_entries.keys():
+            tx.delete(old_entries[sort_key])
+        for entry_item in new_entries.values():
+            tx.save(entry_item)
         if delta:
             _org_admin_ops(tx, organization_id, delta)
 
@@ -284,46 +315,153 @@ def list_users(
     return Page([_to_user(item) for item in page.items], page.next_cursor)
 
 
-# Where a login for an unknown e-mail looks for its user: a key no organization can have (an
-# organization id is a slug), so both paths make the same two reads.
-_NO_ORGANIZATION = "-"
-_NO_USER = "0" * 32
+def directory_entries(user: UserModel) -> dict[str, DirectoryEntryModel]:
+    """The user's directory entries by sort key: by name and by each search term (name and
+    e-mail), each once across all roles (`*`) and once under the user's role."""
+    name_key = user.name.casefold()
+    entries: dict[str, DirectoryEntryModel] = {}
+    for role_part in ("*", user.role):
+        keys = [(f"{DIRECTORY_BY_NAME}{role_part}#{name_key}#{user.user_id}", "name")]
+        for kind, term in (("name", name_key), ("email", user.email)):
+            keys.append((f"{DIRECTORY_BY_TERM}{role_part}#{term}#{kind}#{user.user_id}", kind))
+        for sort_key, kind in keys:
+            entries[sort_key] = DirectoryEntryModel(
+                user.pk,
+                sort_key,
+                user_id=user.user_id,
+                organization_id=user.organization_id,
+                email=user.email,
+                name=user.name,
+                name_key=name_key,
+                role=user.role,
+                active=bool(user.active),
+                kind=kind,
+            )
+    return entries
+
+
+def _entry_user(entry: DirectoryEntryModel) -> User:
+    return User(
+        id=entry.user_id,
+        organization_id=entry.organization_id,
+        email=entry.email,
+        name=entry.name,
+        role=Role(entry.role),
+        active=bool(entry.active),
+    )
+
+
+def search_term(text: str) -> str:
+    """How a directory search term compares: trimmed and case-folded (like the stored keys)."""
+    return text.strip().casefold()
+
+
+def list_directory(
+    organization_id: str,
+    *,
+    role: Role | None = None,
+    q: str | None = None,
+    limit: int = cursors.DEFAULT_LIMIT,
+    cursor: str | None = None,
+    binding: str = "directory",
+) -> Page[User]:
+    """The organization's people sorted by name, optionally only one role and only those whose
+    name or e-mail starts with `q` (case-insensitive), a page at a time.
+
+    Without `q`: one Query on the name entries. With `q`: a Query on the search-term entries
+    from `q`; a user whose name and e-mail both start with `q` has two entries there, and a
+    filter drops the e-mail one so each person appears once. Either way one Query per page; the
+    cursor is bound to the organization, role and `q`.
+    """
+    role_part = "*" if role is None else role.value
+    term = None if q is None else search_term(q)
+    binding = f"{binding}|{role_part}|{term if term is not None else ''}"
+    start = cursors.decode(organization_id, binding, cursor)
+    if term is None:
+        condition = DirectoryEntryModel.sk.startswith(f"{DIRECTORY_BY_NAME}{role_part}#")
+        filter_condition = None
+    else:
+        condition = DirectoryEntryModel.sk.startswith(f"{DIRECTORY_BY_TERM}{role_part}#{term}")
+        filter_condition = (DirectoryEntryModel.kind == "name") | ~(
+            DirectoryEntryModel.name_key.startswith(term)
+        )
+    # Under `q` a person has at most two entries and the filter keeps one, so 2 x limit entries
+    # evaluated always hold a full page: one Query, stopped at `limit` (pynamodb then resumes
+    # the cursor from the last entry returned, not the last one evaluated).
+    results = DirectoryEntryModel.query(
+        org_pk(organization_id),
+        condition,
+        filter_condition=filter_condition,
+        limit=limit,
+        page_size=limit if filter_condition is None else 2 * limit,
+        last_evaluated_key=start,
+    )
+    found = [_entry_user(entry) for entry in results]
+    position = results.last_evaluated_key
+    return Page(found, cursors.encode(organization_id, binding, position))
+
+
+def display_names(organization_id: str, user_ids: Iterable[str | None]) -> dict[str, str]:
+    """Display names of the organization's users among `user_ids` (None and repeats ignored):
+    one BatchGetItem per 100 distinct ids, reading only the name. Ids of other organizations
+    or of nobody are simply absent from the answer."""
+    distinct = sorted({user_id for user_id in user_ids if user_id})
+    if not distinct:
+        return {}
+    keys = [(org_pk(organization_id), f"{USER_PREFIX}{user_id}") for user_id in distinct]
+    names: dict[str, str] = {}
+    for item in UserModel.batch_get(keys, attributes_to_get=["user_id", "name"]):
+        names[item.user_id] = item.name
+    return names
 
 
 def find_by_email(organization_id: str, email: str) -> User | None:
-    """The user of this organization with this e-mail, or None (also for an address of another
-    organization). The same two reads whether or not the address exists, like a login."""
-    email_norm = normalize_email(email)
+    """The organization's user with this e-mail (any role, active or not), or None. Reads only
+    the organization's own claim and user items: it cannot see another organization's users.
+
+    The same two reads whether or not the address exists (the claim, then the user, or a key that
+    cannot exist), like a login: callers that must not tell addresses apart (the password-reset
+    request) make the same DynamoDB calls either way."""
+    slug = organization_id.strip().lower()
+    partition = slug if _SLUG.match(slug) else _NO_ORGANIZATION
     try:
-        claim = EmailClaimModel.get(f"{EMAIL_PREFIX}{email_norm}", "EMAIL", consistent_read=True)
-        claimed_org, user_id = claim.organization_id, claim.user_id
+        claim = EmailClaimModel.get(org_pk(partition), f"{EMAIL_PREFIX}{normalize_email(email)}")
+        user_partition, user_id = claim.organization_id, claim.user_id
     except DoesNotExist:
-        claimed_org, user_id = _NO_ORGANIZATION, _NO_USER
-    if claimed_org != organization_id:
-        user_id = _NO_USER
+        user_partition, user_id = _NO_ORGANIZATION, _NO_USER
     try:
-        item = UserModel.get(org_pk(organization_id), f"{USER_PREFIX}{user_id}")
+        item = UserModel.get(org_pk(user_partition), f"{USER_PREFIX}{user_id}")
     except DoesNotExist:
         return None
     return _to_user(item)
 
 
-def authenticate_password(email: str, password: str) -> User:
-    """The active user with this e-mail and password, or Unauthenticated.
+# Where a login for an unknown organization or e-mail looks for its user: a key no organization
+# can have (an organization id is a slug), so every path makes the same two reads.
+_NO_ORGANIZATION = "-"
+_NO_USER = "0" * 32
 
-    A wrong password and an unknown e-mail take the same path: the e-mail claim read, one user
-    read (of a key that cannot exist, for an unknown e-mail) and one bcrypt check at the same
-    cost, so neither the answer nor its timing tells accounts apart. Failures are counted by the
-    login limiter (keyed by the e-mail, known or not), never on the user item.
+
+def authenticate_password(organization_id: str, email: str, password: str) -> User:
+    """The organization's active user with this e-mail and password, or Unauthenticated.
+
+    An unknown organization, an unknown e-mail and a wrong password take the same path: the
+    e-mail claim read (in the organization's partition, or one that cannot exist), one user
+    read (of a key that cannot exist, when there is no claim) and one bcrypt check at the same
+    cost, so neither the answer nor its timing tells organizations or accounts apart. Failures
+    are counted by the login limiter (keyed by organization and e-mail, known or not), never on
+    the user item.
     """
     email_norm = normalize_email(email)
+    slug = organization_id.strip().lower()
+    partition = slug if _SLUG.match(slug) else _NO_ORGANIZATION
     try:
-        claim = EmailClaimModel.get(f"{EMAIL_PREFIX}{email_norm}", "EMAIL")
-        organization_id, user_id = claim.organization_id, claim.user_id
+        claim = EmailClaimModel.get(org_pk(partition), f"{EMAIL_PREFIX}{email_norm}")
+        user_partition, user_id = claim.organization_id, claim.user_id
     except DoesNotExist:
-        organization_id, user_id = _NO_ORGANIZATION, _NO_USER
+        user_partition, user_id = _NO_ORGANIZATION, _NO_USER
     try:
-        item: UserModel | None = UserModel.get(org_pk(organization_id), f"{USER_PREFIX}{user_id}")
+        item: UserModel | None = UserModel.get(org_pk(user_partition), f"{USER_PREFIX}{user_id}")
     except DoesNotExist:
         item = None
     matches = verify_password(password, item.password_hash if item else dummy_hash())

@@ -189,6 +189,8 @@ class TicketModel(TicketsItem, discriminator="ticket"):
     status = UnicodeAttribute()
     priority = UnicodeAttribute()
     requester_id = UnicodeAttribute()
+    # Who opened it, when not the requester (an agent or API token on a customer's behalf).
+    submitter_id = UnicodeAttribute(null=True)
     assignee_id = UnicodeAttribute(null=True)
     tags = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     version = VersionAttribute()
@@ -208,6 +210,7 @@ class TicketModel(TicketsItem, discriminator="ticket"):
         tags: list[str] | None = None,
         now: str,
         ticket_id: str | None = None,
+        submitter_id: str | None = None,
     ) -> TicketModel:
         """A new OPEN ticket item with every index key set (not saved)."""
         ticket_id = ticket_id or new_id()
@@ -222,6 +225,7 @@ class TicketModel(TicketsItem, discriminator="ticket"):
             status=Status.OPEN,
             priority=priority,
             requester_id=requester_id,
+            submitter_id=submitter_id or requester_id,
             assignee_id=None,
             tags=list(tags or []),
             created_at=now,
@@ -290,6 +294,10 @@ class Ticket:
     version: int
     created_at: str
     updated_at: str
+    submitter_id: str
+    # Display names, filled in for responses (`tickets.names`); None when unknown.
+    requester_name: str | None = None
+    assignee_name: str | None = None
 
     @classmethod
     def from_model(cls, item: TicketModel) -> Ticket:
@@ -307,6 +315,7 @@ class Ticket:
             version=int(item.version or 0),
             created_at=item.created_at,
             updated_at=item.updated_at,
+            submitter_id=item.submitter_id or item.requester_id,
         )
 
 
@@ -322,6 +331,7 @@ class Comment:
     body_markdown: str
     body_html: str
     created_at: str
+    author_name: str | None = None  # filled in for responses (`tickets.names`)
 
     @classmethod
     def from_model(cls, item: CommentModel) -> Comment:

@@ -152,3 +152,20 @@ def may_bulk_update(principal: Principal) -> bool:
 def check_bulk_update(principal: Principal) -> None:
     if not may_bulk_update(principal):
         raise Forbidden()
+
+
+# --- Tickets on behalf of a customer ---------------------------------------------------------
+
+# Who a ticket can be opened for: a customer of the organization.
+ON_BEHALF_REQUESTER_ROLES = frozenset({Role.REQUESTER})
+
+
+def may_open_on_behalf(principal: Principal) -> bool:
+    """Agents and admins (and API tokens acting for one, with `tickets:write`) may open a
+    ticket for a customer; a requester opens tickets only for themself."""
+    return principal.is_staff
+
+
+def check_open_on_behalf(principal: Principal) -> None:
+    if not may_open_on_behalf(principal):
+        raise Forbidden("Only staff may open a ticket on behalf of someone else.")

@@ -20,6 +20,7 @@ from pydantic import (
     RootModel,
     StringConstraints,
     TypeAdapter,
+    model_validator,
 )
 
 from chalicelib.core.cursors import ListQuery
@@ -62,6 +63,9 @@ def _unique(values: list[str]) -> list[str]:
 Subject = Annotated[
     str, StringConstraints(min_length=1, max_length=SUBJECT_MAX), AfterValidator(_one_line)
 ]
+PersonName = Annotated[
+    str, StringConstraints(min_length=1, max_length=120), AfterValidator(_one_line)
+]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX), AfterValidator(_text)]
 Tag = Annotated[str, StringConstraints(max_length=TAG_MAX_LENGTH, pattern=TAG_PATTERN)]
 Tags = Annotated[list[Tag], Field(max_length=TAGS_MAX), AfterValidator(_unique)]
@@ -77,11 +81,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class RequesterRef(_Strict):
+    """A customer by e-mail: found in the organization, or created as a requester."""
+
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    name: PersonName
+
+
 class CreateTicket(_Strict):
+    """`requesterId` or `requester` (staff only, not both): open the ticket for a customer."""
+
     subject: Subject
     body: Body
     priority: PriorityValue = "NORMAL"
     tags: Tags = Field(default_factory=list)
+    requesterId: Id | None = None  # noqa: N815 (the contract's field name)
+    requester: RequesterRef | None = None
+
+    @model_validator(mode="after")
+    def _one_requester(self) -> CreateTicket:
+        if self.requesterId is not None and self.requester is not None:
+            raise ValueError("give requesterId or requester, not both")
+        return self
 
 
 class UpdateTicket(_Strict):
@@ -164,7 +185,10 @@ class TicketOut(Out):
     status: StatusValue
     priority: PriorityValue
     requester_id: str
+    requester_name: str | None
+    submitter_id: str
     assignee_id: str | None
+    assignee_name: str | None
     tags: list[str]
     version: int
     created_at: UtcTimestamp
@@ -177,6 +201,7 @@ class CommentOut(Out):
     id: str
     ticket_id: str
     author_id: str
+    author_name: str | None
     internal: bool
     body_html: str
     body_markdown: str

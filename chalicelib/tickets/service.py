@@ -21,11 +21,12 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
-from chalicelib.authz.principal import Principal
+from chalicelib.authz.principal import Principal, Role
 from chalicelib.core import cursors
 from chalicelib.core.cursors import ListQuery, Page
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.tickets import policy, repository, writes
+from chalicelib.identity import users
+from chalicelib.tickets import names, policy, repository, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
@@ -74,12 +75,50 @@ def ticket_event_data(
     return data
 
 
-def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
-    """Open a ticket requested by the caller (one transaction)."""
+def view_ticket(principal: Principal, ticket_id: str) -> Ticket:
+    """`get_visible_ticket` with the display names the response carries."""
+    return names.name_ticket(principal.organization_id, get_visible_ticket(principal, ticket_id))
+
+
+def _customer_by_email(principal: Principal, email: str, name: str) -> str:
+    """The id of the organization's requester with this e-mail, created (audited, without a
+    password: the customer can be invited later) when the organization has nobody with it."""
     org = principal.organization_id
+    user = users.find_by_email(org, email)
+    if user is None:
+        try:
+            user = users.create_user(
+                org,
+                email=email,
+                name=name,
+                role=Role.REQUESTER,
+                password=None,
+                actor_id=principal.user_id,
+            )
+        except Conflict:
+            user = users.find_by_email(org, email)  # created meanwhile by a concurrent request
+    if user is None or user.role not in policy.ON_BEHALF_REQUESTER_ROLES or not user.active:
+        raise writes.invalid_requester("requester")
+    return user.id
+
+
+def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
+    """Open a ticket (one transaction): requested by the caller, or, for staff, on behalf of a
+    customer given by `requesterId` (checked at commit time to be an active requester of the
+    organization) or by `requester` (found by e-mail within the organization, or created). The
+    ticket records the caller as `submitterId`; the audit record names both."""
+    org = principal.organization_id
+    requester_id, check_requester = principal.user_id, False
+    if data.requesterId is not None or data.requester is not None:
+        policy.check_open_on_behalf(principal)
+    if data.requesterId is not None:
+        requester_id, check_requester = data.requesterId, True
+    elif data.requester is not None:
+        requester_id = _customer_by_email(principal, data.requester.email, data.requester.name)
     item = TicketModel.new(
         org,
-        requester_id=principal.user_id,
+        requester_id=requester_id,
+        submitter_id=principal.user_id,
         subject=data.subject,
         body_markdown=data.body,
         body_html=render_markdown(data.body),
@@ -93,15 +132,28 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
     )
 
     def build(tx: TransactWrite) -> None:
+        if check_requester:
+            writes.requester_check(tx, org, requester_id)
         tx.save(item, condition=TicketModel.pk.does_not_exist())
         for tag_item in tag_items:
             tx.save(tag_item)
         tx.save(event, condition=EventModel.pk.does_not_exist())
 
-    summary = {"status": item.status, "priority": item.priority, "tags": list(data.tags)}
+    summary: dict[str, Any] = {
+        "status": item.status,
+        "priority": item.priority,
+        "tags": list(data.tags),
+    }
+    if requester_id != principal.user_id:
+        summary |= {"requesterId": requester_id, "submitterId": principal.user_id}
     entry = writes.entry(principal, "ticket.create", "ticket", item.ticket_id, after=summary)
-    audit.transact(entry, build)
-    return Ticket.from_model(item)
+    try:
+        audit.transact(entry, build)
+    except TransactWriteError as error:
+        if check_requester and 0 in writes.failed_positions(error):
+            raise writes.invalid_requester("requesterId") from None
+        raise
+    return names.name_ticket(org, Ticket.from_model(item))
 
 
 def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
@@ -145,7 +197,7 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
         items = [item for item in page.items if isinstance(item, TicketModel)]
     tickets = [Ticket.from_model(item) for item in items if policy.can_see(principal, item)]
     next_cursor = cursors.encode(org, binding, page.last_key)
-    return Page(tickets, next_cursor)
+    return Page(names.name_tickets(org, tickets), next_cursor)
 
 
 def _changes(item: TicketModel, data: UpdateTicket) -> dict[str, Any]:
@@ -221,7 +273,7 @@ def update_ticket(
     item = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
     changes = _allowed_changes(principal, item, data, if_match)
     if not changes:
-        return Ticket.from_model(item)
+        return names.name_ticket(org, Ticket.from_model(item))
 
     before, after = _audit_summary(item, changes)
     old_tags = list(item.tags or [])
@@ -266,7 +318,7 @@ def update_ticket(
         if ticket_position in failed:
             raise Conflict("The ticket was changed by someone else; reload it and retry.") from None
         raise
-    return Ticket.from_model(item)
+    return names.name_ticket(org, Ticket.from_model(item))
 
 
 # --- Comments --------------------------------------------------------------------------------
@@ -305,7 +357,7 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
     action = "comment.internal_note" if data.internal else "comment.create"
     entry = writes.entry(principal, action, "comment", comment_id, after=after)
     audit.transact(entry, build)
-    return Comment.from_model(comment)
+    return names.name_comments(org, [Comment.from_model(comment)])[0]
 
 
 def list_comments(principal: Principal, ticket_id: str, query: ListQuery) -> Page[Comment]:
@@ -332,4 +384,4 @@ def list_comments(principal: Principal, ticket_id: str, query: ListQuery) -> Pag
         if isinstance(item, CommentModel) and policy.can_see_comment(principal, item)
     ]
     next_cursor = cursors.encode(org, binding, page.last_key)
-    return Page(comments, next_cursor)
+    return Page(names.name_comments(org, comments), next_cursor)

@@ -14,7 +14,7 @@ from chalicelib.authz.principal import Principal
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.org_keys import org_pk
 from chalicelib.identity.models import USER_PREFIX, UserModel
-from chalicelib.tickets.policy import ASSIGNEE_ROLES
+from chalicelib.tickets.policy import ASSIGNEE_ROLES, ON_BEHALF_REQUESTER_ROLES
 
 
 def now() -> str:
@@ -67,4 +67,25 @@ def assignee_check(tx: TransactWrite, organization_id: str, user_id: str) -> Non
 def invalid_assignee() -> ValidationFailed:
     return ValidationFailed(
         details=[{"field": "assigneeId", "message": "must be an active agent or admin of this org"}]
+    )
+
+
+def requester_check(tx: TransactWrite, organization_id: str, user_id: str) -> None:
+    """Condition: the user a ticket is opened for is an active requester of this organization
+    at commit time (an unknown id and another organization's user fail alike: the key is
+    built in this organization's partition)."""
+    tx.condition_check(
+        UserModel,
+        org_pk(organization_id),
+        f"{USER_PREFIX}{user_id}",
+        condition=UserModel.role.is_in(*sorted(role.value for role in ON_BEHALF_REQUESTER_ROLES))
+        & (UserModel.active == True),  # noqa: E712 (a DynamoDB condition, not a comparison)
+    )
+
+
+def invalid_requester(field: str) -> ValidationFailed:
+    """The one answer for a requester that is unknown, in another organization, staff or
+    inactive: nothing in it tells these apart."""
+    return ValidationFailed(
+        details=[{"field": field, "message": "must be an active requester of this organization"}]
     )

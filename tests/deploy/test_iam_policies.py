@@ -207,7 +207,7 @@ def test_every_recorded_call_is_granted(make_org: Any, client: Any) -> None:
     """Runs last: every call any test made through a function must be in its policy."""
     org = make_org()
     assert client.get("/api/me", token=org.agent.token).status == 200
-    wrong = {"email": org.agent.email, "password": "not-the-password"}  # pragma: allowlist secret
+    wrong = org.agent.login_body(password="not-the-password")  # pragma: allowlist secret
     assert client.post("/api/auth/login", json=wrong).status in {401, 429}
     identity = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{get_settings().table_name('identity')}"
     assert Call("api_handler", "dynamodb:GetItem", identity, "GetItem") in RECORDED  # login

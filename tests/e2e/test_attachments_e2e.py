@@ -18,7 +18,7 @@ def _login(stack: dict[str, Any], org_index: int, role: str) -> dict[str, str]:
     user = next(u for u in org["users"] if u["role"] == role)
     response = requests.post(
         f"{stack['url']}/api/auth/login",
-        json={"email": user["email"], "password": user["password"]},
+        json={k: user[k] for k in ("organization", "email", "password")},
         timeout=30,
     )
     assert response.status_code == 200

@@ -23,7 +23,7 @@ def test_cookie_session_and_csrf_over_http(local_stack: dict[str, Any]) -> None:
     url = local_stack["url"]
     user = _admin(local_stack)
     session = requests.Session()
-    credentials = {"email": user["email"], "password": user["password"]}
+    credentials = {k: user[k] for k in ("organization", "email", "password")}
     login = session.post(f"{url}/api/auth/login", json=credentials, timeout=30)
     assert login.status_code == 200
     cookie = login.headers["Set-Cookie"]

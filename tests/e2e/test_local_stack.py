@@ -38,11 +38,17 @@ def test_demo_credentials_file_and_logins(local_stack: dict[str, Any]) -> None:
     assert credentials["apiUrl"] == local_stack["url"]
     assert [org["id"] for org in credentials["organizations"]] == ["acme", "globex"]
     for org in credentials["organizations"]:
-        assert sorted(u["role"] for u in org["users"]) == ["ADMIN", "AGENT", "REQUESTER"]
+        assert sorted(u["role"] for u in org["users"]) == [
+            "ADMIN",
+            "AGENT",
+            "REQUESTER",
+            "REQUESTER",
+        ]
+        assert {u["organization"] for u in org["users"]} == {org["id"]}
         user = org["users"][0]
         login = requests.post(
             f"{local_stack['url']}/api/auth/login",
-            json={"email": user["email"], "password": user["password"]},
+            json={k: user[k] for k in ("organization", "email", "password")},
             timeout=30,
         )
         assert login.status_code == 200

@@ -39,7 +39,11 @@ def test_bootstrap_issue_token_and_revoke(client: Any, capsys: pytest.CaptureFix
     assert code == 0 and created["admin"]["role"] == "ADMIN"
     login = client.post(
         "/api/auth/login",
-        json={"email": "bill@initech.example", "password": created["adminPassword"]},
+        json={
+            "organization": created["organizationId"],
+            "email": "bill@initech.example",
+            "password": created["adminPassword"],
+        },
     )
     assert login.status == 200
 

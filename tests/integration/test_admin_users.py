@@ -43,7 +43,7 @@ def test_create_user_invites_them_and_the_setup_link_sets_their_password(
     assert invitation.subject == f"Your invitation to the {org.id.title()} helpdesk"
     assert "/password/setup#token=dgp_" in invitation.text
     # Before setup no password works (the account has an unusable random one).
-    login = {"email": "NEW.person@example.com", "password": PASSWORD}
+    login = {"organization": org.id, "email": "NEW.person@example.com", "password": PASSWORD}
     assert client.post("/api/auth/login", json=login).status == 401
     setup = {"token": invitation.token, "newPassword": PASSWORD}
     assert client.post("/api/auth/password-reset/complete", json=setup).status == 204
@@ -76,9 +76,7 @@ def test_change_role_takes_effect_at_once(client: Any, make_org: Any) -> None:
     assert _admins(org.id) == 2
     # The old session carried role AGENT: it no longer matches and must be renewed.
     assert client.get("/api/me", token=org.agent.token).status == 401
-    fresh = client.post(
-        "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
-    ).json["token"]
+    fresh = client.post("/api/auth/login", json=org.agent.login_body()).json["token"]
     assert client.get("/api/admin/users", token=fresh).status == 200
 
 
@@ -116,7 +114,7 @@ def test_deactivate_and_reactivate(client: Any, make_org: Any) -> None:
     time.sleep(1.01 - time.time() % 1)
     login = client.post(
         "/api/auth/login",
-        json={"email": org.requester.email, "password": org.requester.password},
+        json=org.requester.login_body(),
     )
     assert login.status == 200
 

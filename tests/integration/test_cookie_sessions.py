@@ -22,9 +22,7 @@ def allowed_origin() -> Any:
 
 
 def _login_cookie(client: Any, org: TestOrg) -> str:
-    response = client.post(
-        "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
-    )
+    response = client.post("/api/auth/login", json=org.agent.login_body())
     assert response.status == 200
     set_cookie = response.header("Set-Cookie") or ""
     attributes = [part.strip() for part in set_cookie.split(";")]
@@ -95,9 +93,7 @@ def test_bearer_writes_need_no_origin(client: Any, make_org: Any) -> None:
 
 def test_cookie_admin_write_is_csrf_checked_too(client: Any, make_org: Any) -> None:
     org = make_org()
-    response = client.post(
-        "/api/auth/login", json={"email": org.admin.email, "password": org.admin.password}
-    )
+    response = client.post("/api/auth/login", json=org.admin.login_body())
     cookie = f"{SESSION_COOKIE}={response.json['token']}"
     body = {"name": "x", "scopes": ["tickets:read"], "expiresInDays": 1}
     forged = client.post("/api/admin/tokens", json=body, headers={"Cookie": cookie})

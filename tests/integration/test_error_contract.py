@@ -47,7 +47,7 @@ def test_oversized_body_is_413_before_parsing(client: Any) -> None:
 
 
 def test_body_at_limit_is_not_413(client: Any) -> None:
-    payload = json.dumps({"email": "a@b.c", "password": "x"})
+    payload = json.dumps({"organization": "acme", "email": "a@b.c", "password": "x"})
     padded = payload + " " * (64 * 1024 - len(payload))
     assert client.post("/api/auth/login", body=padded).status == 401
 

@@ -24,16 +24,15 @@ def _strip_volatile(response: Any) -> tuple[int, Any, dict[str, str]]:
 def test_wrong_password_and_unknown_email_are_identical(client: Any, make_org: Any) -> None:
     org = make_org()
     wrong_password = client.post(
-        "/api/auth/login", json={"email": org.agent.email, "password": "wrong-password-123"}
+        "/api/auth/login", json=org.agent.login_body(password="wrong-password-123")
     )
     unknown_email = client.post(
-        "/api/auth/login", json={"email": "nobody@nowhere.example", "password": "wrong-password-1"}
+        "/api/auth/login",
+        json=org.agent.login_body(email="nobody@nowhere.example", password="wrong-password-1"),
     )
     deactivated = org.add_user(Role.REQUESTER)
     users.update_user(org.id, deactivated.id, actor_id=org.admin.id, active=False)
-    inactive = client.post(
-        "/api/auth/login", json={"email": deactivated.email, "password": deactivated.password}
-    )
+    inactive = client.post("/api/auth/login", json=deactivated.login_body())
     assert wrong_password.status == 401
     assert _strip_volatile(wrong_password) == _strip_volatile(unknown_email)
     assert _strip_volatile(wrong_password) == _strip_volatile(inactive)
@@ -55,7 +54,12 @@ def test_unknown_email_still_pays_one_bcrypt_check(
 
     monkeypatch.setattr(passwords.bcrypt, "checkpw", counting)
     response = client.post(
-        "/api/auth/login", json={"email": "ghost@nowhere.example", "password": "whatever-pass"}
+        "/api/auth/login",
+        json={
+            "organization": "acme",
+            "email": "ghost@nowhere.example",
+            "password": "whatever-pass",
+        },
     )
     assert response.status == 401
     assert len(calls) == 1
@@ -65,7 +69,7 @@ def test_login_is_case_insensitive_on_email(client: Any, make_org: Any) -> None:
     org = make_org()
     response = client.post(
         "/api/auth/login",
-        json={"email": "  " + org.agent.email.upper() + " ", "password": org.agent.password},
+        json=org.agent.login_body(email="  " + org.agent.email.upper() + " "),
     )
     assert response.status == 200 and response.json["user"]["id"] == org.agent.id
 
@@ -79,7 +83,10 @@ def test_hashes_are_bcrypt_cost_12_by_default(client: Any, make_org: Any) -> Non
         )
     stored = UserModel.get(org_pk(org.id), f"USER#{user.id}")
     assert stored.password_hash.startswith("$2b$12$")
-    login = client.post("/api/auth/login", json={"email": "cost@x.example", "password": "x" * 12})
+    login = client.post(
+        "/api/auth/login",
+        json={"organization": org.id, "email": "cost@x.example", "password": "x" * 12},
+    )
     assert login.status == 200
 
 
@@ -89,7 +96,8 @@ def test_over_long_password_is_never_truncated(client: Any, make_org: Any) -> No
     users.create_user(org.id, email="long@x.example", name="L", role=Role.AGENT, password=base)
     # bcrypt would ignore byte 73+: with truncation this would log in.
     response = client.post(
-        "/api/auth/login", json={"email": "long@x.example", "password": base + "extra"}
+        "/api/auth/login",
+        json={"organization": org.id, "email": "long@x.example", "password": base + "extra"},
     )
     assert response.status == 401
 
@@ -101,17 +109,13 @@ def test_failed_logins_are_reported_and_never_touch_the_user_item(
     before = UserModel.get(org_pk(org.id), f"USER#{org.agent.id}").attribute_values
     read_events(caplog)
     for _ in range(2):
-        client.post(
-            "/api/auth/login", json={"email": org.agent.email, "password": "nope-nope-nope"}
-        )
+        client.post("/api/auth/login", json=org.agent.login_body(password="nope-nope-nope"))
     events = read_events(caplog, "security.failed_login")
     assert len(events) == 2 and all(e["request_id"] and e["ip"] for e in events)
     # Counting happens in the login limiter, keyed by the e-mail (known or not): a wrong password
     # writes nothing an unknown e-mail would not (tests/security/test_login_throttling.py).
     assert UserModel.get(org_pk(org.id), f"USER#{org.agent.id}").attribute_values == before
-    ok = client.post(
-        "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
-    )
+    ok = client.post("/api/auth/login", json=org.agent.login_body())
     assert ok.status == 200
 
 

@@ -20,7 +20,9 @@ AUTH_IP = ratelimit.LOGIN_IP_FAILURES
 
 
 def _login(client: Any, email: str, password: str, ip: str) -> Any:
-    return client.post("/api/auth/login", json={"email": email, "password": password}, source_ip=ip)
+    organization = email.rsplit("@", 1)[1].removesuffix(".example")  # `@<org>.example`
+    body = {"organization": organization, "email": email, "password": password}
+    return client.post("/api/auth/login", json=body, source_ip=ip)
 
 
 def _violations(mark: int) -> list[dict[str, Any]]:

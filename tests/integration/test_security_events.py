@@ -134,7 +134,7 @@ def _sample_events(make_org: Any, client: Any, mark: int) -> list[dict[str, Any]
     for ip in ("203.0.113.1", "203.0.113.1", "203.0.113.2"):
         client.post(
             "/api/auth/login",
-            json={"email": org.agent.email, "password": "wrong-password-1"},
+            json=org.agent.login_body(password="wrong-password-1"),
             source_ip=ip,
         )
     client.get("/api/admin/audit", token=org.requester.token)

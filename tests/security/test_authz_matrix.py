@@ -112,7 +112,7 @@ def _bulk(client: Any, org: TestOrg, params: dict[str, str]) -> RequestParts:
 
 REQUEST_MAKERS: dict[tuple[str, str], RequestMaker] = {
     ("POST", "/api/auth/login"): lambda client, org, params: RequestParts(
-        body={"email": org.requester.email, "password": org.requester.password}
+        body=org.requester.login_body()
     ),
     ("PATCH", "/api/tickets/{ticket_id}"): _ticket_patch,
     ("POST", "/api/tickets/bulk"): _bulk,

@@ -22,7 +22,7 @@ def _suspicious(mark: int) -> list[dict[str, Any]]:
 
 
 def _second_session(client: Any, user: TestUser) -> str:
-    response = client.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    response = client.post("/api/auth/login", json=user.login_body())
     assert response.status == 200
     token: str = response.json["token"]
     return token

@@ -59,15 +59,15 @@ def test_logs_never_contain_passwords_tokens_cookies_or_emails(
     caplog.set_level(logging.DEBUG, logger="deskguard")
     org = make_org()
     secrets = [org.admin.password, org.agent.password, org.admin.token, org.agent.token]
-    login = client.post(
-        "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
-    )
+    login = client.post("/api/auth/login", json=org.agent.login_body())
     cookie_value = login.header("Set-Cookie").split(";")[0].split("=", 1)[1]  # type: ignore[union-attr]
     secrets += [login.json["token"], cookie_value]
     wrong = "Wrong-Password-Value-42"
     secrets.append(wrong)
-    client.post("/api/auth/login", json={"email": org.agent.email, "password": wrong})
-    client.post("/api/auth/login", json={"email": "ghost@example.org", "password": wrong})
+    client.post("/api/auth/login", json=org.agent.login_body(password=wrong))
+    client.post(
+        "/api/auth/login", json=org.agent.login_body(email="ghost@example.org", password=wrong)
+    )
     with override(allowed_origins=("https://app.example",)):
         client.get("/api/me", headers={"Cookie": f"deskguard_session={cookie_value}"})
         client.post("/api/auth/logout", headers={"Cookie": f"deskguard_session={cookie_value}"})

@@ -160,17 +160,13 @@ def test_deactivated_user_token_and_api_token_stop_at_once(client: Any, make_org
     assert response.status == 200 and response.json["active"] is False
     _rejected(client, org.agent.token)
     _rejected(client, api_token)
-    login = client.post(
-        "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
-    )
+    login = client.post("/api/auth/login", json=org.agent.login_body())
     assert_error(login, 401, "UNAUTHENTICATED")
 
 
 def test_logout_revokes_the_jti_at_once(client: Any, make_org: Any) -> None:
     org = make_org()
-    other_session = client.post(
-        "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
-    ).json["token"]
+    other_session = client.post("/api/auth/login", json=org.agent.login_body()).json["token"]
     response = client.post("/api/auth/logout", token=org.agent.token)
     assert response.status == 204
     assert "Max-Age=0" in (response.header("Set-Cookie") or "")
@@ -194,9 +190,7 @@ def test_revoke_all_for_user_kills_sessions_and_api_tokens(client: Any, make_org
     _accepted(client, bystander.token)
     # Credentials issued afterwards work (iat has one-second resolution).
     _next_second()
-    fresh = client.post(
-        "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
-    )
+    fresh = client.post("/api/auth/login", json=org.agent.login_body())
     assert fresh.status == 200
     _accepted(client, fresh.json["token"])
     _accepted(client, mint_api_token(org.agent, ["tickets:read"]))
@@ -328,9 +322,7 @@ def test_key_rotation_old_kid_verifies_until_retired(
     keyring.reload_keyring()
     assert "kid-old" not in keyring.keyring().private_keys
     _accepted(client, old_token)
-    new_token = client.post(
-        "/api/auth/login", json={"email": org.agent.email, "password": org.agent.password}
-    ).json["token"]
+    new_token = client.post("/api/auth/login", json=org.agent.login_body()).json["token"]
     import jwt
 
     assert jwt.get_unverified_header(new_token)["kid"] == "kid-new"

@@ -105,9 +105,7 @@ def test_new_kid_reaches_a_warm_container_after_one_reload(
     assert client.get("/api/me", token=org.agent.token).status == 200  # kid-a still verifies
     assert len(reads) == 2
     # It now signs with the new active kid too.
-    login = client.post(
-        "/api/auth/login", json={"email": org.admin.email, "password": org.admin.password}
-    )
+    login = client.post("/api/auth/login", json=org.admin.login_body())
     import jwt
 
     assert jwt.get_unverified_header(login.json["token"])["kid"] == "kid-b"

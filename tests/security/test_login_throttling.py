@@ -24,11 +24,22 @@ from tests.support.logcheck import events_since
 DEPLOYED_FLOOR_MS = load({"DESKGUARD_STAGE": "prod"}).login_failure_floor_ms
 
 
+def _organization_of(email: str) -> str:
+    """The organization a test address logs in to: the factory's addresses end in
+    `@<org>.example`; `@nowhere.example` names an organization that does not exist."""
+    return email.rsplit("@", 1)[1].removesuffix(".example")
+
+
+def _account(email: str) -> str:
+    """What the login limiter keys an attempt by: organization and e-mail."""
+    return f"{_organization_of(email)}/{email}"
+
+
 def _login(client: Any, email: str, password: str, ip: str, device: str | None = None) -> Any:
     headers = {"Cookie": device} if device else None
     return client.post(
         "/api/auth/login",
-        json={"email": email, "password": password},
+        json={"organization": _organization_of(email), "email": email, "password": password},
         source_ip=ip,
         headers=headers,
     )
@@ -44,7 +55,9 @@ def _device_cookie(response: Any) -> str:
 
 def _slowdown_failures(email: str, clock: FakeClock) -> int:
     window = ratelimit.LOGIN_SLOWDOWN_WINDOW_SECONDS
-    key = f"ACCT#{email_hash(email)}#LOGINSLOW#W{int(clock.now) - int(clock.now) % window}"
+    key = (
+        f"ACCT#{email_hash(_account(email))}#LOGINSLOW#W{int(clock.now) - int(clock.now) % window}"
+    )
     try:
         return int(LoginSlowdownItem.get(key).failures)
     except LoginSlowdownItem.DoesNotExist:
@@ -127,7 +140,7 @@ def test_distributed_guessing_slows_down_but_never_locks_out_the_owner(
     assert _login(client, owner.email, owner.password, "192.0.2.77").status == 200
     # The slow-down was reported once, under the account's pseudonym.
     slowdowns = [v for v in _violations(log_mark) if v["reason"] == "login_slowdown"]
-    assert [v["email_hash"] for v in slowdowns] == [email_hash(owner.email)]
+    assert [v["email_hash"] for v in slowdowns] == [email_hash(_account(owner.email))]
 
 
 def test_device_cookie_is_bound_to_its_account_and_has_its_own_budget(
@@ -221,6 +234,26 @@ def test_both_failures_make_the_same_dynamodb_calls(
     assert wrong.body == unknown.body
     assert real_account == dynamodb_calls
     assert len(real_account) >= 5  # counters, claim, user, slow-down: all on both paths
+
+
+def test_an_unknown_organization_makes_the_same_dynamodb_calls_as_a_wrong_password(
+    client: Any, make_org: Any, rate_limited: None, dynamodb_calls: list[tuple[str, str]]
+) -> None:
+    org, other = make_org(), make_org()
+    _login(client, "warm-up@nowhere.example", "wrong-password-1", "192.0.2.1")
+    del dynamodb_calls[:]
+    wrong = _login(client, org.agent.email, "wrong-password-1", "192.0.2.2")
+    wrong_password = list(dynamodb_calls)
+    answers = []
+    # The right password, sent to an organization that does not exist / that is not the user's.
+    for organization in ("no-such-org", other.id):
+        del dynamodb_calls[:]
+        body = org.agent.login_body(organization=organization)
+        response = client.post("/api/auth/login", json=body, source_ip="192.0.2.3")
+        answers.append((response.status, response.body, list(dynamodb_calls)))
+    for status, body, calls in answers:
+        assert (status, body) == (wrong.status, wrong.body) == (401, wrong.body)
+        assert calls == wrong_password
 
 
 def _mann_whitney_p(a: list[float], b: list[float]) -> float:

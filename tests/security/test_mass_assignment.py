@@ -38,7 +38,9 @@ def test_create_user_refuses_server_fields(
     response = client.post("/api/admin/users", json=body, token=org.admin.token)
     details = assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
     assert next(iter(extra)) in {d["field"] for d in details}
-    assert EmailClaimModel.count("EMAIL#victim@example.com") == 0
+    assert (
+        EmailClaimModel.count(org_pk(org.id), EmailClaimModel.sk == "EMAIL#victim@example.com") == 0
+    )
     assert len(list(UserModel.query(org_pk(org.id), UserModel.sk.startswith("USER#")))) == 3
     assert len(list(UserModel.query(org_pk("other-org")))) == 0
 
@@ -101,6 +103,6 @@ def test_login_body_cannot_carry_role_or_org(client: Any, make_org: Any) -> None
     for extra in ({"role": "ADMIN"}, {"organizationId": "x"}):
         response = client.post(
             "/api/auth/login",
-            json={"email": org.requester.email, "password": org.requester.password, **extra},
+            json={**org.requester.login_body(), **extra},
         )
         assert_error(response, 400, "VALIDATION_ERROR")

@@ -12,7 +12,7 @@ from tests.support.orgs import TestUser
 
 
 def _login(client: Any, user: TestUser) -> str:
-    response = client.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    response = client.post("/api/auth/login", json=user.login_body())
     assert response.status == 200
     token: str = response.json["token"]
     return token

@@ -32,9 +32,7 @@ class World:
     def fresh_token(self, user: TestUser | None) -> str | None:
         if user is None:
             return None
-        response = self.client.post(
-            "/api/auth/login", json={"email": user.email, "password": user.password}
-        )
+        response = self.client.post("/api/auth/login", json=user.login_body())
         return str(response.json["token"])
 
     def home_token_id(self) -> str:

@@ -126,6 +126,7 @@ def webhook_delivery(client: Any, org: TestOrg, params: dict[str, str]) -> str:
 ObjectMaker = Callable[[Any, TestOrg, dict[str, str]], str]
 OBJECT_MAKERS: dict[str, ObjectMaker] = {
     "/api/admin/users/{user_id}": lambda client, org, params: org.add_user(Role.REQUESTER).id,
+    "/api/users/{user_id}": lambda client, org, params: org.add_user(Role.REQUESTER).id,
     "/api/admin/security/flags/{flag_id}": security_flag,
     "/api/admin/tokens/{token_id}": api_token,
     "/api/admin/webhooks/{webhook_id}": webhook,

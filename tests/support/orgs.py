@@ -28,6 +28,12 @@ class TestUser:
         """Keyword arguments for ApiClient calls made as this user."""
         return {"token": self.token}
 
+    def login_body(self, **changes: str) -> dict[str, str]:
+        """The body of `POST /api/auth/login` for this user (fields overridable)."""
+        body = {"organization": self.organization_id, "email": self.email}
+        body["password"] = self.password
+        return {**body, **changes}
+
 
 @dataclasses.dataclass
 class TestOrg:
@@ -65,7 +71,8 @@ class OrgFactory:
         user = users.create_user(
             org_id, email=email, name=role.value.title(), role=role, password=password
         )
-        response = self.client.post("/api/auth/login", json={"email": email, "password": password})
+        credentials = {"organization": org_id, "email": email, "password": password}
+        response = self.client.post("/api/auth/login", json=credentials)
         assert response.status == 200, response.body
         return TestUser(
             id=user.id,

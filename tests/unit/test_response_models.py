@@ -25,6 +25,8 @@ TICKET = Ticket(
     version=2,
     created_at="2026-01-01T00:00:00.000+00:00",
     updated_at="2026-01-02T00:00:00.000+00:00",
+    submitter_id="c" * 32,
+    requester_name="Pat Customer",
 )
 
 
@@ -38,7 +40,10 @@ def test_a_ticket_dumps_to_the_contract_body() -> None:
         "status": "OPEN",
         "priority": "HIGH",
         "requesterId": "b" * 32,
+        "requesterName": "Pat Customer",
+        "submitterId": "c" * 32,
         "assigneeId": None,
+        "assigneeName": None,
         "tags": ["vpn"],
         "version": 2,
         "createdAt": "2026-01-01T00:00:00.000+00:00",
