@@ -191,13 +191,14 @@ Timestamp = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 40}),
 ]
 SortValue = Literal["createdAt", "-createdAt", "updatedAt", "-updatedAt", "priority", "-priority"]
+AssigneeFilter = Annotated[str, StringConstraints(max_length=32, pattern=r"^(me|[0-9a-f]{32})$")]
 SearchText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class ListTicketsQuery(ListQuery):
     status: StatusList | None = None
     priority: PriorityList | None = None
-    assigneeId: Id | Literal["me"] | None = None  # noqa: N815 (`me`: the caller)
+    assigneeId: AssigneeFilter | None = None  # noqa: N815 (`me`: the caller)
     requesterId: Id | None = None  # noqa: N815
     tag: Tag | None = None
     sort: SortValue = "-createdAt"
