@@ -460,9 +460,11 @@ def ticket_collection(organization_id: str, ticket_id: str) -> list[TicketsItem]
 def org_ticket_ids(organization_id: str) -> Iterable[str]:
     """Every ticket id of an organization, newest first (paged Query on `by_org`, keys only)."""
     for item in TicketsItem.by_org.query(
-        all_key(organization_id), scan_index_forward=False, attributes_to_get=["ticket_id"]
+        all_key(organization_id),
+        scan_index_forward=False,
+        attributes_to_get=["pk", "sk", "kind", "list_sk"],
     ):
-        yield str(item.ticket_id)
+        yield str(item.list_sk)
 
 
 def write_items(puts: Iterable[TicketsItem], deletes: Iterable[TicketsItem] = ()) -> None:
