@@ -7,8 +7,10 @@ assignees) is asked of `chalicelib.tickets.policy`; a ticket outside the caller'
 Bulk actions live in `chalicelib.tickets.bulk`.
 
 Every change goes through `audit.transact`, so the change and its audit record are one
-DynamoDB transaction. Reads are shaped so each request costs at most two round trips: one read
-of the ticket(s), one TransactWriteItems (the audit record touches no shared item).
+DynamoDB transaction. A single-ticket change costs one read of the ticket and one
+TransactWriteItems (the audit record touches no shared item), plus the search index's
+BatchWriteItem calls after it (`chalicelib.tickets.search`); list pages cost a bounded number of
+reads (`repository.MAX_QUERIES_PER_PAGE`).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def seed(
             now="2025-01-01T00:00:00.000+00:00",
         )
         ticket.status = rng.choice(Status.ALL)
-        ticket.assignee_id = rng.choice(assignees + [None])
+        ticket.assignee_id = rng.choice([*assignees, None])
         ticket.updated_at = updated
         ticket.version = 1
         ticket.set_index_keys()
@@ -150,7 +150,7 @@ def test_bad_list_parameters_are_400(
     org = make_org()
     response = client.get(f"/api/tickets?{query}", token=org.agent.token)
     assert response.status == 400, response.body
-    assert response.json["error"]["details"][0]["field"] == query.split("=")[0]
+    assert response.json["error"]["details"][0]["field"] == query.split("=", maxsplit=1)[0]
 
 
 def test_a_page_that_reaches_the_read_bound_is_short_but_resumes_exactly(
