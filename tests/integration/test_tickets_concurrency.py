@@ -3,7 +3,8 @@
 The writers call the ticket service from threads (Chalice keeps `current_request` on the app
 object, so its in-process gateway cannot serve concurrent requests). Real DynamoDB applies a
 transaction atomically; moto does not lock, so the test serializes moto's TransactWriteItems
-(and its BatchWriteItem, whose puts race moto's table copy) the way DynamoDB isolates them — the race between reading the version and writing stays fully open.
+(and the item puts and deletes of BatchWriteItem, which race moto's table copy) the way
+DynamoDB isolates them — the race between reading the version and writing stays fully open.
 """
 
 from __future__ import annotations
