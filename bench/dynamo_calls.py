@@ -152,16 +152,18 @@ def _print(results: dict[int, dict[str, tuple[int, int, str, int]]], noun: str) 
 
 def _seed(org: Any, count: int) -> list[str]:
     from chalicelib.tickets import repository
-    from chalicelib.tickets.models import Priority, TagModel, TicketModel, new_id
+    from chalicelib.tickets.models import Priority, TagModel, TermModel, TicketModel, new_id
+    from chalicelib.tickets.search_terms import text_terms
 
     items: list[Any] = []
     ids: list[str] = []
     for i in range(count):
+        body = "seeded printer" if i % 2 else "seeded"
         ticket = TicketModel.new(
             org.id,
             requester_id=org.requester.id,
             subject=f"seeded {i}",
-            body_markdown="seeded",
+            body_markdown=body,
             body_html="<p>seeded</p>",
             priority=Priority.ALL[i % 4],
             tags=["seed"],
@@ -171,6 +173,10 @@ def _seed(org: Any, count: int) -> list[str]:
         ticket.version = 1
         items.append(ticket)
         items.append(TagModel.for_ticket(org.id, ticket.ticket_id, "seed"))
+        items.extend(
+            TermModel.for_ticket(org.id, ticket.ticket_id, org.requester.id, term, public=True)
+            for term in text_terms([ticket.subject, body])
+        )
         ids.append(ticket.ticket_id)
     repository.put_tickets(items)
     return ids
@@ -227,6 +233,33 @@ def _measure(org: Any, ids: list[str], client: Any) -> dict[str, tuple[int, int,
         agent,
     )
     run("GET /tickets?tag=seed", "GET", "/api/tickets?tag=seed", agent)
+    run(
+        "GET /tickets?status=OPEN,PENDING&sort=-updatedAt",
+        "GET",
+        "/api/tickets?status=OPEN,PENDING&sort=-updatedAt&limit=25",
+        agent,
+    )
+    run(
+        "GET /tickets?priority=HIGH,URGENT&sort=-priority",
+        "GET",
+        "/api/tickets?priority=HIGH,URGENT&sort=-priority&limit=25",
+        agent,
+    )
+    run(
+        "GET /tickets?status=OPEN&sort=updatedAt (requester)",
+        "GET",
+        "/api/tickets?status=OPEN&sort=updatedAt&limit=25",
+        requester,
+    )
+    run("GET /tickets?q=seeded (one word)", "GET", "/api/tickets?q=seeded&limit=25", agent)
+    run(
+        "GET /tickets?q=seeded+printer (two words)",
+        "GET",
+        "/api/tickets?q=seeded%20printer&limit=25",
+        agent,
+    )
+    run("GET /tickets?q=see* (prefix)", "GET", "/api/tickets?q=see*&limit=25", agent)
+    run("GET /tickets?q=seeded (requester)", "GET", "/api/tickets?q=seeded&limit=25", requester)
     run("GET /tickets?assigneeId=...", "GET", f"/api/tickets?assigneeId={agent.id}", agent)
     patched = run(
         "PATCH /tickets/{id} (status)",

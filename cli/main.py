@@ -14,11 +14,11 @@ import os
 import sys
 from typing import Any
 
-from cli import audit, keys, security_events, stages, tenants, tokens
+from cli import audit, keys, security_events, stages, tenants, tickets, tokens
 from cli.common import Output, UsageError, aws_options
 from cli.failures import describe
 
-GROUPS = (tenants, tokens, audit, security_events, stages, keys)
+GROUPS = (tenants, tokens, audit, security_events, stages, keys, tickets)
 
 EPILOG = """\
 examples:
@@ -28,6 +28,7 @@ examples:
   python -m cli tokens issue --org acme --user-email admin@acme.example --name ci \\
       --scopes tickets:read --expires-in-days 30
   python -m cli audit verify --org acme
+  python -m cli tickets reindex --org acme
   python -m cli security-events query --category security.failed_login --since 1h
   python -m cli stages new globex
   python -m cli keys show --stage prod

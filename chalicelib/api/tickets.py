@@ -98,7 +98,11 @@ def create_ticket(call: ApiCall) -> Response:
     query=ListTicketsQuery,
     response=TicketOut,
     paginated=True,
-    summary="Tickets the caller may see (a requester: their own), newest first, filtered.",
+    summary=(
+        "Tickets the caller may see (a requester: their own), filtered, sorted (`sort`, default "
+        "newest first) or searched (`q`). A page holds `limit` items whenever that many matches "
+        "remain, unless five reads found fewer (then `nextCursor` resumes where reading stopped)."
+    ),
     operation_id="listTickets",
 )
 def list_tickets(call: ApiCall) -> dict[str, Any]:

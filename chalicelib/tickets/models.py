@@ -39,6 +39,12 @@ from chalicelib.core.org_keys import org_prefix
 TICKET_SK = "#TICKET"
 COMMENT_PREFIX = "COMMENT#"
 TAG_PREFIX = "TAG#"
+TERM_PREFIX = "IX#"
+# Search index visibility: words anyone who sees the ticket may match, and internal-note words.
+PUBLIC_TERM = "P"
+NOTE_TERM = "N"
+# Sort rank of each priority in the `pri_sk` index key (ascending: LOW first).
+PRIORITY_RANK = {"LOW": "1", "NORMAL": "2", "HIGH": "3", "URGENT": "4"}
 # Upper bound of the comment sort keys (ids are lowercase hex): `#TICKET` < comments < this.
 COMMENT_SK_END = f"{COMMENT_PREFIX}~"
 
@@ -99,6 +105,14 @@ def tag_key(organization_id: str, tag: str) -> str:
     return f"{org_prefix(organization_id)}TAG#{tag}"
 
 
+def term_key(organization_id: str, term: str) -> str:
+    return f"{org_prefix(organization_id)}TERM#{term}"
+
+
+def requester_term_key(organization_id: str, requester_id: str, term: str) -> str:
+    return f"{org_prefix(organization_id)}REQUESTER#{requester_id}#TERM#{term}"
+
+
 def _index_meta(name: str, projection: Any) -> Any:
     return type("Meta", (), {"index_name": name, "projection": projection})
 
@@ -130,6 +144,48 @@ class ByRequesterIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-
 class ByAssigneeIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
     Meta = _index_meta("by_assignee", AllProjection())
     gsi_assignee = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class ByOrgUpdatedIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_org_updated", AllProjection())
+    gsi_org = UnicodeAttribute(hash_key=True)
+    upd_sk = UnicodeAttribute(range_key=True)
+
+
+class ByRequesterUpdatedIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_requester_updated", AllProjection())
+    gsi_requester = UnicodeAttribute(hash_key=True)
+    upd_sk = UnicodeAttribute(range_key=True)
+
+
+class ByOrgPriorityIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_org_priority", AllProjection())
+    gsi_org = UnicodeAttribute(hash_key=True)
+    pri_sk = UnicodeAttribute(range_key=True)
+
+
+class ByRequesterPriorityIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_requester_priority", AllProjection())
+    gsi_requester = UnicodeAttribute(hash_key=True)
+    pri_sk = UnicodeAttribute(range_key=True)
+
+
+class ByTermIndex(GlobalSecondaryIndex["TermModel"]):  # type: ignore[no-untyped-call]
+    """Search postings for staff: one partition per (organization, term), ticket ids as the
+    range key (newest first when queried backwards). Keys only."""
+
+    Meta = _index_meta("by_term", IncludeProjection(["kind"]))
+    gsi_term = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
+class ByRequesterTermIndex(GlobalSecondaryIndex["TermModel"]):  # type: ignore[no-untyped-call]
+    """Search postings for a requester: public words of their own tickets only, so the key
+    condition itself keeps other requesters' tickets and internal notes out."""
+
+    Meta = _index_meta("by_requester_term", IncludeProjection(["kind"]))
+    gsi_term_requester = UnicodeAttribute(hash_key=True)
     list_sk = UnicodeAttribute(range_key=True)
 
 
@@ -168,6 +224,10 @@ class TicketsItem(Model):
     gsi_assignee = UnicodeAttribute(null=True)
     gsi_tag = UnicodeAttribute(null=True)
     gsi_id = UnicodeAttribute(null=True)
+    upd_sk = UnicodeAttribute(null=True)
+    pri_sk = UnicodeAttribute(null=True)
+    gsi_term = UnicodeAttribute(null=True)
+    gsi_term_requester = UnicodeAttribute(null=True)
 
     by_org = ByOrgIndex()
     by_status = ByStatusIndex()
@@ -176,6 +236,12 @@ class TicketsItem(Model):
     by_assignee = ByAssigneeIndex()
     by_tag = ByTagIndex()
     by_id = ByIdIndex()
+    by_org_updated = ByOrgUpdatedIndex()
+    by_requester_updated = ByRequesterUpdatedIndex()
+    by_org_priority = ByOrgPriorityIndex()
+    by_requester_priority = ByRequesterPriorityIndex()
+    by_term = ByTermIndex()
+    by_requester_term = ByRequesterTermIndex()
 
 
 class TicketModel(TicketsItem, discriminator="ticket"):
@@ -196,6 +262,8 @@ class TicketModel(TicketsItem, discriminator="ticket"):
     version = VersionAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    first_responded_at = UnicodeAttribute(null=True)
+    follow_up_of = UnicodeAttribute(null=True)
 
     @classmethod
     def new(
@@ -211,6 +279,7 @@ class TicketModel(TicketsItem, discriminator="ticket"):
         now: str,
         ticket_id: str | None = None,
         submitter_id: str | None = None,
+        follow_up_of: str | None = None,
     ) -> TicketModel:
         """A new OPEN ticket item with every index key set (not saved)."""
         ticket_id = ticket_id or new_id()
@@ -230,6 +299,7 @@ class TicketModel(TicketsItem, discriminator="ticket"):
             tags=list(tags or []),
             created_at=now,
             updated_at=now,
+            follow_up_of=follow_up_of,
         )
         item.set_index_keys()
         return item
@@ -244,6 +314,13 @@ class TicketModel(TicketsItem, discriminator="ticket"):
         self.gsi_priority = priority_key(org, self.priority)
         self.gsi_requester = requester_key(org, self.requester_id)
         self.gsi_assignee = assignee_key(org, self.assignee_id) if self.assignee_id else None
+        self.upd_sk = updated_sort_key(self.updated_at, self.ticket_id)
+        self.pri_sk = f"{PRIORITY_RANK[self.priority]}#{self.ticket_id}"
+
+
+def updated_sort_key(updated_at: str, ticket_id: str) -> str:
+    """The `upd_sk` range key: ISO 8601 UTC time (fixed width, so it sorts as text), then the id."""
+    return f"{updated_at}#{ticket_id}"
 
 
 class CommentModel(TicketsItem, discriminator="comment"):
@@ -277,6 +354,30 @@ class TagModel(TicketsItem, discriminator="tag"):
         )
 
 
+class TermModel(TicketsItem, discriminator="term"):
+    """`ORG#<org>#TICKET#<id>` / `IX#<P|N>#<term>`: one search posting of a ticket. Public terms
+    (subject, body, public replies) carry both index keys; internal-note terms only the staff
+    one. Puts are idempotent, so indexing a text twice changes nothing."""
+
+    ticket_id = UnicodeAttribute()
+
+    @classmethod
+    def for_ticket(
+        cls, organization_id: str, ticket_id: str, requester_id: str, term: str, *, public: bool
+    ) -> TermModel:
+        visibility = PUBLIC_TERM if public else NOTE_TERM
+        return cls(
+            ticket_pk(organization_id, ticket_id),
+            f"{TERM_PREFIX}{visibility}#{term}",
+            ticket_id=ticket_id,
+            gsi_term=term_key(organization_id, term),
+            gsi_term_requester=(
+                requester_term_key(organization_id, requester_id, term) if public else None
+            ),
+            list_sk=ticket_id,
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class Ticket:
     """A ticket as services see it (immutable; `version` is the optimistic-concurrency token)."""
@@ -298,6 +399,8 @@ class Ticket:
     # Display names, filled in for responses (`tickets.names`); None when unknown.
     requester_name: str | None = None
     assignee_name: str | None = None
+    first_responded_at: str | None = None
+    follow_up_of: str | None = None
 
     @classmethod
     def from_model(cls, item: TicketModel) -> Ticket:
@@ -316,6 +419,8 @@ class Ticket:
             created_at=item.created_at,
             updated_at=item.updated_at,
             submitter_id=item.submitter_id or item.requester_id,
+            first_responded_at=item.first_responded_at,
+            follow_up_of=item.follow_up_of,
         )
 
 

@@ -8,7 +8,7 @@ services compose them so every request stays within two (see docs/data-model.md)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -104,82 +104,261 @@ def _page(result: Any, limit: int, key_names: Iterable[str]) -> Page:
     return Page([TicketsItem.from_raw_data(raw) for raw in raw_items], last_key)
 
 
-@dataclasses.dataclass(frozen=True)
-class TicketQuery:
-    """Which index serves a ticket list and the conditions left for its FilterExpression."""
+# --- Ticket lists -----------------------------------------------------------------------------
 
-    index: str
-    hash_key: str
-    filter_condition: Condition | None
+# A page costs at most this many Queries (plus, on the tag index, one BatchGetItem each): the
+# bound on DynamoDB calls per list page. Filtered reads ask for FILTERED_READ items per Query.
+MAX_QUERIES_PER_PAGE = 5
+FILTERED_READ = 200
 
+# sort field -> (index when the caller is a requester or filters by requester, staff index)
+_SORT_INDEXES = {
+    "updatedAt": ("by_requester_updated", "by_org_updated", "upd_sk"),
+    "priority": ("by_requester_priority", "by_org_priority", "pri_sk"),
+}
 
-def plan_ticket_query(
-    organization_id: str,
-    *,
-    status: str | None = None,
-    priority: str | None = None,
-    assignee_id: str | None = None,
-    requester_id: str | None = None,
-) -> TicketQuery:
-    """Pick the most selective index for the filters; the rest become a FilterExpression."""
-    org = organization_id
-    candidates: list[tuple[str, str | None, str]] = [
-        ("by_assignee", assignee_id and assignee_key(org, assignee_id), "gsi_assignee"),
-        ("by_requester", requester_id and requester_key(org, requester_id), "gsi_requester"),
-        ("by_status", status and status_key(org, status), "gsi_status"),
-        ("by_priority", priority and priority_key(org, priority), "gsi_priority"),
-    ]
-    index, hash_key = "by_org", all_key(org)
-    for name, key, _attr in candidates:
-        if key:
-            index, hash_key = name, key
-            break
-    conditions: list[Condition] = []
-    if status and index != "by_status":
-        conditions.append(TicketModel.status == status)
-    if priority and index != "by_priority":
-        conditions.append(TicketModel.priority == priority)
-    if requester_id and index != "by_requester":
-        conditions.append(TicketModel.requester_id == requester_id)
-    # assignee_id, when given, always picks by_assignee: never left for the filter.
-    combined: Condition | None = None
-    for condition in conditions:
-        combined = condition if combined is None else combined & condition
-    return TicketQuery(index, hash_key, combined)
-
-
-_INDEX_KEY_ATTRIBUTE = {
-    "by_org": "gsi_org",
-    "by_status": "gsi_status",
-    "by_priority": "gsi_priority",
-    "by_requester": "gsi_requester",
-    "by_assignee": "gsi_assignee",
-    "by_tag": "gsi_tag",
+_INDEX_KEY_ATTRIBUTES = {
+    "by_org": ("gsi_org", "list_sk"),
+    "by_status": ("gsi_status", "list_sk"),
+    "by_priority": ("gsi_priority", "list_sk"),
+    "by_requester": ("gsi_requester", "list_sk"),
+    "by_assignee": ("gsi_assignee", "list_sk"),
+    "by_tag": ("gsi_tag", "list_sk"),
+    "by_org_updated": ("gsi_org", "upd_sk"),
+    "by_requester_updated": ("gsi_requester", "upd_sk"),
+    "by_org_priority": ("gsi_org", "pri_sk"),
+    "by_requester_priority": ("gsi_requester", "pri_sk"),
+    "by_term": ("gsi_term", "list_sk"),
+    "by_requester_term": ("gsi_term_requester", "list_sk"),
 }
 
 
-def query_tickets(query: TicketQuery, limit: int, start_key: dict[str, Any] | None) -> Page:
-    """One page of tickets from a ticket index, newest first (one Query)."""
-    index = getattr(TicketsItem, query.index)
-    result = index.query(
-        query.hash_key,
-        filter_condition=query.filter_condition,
-        scan_index_forward=False,
-        page_size=limit + 1,
-        last_evaluated_key=start_key,
-    )
-    return _page(result, limit, ("pk", "sk", _INDEX_KEY_ATTRIBUTE[query.index], "list_sk"))
+@dataclasses.dataclass(frozen=True)
+class TicketQuery:
+    """Which index serves a ticket list, its key condition and what is left for the filter."""
+
+    index: str
+    hash_key: str
+    range_condition: Condition | None
+    filter_condition: Condition | None
+    ascending: bool = False
 
 
-def query_tag(organization_id: str, tag: str, limit: int, start_key: dict[str, Any] | None) -> Page:
-    """One page of tag memberships (keys only), newest ticket first (one Query)."""
-    result = TicketsItem.by_tag.query(
-        tag_key(organization_id, tag),
-        scan_index_forward=False,
-        page_size=limit + 1,
+@dataclasses.dataclass(frozen=True)
+class ListFilters:
+    """A ticket list's filters, already narrowed to what the caller may see."""
+
+    statuses: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    assignee_id: str | None = None
+    requester_id: str | None = None
+    tag: str | None = None
+    updated_since: str | None = None  # ISO 8601 UTC, as stored
+
+
+def _and(conditions: Sequence[Condition]) -> Condition | None:
+    combined: Condition | None = None
+    for condition in conditions:
+        combined = condition if combined is None else combined & condition
+    return combined
+
+
+def _one_of(attribute: Any, values: tuple[str, ...]) -> Condition:
+    condition: Condition = attribute == values[0] if len(values) == 1 else attribute.is_in(*values)
+    return condition
+
+
+def _single(values: tuple[str, ...]) -> str | None:
+    return values[0] if len(values) == 1 else None
+
+
+def _choose_index(
+    org: str, filters: ListFilters, field: str
+) -> tuple[str, str, Condition | None, set[str]]:
+    """(index, hash key, range condition, the filters the key already applies)."""
+    if field == "createdAt":
+        status, priority = _single(filters.statuses), _single(filters.priorities)
+        candidates: list[tuple[str, str, str | None]] = [
+            (
+                "assignee",
+                "by_assignee",
+                filters.assignee_id and assignee_key(org, filters.assignee_id),
+            ),
+            (
+                "requester",
+                "by_requester",
+                filters.requester_id and requester_key(org, filters.requester_id),
+            ),
+            ("status", "by_status", status and status_key(org, status)),
+            ("priority", "by_priority", priority and priority_key(org, priority)),
+        ]
+        for name, index, key in candidates:
+            if key:
+                return index, key, None, {name}
+        return "by_org", all_key(org), None, set()
+    requester_index, org_index, range_attribute = _SORT_INDEXES[field]
+    used: set[str] = set()
+    if filters.requester_id:
+        index, hash_key = requester_index, requester_key(org, filters.requester_id)
+        used.add("requester")
+    else:
+        index, hash_key = org_index, all_key(org)
+    range_condition: Condition | None = None
+    if field == "updatedAt" and filters.updated_since:
+        range_condition = getattr(TicketModel, range_attribute) >= filters.updated_since
+        used.add("updated_since")
+    return index, hash_key, range_condition, used
+
+
+def plan_ticket_query(
+    organization_id: str, filters: ListFilters, sort: str = "-createdAt"
+) -> TicketQuery:
+    """The index, key condition and FilterExpression of a ticket list (see docs/data-model.md).
+
+    `sort=createdAt` (the default, descending) picks the most selective single-value partition:
+    assignee, requester, status, priority, else the whole organization. `updatedAt` and
+    `priority` sorts read the requester's partition when there is a requester filter (always
+    for a requester) and the organization's otherwise. `updatedSince` is a key condition on
+    the `updatedAt` indexes and a filter elsewhere; every other filter is a FilterExpression."""
+    index, hash_key, range_condition, used = _choose_index(
+        organization_id, filters, sort.lstrip("-")
+    )
+    # (filter name, whether it is set, its condition); pynamodb conditions refuse `bool()`.
+    wanted: list[tuple[str, object, Callable[[], Condition]]] = [
+        ("status", filters.statuses, lambda: _one_of(TicketModel.status, filters.statuses)),
+        ("priority", filters.priorities, lambda: _one_of(TicketModel.priority, filters.priorities)),
+        ("assignee", filters.assignee_id, lambda: TicketModel.assignee_id == filters.assignee_id),
+        (
+            "requester",
+            filters.requester_id,
+            lambda: TicketModel.requester_id == filters.requester_id,
+        ),
+        (
+            "updated_since",
+            filters.updated_since,
+            lambda: TicketModel.updated_at >= filters.updated_since,
+        ),
+        ("tag", filters.tag, lambda: TicketModel.tags.contains(filters.tag)),
+    ]
+    conditions = [build() for name, present, build in wanted if present and name not in used]
+    return TicketQuery(
+        index, hash_key, range_condition, _and(conditions), ascending=not sort.startswith("-")
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class FilledPage:
+    """A list page: up to `limit` tickets, the position after them, and the Queries it took."""
+
+    items: list[TicketModel]
+    last_key: dict[str, Any] | None
+    queries: int
+
+
+def _key_of(raw: dict[str, Any], index: str) -> dict[str, Any]:
+    return {name: raw[name] for name in ("pk", "sk", *_INDEX_KEY_ATTRIBUTES[index])}
+
+
+def _raw_query(
+    index: str,
+    hash_key: str,
+    *,
+    range_condition: Condition | None,
+    filter_condition: Condition | None,
+    ascending: bool,
+    limit: int,
+    start_key: dict[str, Any] | None,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One Query call on a ticket index: the raw items and DynamoDB's LastEvaluatedKey."""
+    result = getattr(TicketsItem, index).query(
+        hash_key,
+        range_condition,
+        filter_condition=filter_condition,
+        scan_index_forward=ascending,
+        page_size=limit,
         last_evaluated_key=start_key,
     )
-    return _page(result, limit, ("pk", "sk", "gsi_tag", "list_sk"))
+    raw_page = next(result.page_iter, None)
+    if raw_page is None:
+        return [], None
+    return list(raw_page.get("Items", [])), result.page_iter.last_evaluated_key
+
+
+def fill_ticket_page(
+    query: TicketQuery, limit: int, start_key: dict[str, Any] | None
+) -> FilledPage:
+    """Up to `limit` tickets of the query, resuming at `start_key`: Queries are repeated until
+    the page is full or the index is exhausted, at most MAX_QUERIES_PER_PAGE of them. A page is
+    short while matches remain only when that bound is reached, and its position is then where
+    reading stopped (nothing before it is skipped)."""
+    items: list[TicketModel] = []
+    position = start_key
+    read = limit + 1 if query.filter_condition is None else max(limit + 1, FILTERED_READ)
+    for queries in range(1, MAX_QUERIES_PER_PAGE + 1):
+        raw_items, last = _raw_query(
+            query.index,
+            query.hash_key,
+            range_condition=query.range_condition,
+            filter_condition=query.filter_condition,
+            ascending=query.ascending,
+            limit=read,
+            start_key=position,
+        )
+        room = limit - len(items)
+        if len(raw_items) > room:
+            raw_items = raw_items[:room]
+            last = _key_of(raw_items[-1], query.index)
+        items.extend(
+            item
+            for item in map(TicketsItem.from_raw_data, raw_items)
+            if isinstance(item, TicketModel)
+        )
+        position = last
+        if position is None or len(items) >= limit:
+            return FilledPage(items, position, queries)
+    return FilledPage(items, position, MAX_QUERIES_PER_PAGE)
+
+
+def fill_tag_page(
+    organization_id: str,
+    tag: str,
+    matches: Callable[[TicketModel], bool],
+    limit: int,
+    start_key: dict[str, Any] | None,
+    *,
+    ascending: bool = False,
+) -> FilledPage:
+    """Like `fill_ticket_page` on the tag index (by creation): each round is one Query of up to
+    100 tag memberships and one BatchGetItem of their tickets, which `matches` then filters."""
+    items: list[TicketModel] = []
+    position = start_key
+    read = min(limit + 1, MAX_BATCH_GET)
+    for rounds in range(1, MAX_QUERIES_PER_PAGE + 1):
+        raw_items, last = _raw_query(
+            "by_tag",
+            tag_key(organization_id, tag),
+            range_condition=None,
+            filter_condition=None,
+            ascending=ascending,
+            limit=read,
+            start_key=position,
+        )
+        ids = [str(raw["list_sk"]["S"]) for raw in raw_items]
+        found = batch_get_tickets(organization_id, ids) if ids else {}
+        after_last_item: dict[str, Any] | None = None
+        for raw, ticket_id in zip(raw_items, ids, strict=True):
+            ticket = found.get(ticket_id)
+            if ticket is None or not matches(ticket):
+                continue
+            if len(items) == limit:  # full, and another match follows: resume after the page
+                return FilledPage(items, after_last_item, rounds)
+            items.append(ticket)
+            after_last_item = _key_of(raw, "by_tag")
+        read = MAX_BATCH_GET
+        position = last  # the rest of this batch held no further match
+        if position is None or len(items) == limit:
+            return FilledPage(items, position, rounds)
+    return FilledPage(items, position, MAX_QUERIES_PER_PAGE)
 
 
 def query_thread(
@@ -221,3 +400,77 @@ def put_tickets(items: Iterable[TicketsItem]) -> None:
     with TicketsItem.batch_write() as batch:
         for item in items:
             batch.save(item)
+
+
+# --- Search postings ---------------------------------------------------------------------------
+
+
+def query_postings(
+    index: str, hash_key: str, limit: int, before_id: str | None
+) -> tuple[list[str], bool]:
+    """Ticket ids of one term's postings, newest first, strictly before `before_id` (one Query,
+    keys only), and whether more may follow. Ids repeat when a term is both public and in a
+    note; callers drop the repeats."""
+    raw_items, last = _raw_query(
+        index,
+        hash_key,
+        range_condition=TicketsItem.list_sk < before_id if before_id else None,
+        filter_condition=None,
+        ascending=False,
+        limit=limit,
+        start_key=None,
+    )
+    return [str(raw["list_sk"]["S"]) for raw in raw_items], last is not None
+
+
+def existing_keys(organization_id: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (ticket id, sort key) items exist, in BatchGetItem calls of <= 100 keys (keys only)."""
+    table = TicketsItem.Meta.table_name
+    client = connection().client
+    found: set[tuple[str, str]] = set()
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), MAX_BATCH_GET):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [
+                    {"pk": {"S": ticket_pk(organization_id, tid)}, "sk": {"S": sk}}
+                    for tid, sk in unique[start : start + MAX_BATCH_GET]
+                ],
+                "ProjectionExpression": "pk, sk, ticket_id",
+            }
+        }
+        for _ in range(MAX_BATCH_GET_ATTEMPTS):
+            response = client.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(table, []):
+                found.add((raw["ticket_id"]["S"], raw["sk"]["S"]))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError("BatchGetItem kept returning unprocessed keys")
+    return found
+
+
+def ticket_collection(organization_id: str, ticket_id: str) -> list[TicketsItem]:
+    """Every item of a ticket's collection: ticket, comments, tags, search terms (paged Query;
+    for reindexing, not request paths that must stay bounded)."""
+    return list(TicketsItem.query(ticket_pk(organization_id, ticket_id), consistent_read=True))
+
+
+def org_ticket_ids(organization_id: str) -> Iterable[str]:
+    """Every ticket id of an organization, newest first (paged Query on `by_org`, keys only)."""
+    for item in TicketsItem.by_org.query(
+        all_key(organization_id),
+        scan_index_forward=False,
+        attributes_to_get=["pk", "sk", "kind", "list_sk"],
+    ):
+        yield str(item.list_sk)
+
+
+def write_items(puts: Iterable[TicketsItem], deletes: Iterable[TicketsItem] = ()) -> None:
+    """Put and delete many items with BatchWriteItem (25 per call)."""
+    with TicketsItem.batch_write() as batch:
+        for item in puts:
+            batch.save(item)
+        for item in deletes:
+            batch.delete(item)

@@ -10,16 +10,19 @@ one-line fields, blank text) are refused with a 400 instead.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
     StringConstraints,
     TypeAdapter,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -97,6 +100,7 @@ class CreateTicket(_Strict):
     tags: Tags = Field(default_factory=list)
     requesterId: Id | None = None  # noqa: N815 (the contract's field name)
     requester: RequesterRef | None = None
+    followUpOf: Id | None = None  # noqa: N815 (a ticket the caller sees, e.g. a closed one)
 
     @model_validator(mode="after")
     def _one_requester(self) -> CreateTicket:
@@ -158,12 +162,69 @@ BULK_REQUEST: TypeAdapter[BulkSetStatus | BulkSetPriority | BulkAssign | BulkAdd
 BULK_REQUEST = TypeAdapter(BulkAction)
 
 
+def _comma_list(allowed: tuple[str, ...]) -> Any:
+    def split(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        parts = value.split(",")
+        if len(set(parts)) != len(parts) or any(part not in allowed for part in parts):
+            raise ValueError(f"must be one or more of {', '.join(allowed)}, comma-separated")
+        return tuple(parts)
+
+    return split
+
+
+def _comma_schema(allowed: tuple[str, ...]) -> dict[str, Any]:
+    one = "|".join(allowed)
+    return {
+        "type": "string",
+        "pattern": f"^({one})(,({one}))*$",
+        "description": "One value or several, comma-separated (any of them matches).",
+    }
+
+
+def _timestamp(value: Any) -> str:
+    """An ISO 8601 time with an offset (or `Z`), as the stored UTC text (millisecond precision)."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("must be an ISO 8601 date-time with a time zone")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date-time with a time zone") from None
+    if parsed.tzinfo is None:
+        raise ValueError("must be an ISO 8601 date-time with a time zone")
+    return parsed.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+StatusList = Annotated[
+    tuple[StatusValue, ...],
+    BeforeValidator(_comma_list(Status.ALL)),
+    WithJsonSchema(_comma_schema(Status.ALL)),
+]
+PriorityList = Annotated[
+    tuple[PriorityValue, ...],
+    BeforeValidator(_comma_list(Priority.ALL)),
+    WithJsonSchema(_comma_schema(Priority.ALL)),
+]
+Timestamp = Annotated[
+    str,
+    BeforeValidator(_timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 40}),
+]
+SortValue = Literal["createdAt", "-createdAt", "updatedAt", "-updatedAt", "priority", "-priority"]
+AssigneeFilter = Annotated[str, StringConstraints(max_length=32, pattern=r"^(me|[0-9a-f]{32})$")]
+SearchText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class ListTicketsQuery(ListQuery):
-    status: StatusValue | None = None
-    priority: PriorityValue | None = None
-    assigneeId: Id | None = None  # noqa: N815
+    status: StatusList | None = None
+    priority: PriorityList | None = None
+    assigneeId: AssigneeFilter | None = None  # noqa: N815 (`me`: the caller)
     requesterId: Id | None = None  # noqa: N815
     tag: Tag | None = None
+    sort: SortValue = "-createdAt"
+    updatedSince: Timestamp | None = None  # noqa: N815 (updatedAt >= this)
+    q: SearchText | None = None
 
 
 class BulkRequest(RootModel[BulkAction]):
@@ -193,6 +254,8 @@ class TicketOut(Out):
     version: int
     created_at: UtcTimestamp
     updated_at: UtcTimestamp
+    first_responded_at: UtcTimestamp | None
+    follow_up_of: str | None
 
 
 class CommentOut(Out):

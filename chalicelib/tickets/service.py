@@ -8,13 +8,16 @@ Bulk actions live in `chalicelib.tickets.bulk`.
 
 Every change goes through `audit.transact`, so the change and its audit record are one
 DynamoDB transaction; the webhook event it causes (`chalicelib.webhooks.events.outbox_item`)
-is written in the same transaction. Reads are shaped so each request costs at most two round
-trips: one read of the ticket(s), one TransactWriteItems (the audit record touches no shared
-item).
+is written in the same transaction. A single-ticket change costs one read of the ticket and one
+TransactWriteItems (the audit record touches no shared item), plus the search index's
+BatchWriteItem calls after it (`chalicelib.tickets.search`); list pages cost a bounded number of
+reads (`repository.MAX_QUERIES_PER_PAGE`). Responses carry display names from one batch read of
+the page's users (`chalicelib.tickets.names`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -26,17 +29,19 @@ from chalicelib.core import cursors
 from chalicelib.core.cursors import ListQuery, Page
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.identity import users
-from chalicelib.tickets import names, policy, repository, writes
+from chalicelib.tickets import names, policy, repository, search, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
     Comment,
     CommentModel,
+    Status,
     TagModel,
     Ticket,
     TicketModel,
     is_valid_id,
     new_id,
+    status_key,
     ticket_pk,
 )
 from chalicelib.tickets.schemas import (
@@ -47,6 +52,7 @@ from chalicelib.tickets.schemas import (
     TicketOut,
     UpdateTicket,
 )
+from chalicelib.tickets.search_terms import parse_query
 from chalicelib.webhooks import events as webhook_events
 from chalicelib.webhooks.models import EventModel
 
@@ -108,6 +114,8 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
     organization) or by `requester` (found by e-mail within the organization, or created). The
     ticket records the caller as `submitterId`; the audit record names both."""
     org = principal.organization_id
+    if data.followUpOf is not None:
+        _check_follow_up_of(principal, data.followUpOf)
     requester_id, check_requester = principal.user_id, False
     if data.requesterId is not None or data.requester is not None:
         policy.check_open_on_behalf(principal)
@@ -125,6 +133,7 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
         priority=data.priority,
         tags=list(data.tags),
         now=writes.now(),
+        follow_up_of=data.followUpOf,
     )
     tag_items = [TagModel.for_ticket(org, item.ticket_id, tag) for tag in data.tags]
     event = webhook_events.outbox_item(
@@ -146,6 +155,8 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
     }
     if requester_id != principal.user_id:
         summary |= {"requesterId": requester_id, "submitterId": principal.user_id}
+    if data.followUpOf is not None:
+        summary["followUpOf"] = data.followUpOf
     entry = writes.entry(principal, "ticket.create", "ticket", item.ticket_id, after=summary)
     try:
         audit.transact(entry, build)
@@ -153,51 +164,104 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
         if check_requester and 0 in writes.failed_positions(error):
             raise writes.invalid_requester("requesterId") from None
         raise
+    search.index_text(
+        org, item.ticket_id, item.requester_id, [data.subject, data.body], public=True
+    )
     return names.name_ticket(org, Ticket.from_model(item))
 
 
-def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
-    """One page of the tickets the principal may see, newest first, filtered."""
-    org = principal.organization_id
-    limit = query.limit
+def _check_follow_up_of(principal: Principal, ticket_id: str) -> None:
+    """A follow-up links a ticket the caller sees; any other id is the same 400 (no leak)."""
+    try:
+        get_visible_ticket(principal, ticket_id)
+    except NotFound:
+        raise ValidationFailed(
+            details=[{"field": "followUpOf", "message": "must be a ticket you can see"}]
+        ) from None
+
+
+def _list_filters(principal: Principal, query: ListTicketsQuery) -> repository.ListFilters | None:
+    """The query's filters within the caller's scope; None when nothing can match (a
+    requester asking for another requester's tickets: an empty page, never an error)."""
     scope = policy.ticket_scope(principal)
     if not scope.may_filter_by_requester(query.requesterId):
-        return Page([], None)  # another requester's tickets: nothing, never an error
-    requester_id = scope.requester_filter(query.requesterId)
-    filters = {
-        "status": query.status,
-        "priority": query.priority,
-        "assigneeId": query.assigneeId,
-        "requesterId": requester_id,
-        "tag": query.tag,
-    }
-    binding = "tickets|" + principal.user_id + "|" + audit.canonical_json(filters)
-    start = cursors.decode(org, binding, query.cursor)
+        return None
+    assignee = principal.user_id if query.assigneeId == "me" else query.assigneeId
+    return repository.ListFilters(
+        statuses=tuple(query.status or ()),
+        priorities=tuple(query.priority or ()),
+        assignee_id=assignee,
+        requester_id=scope.requester_filter(query.requesterId),
+        tag=query.tag,
+        updated_since=query.updatedSince,
+    )
 
-    if query.tag is not None:
-        page = repository.query_tag(org, query.tag, limit, start)
-        items = repository.batch_get_by_ids(org, [str(tag.list_sk) for tag in page.items])
-        items = [
-            item
-            for item in items
-            if (query.status is None or item.status == query.status)
-            and (query.priority is None or item.priority == query.priority)
-            and (query.assigneeId is None or item.assignee_id == query.assigneeId)
-            and (requester_id is None or item.requester_id == requester_id)
-        ]
-    else:
-        plan = repository.plan_ticket_query(
-            org,
-            status=query.status,
-            priority=query.priority,
-            assignee_id=query.assigneeId,
-            requester_id=requester_id,
+
+def _matches(filters: repository.ListFilters) -> Any:
+    """The filters as a predicate on a fetched ticket (tag and search pages filter in memory)."""
+
+    def matches(item: TicketModel) -> bool:
+        return (
+            (not filters.statuses or item.status in filters.statuses)
+            and (not filters.priorities or item.priority in filters.priorities)
+            and (filters.assignee_id is None or item.assignee_id == filters.assignee_id)
+            and (filters.requester_id is None or item.requester_id == filters.requester_id)
+            and (filters.tag is None or filters.tag in (item.tags or []))
+            and (filters.updated_since is None or item.updated_at >= filters.updated_since)
         )
-        page = repository.query_tickets(plan, limit, start)
-        items = [item for item in page.items if isinstance(item, TicketModel)]
+
+    return matches
+
+
+def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
+    """One page of the tickets the principal may see, filtered and sorted (`q`: searched).
+
+    A page holds `limit` tickets whenever that many matches remain, unless it took
+    `repository.MAX_QUERIES_PER_PAGE` reads without filling (then it is short and its cursor
+    resumes where reading stopped). A requester's list and search read only their own index
+    partitions, so pages and cursors depend on nothing but their own tickets."""
+    org = principal.organization_id
+    filters = _list_filters(principal, query)
+    if filters is None:
+        return Page([], None)
+    binding_fields = {
+        "filters": dataclasses.asdict(filters),
+        "sort": query.sort,
+        "q": query.q,
+    }
+    binding = "tickets|" + principal.user_id + "|" + audit.canonical_json(binding_fields)
+    start = cursors.decode(org, binding, query.cursor)
+    if query.q is not None:
+        if query.sort != "-createdAt":
+            raise ValidationFailed(
+                details=[{"field": "sort", "message": "search results are newest first only"}]
+            )
+        found = search.search_page(
+            org,
+            parse_query(query.q),
+            requester_id=filters.requester_id if not principal.is_staff else None,
+            matches=_matches(filters),
+            limit=query.limit,
+            before_id=start["before"] if isinstance(start, dict) else None,
+        )
+        items = found.items
+        position: Any = {"before": found.before_id} if found.before_id else None
+    elif filters.tag is not None and principal.is_staff and query.sort.lstrip("-") == "createdAt":
+        page = repository.fill_tag_page(
+            org,
+            filters.tag,
+            _matches(filters),
+            query.limit,
+            start,
+            ascending=query.sort == "createdAt",
+        )
+        items, position = page.items, page.last_key
+    else:
+        plan = repository.plan_ticket_query(org, filters, query.sort)
+        page = repository.fill_ticket_page(plan, query.limit, start)
+        items, position = page.items, page.last_key
     tickets = [Ticket.from_model(item) for item in items if policy.can_see(principal, item)]
-    next_cursor = cursors.encode(org, binding, page.last_key)
-    return Page(names.name_tickets(org, tickets), next_cursor)
+    return Page(names.name_tickets(org, tickets), cursors.encode(org, binding, position))
 
 
 def _changes(item: TicketModel, data: UpdateTicket) -> dict[str, Any]:
@@ -318,19 +382,60 @@ def update_ticket(
         if ticket_position in failed:
             raise Conflict("The ticket was changed by someone else; reload it and retry.") from None
         raise
+    if "subject" in changes:
+        search.reindex_ticket(org, ticket_id)  # the old subject's words must stop matching
     return names.name_ticket(org, Ticket.from_model(item))
 
 
 # --- Comments --------------------------------------------------------------------------------
 
 
+CLOSED_REPLY = (
+    "This ticket is closed and takes no more replies. Open a follow-up ticket instead: "
+    'POST /api/tickets with "followUpOf": "{ticket_id}" links it to this one.'
+)
+
+
+def _comment_effects(
+    principal: Principal, item: TicketModel, *, internal: bool, now: str
+) -> tuple[list[Any], Any]:
+    """What a comment does to its ticket: (update actions, condition on the ticket item).
+
+    Every comment sets `updatedAt`; a requester's reply reopens a RESOLVED ticket and is refused
+    on a CLOSED one (Conflict naming the follow-up); the first public staff reply sets
+    `firstRespondedAt`. The condition makes the status read still hold at commit time."""
+    reopen = not principal.is_staff and item.status == Status.RESOLVED
+    if not principal.is_staff and item.status == Status.CLOSED:
+        raise Conflict(CLOSED_REPLY.format(ticket_id=item.ticket_id))
+    status = Status.OPEN if reopen else item.status
+    actions: list[Any] = [
+        TicketModel.updated_at.set(now),
+        TicketModel.upd_sk.set(f"{now}#{item.ticket_id}"),
+    ]
+    if reopen:
+        actions += [
+            TicketModel.status.set(status),
+            TicketModel.gsi_status.set(status_key(item.organization_id, status)),
+        ]
+    if principal.is_staff and not internal and item.first_responded_at is None:
+        actions.append(TicketModel.first_responded_at.set(TicketModel.first_responded_at | now))
+    condition: Any = (
+        TicketModel.pk.exists() if principal.is_staff else TicketModel.status == item.status
+    )
+    return actions, condition
+
+
 def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Comment:
-    """A public reply (anyone who sees the ticket) or an internal note (staff only)."""
+    """A public reply (anyone who sees the ticket) or an internal note (staff only), written
+    with its effects on the ticket (see `_comment_effects`) in one transaction; the ticket's
+    version goes up, so a PATCH made with the version read before the comment is a 409."""
     if not is_valid_id(ticket_id):
         raise NotFound()
     org = principal.organization_id
-    policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
+    item = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
     policy.check_comment(principal, internal=data.internal)
+    now = writes.now()
+    actions, condition = _comment_effects(principal, item, internal=data.internal, now=now)
     comment_id = new_id()
     comment = CommentModel(
         ticket_pk(org, ticket_id),
@@ -342,7 +447,7 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
         internal=data.internal,
         body_markdown=data.body,
         body_html=render_markdown(data.body),
-        created_at=writes.now(),
+        created_at=now,
     )
 
     event = webhook_events.outbox_item(
@@ -352,11 +457,20 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
     def build(tx: TransactWrite) -> None:
         tx.save(comment, condition=CommentModel.pk.does_not_exist())
         tx.save(event, condition=EventModel.pk.does_not_exist())
+        tx.update(item, actions=actions, condition=condition, add_version_condition=False)
 
     after = {"ticketId": ticket_id, "internal": data.internal}
     action = "comment.internal_note" if data.internal else "comment.create"
     entry = writes.entry(principal, action, "comment", comment_id, after=after)
-    audit.transact(entry, build)
+    try:
+        audit.transact(entry, build)
+    except TransactWriteError as error:
+        # Only the ticket's condition can fail (the comment, event and audit record are new
+        # items): the ticket changed status between the read and the commit.
+        if writes.failed_positions(error):
+            raise Conflict("The ticket changed while you replied; reload it and retry.") from None
+        raise
+    search.index_text(org, ticket_id, item.requester_id, [data.body], public=not data.internal)
     return names.name_comments(org, [Comment.from_model(comment)])[0]
 
 

@@ -3,7 +3,8 @@
 The writers call the ticket service from threads (Chalice keeps `current_request` on the app
 object, so its in-process gateway cannot serve concurrent requests). Real DynamoDB applies a
 transaction atomically; moto does not lock, so the test serializes moto's TransactWriteItems
-the way DynamoDB does — the race between reading the version and writing stays fully open.
+(and the item puts and deletes of BatchWriteItem, which race moto's table copy) the way
+DynamoDB isolates them — the race between reading the version and writing stays fully open.
 """
 
 from __future__ import annotations
@@ -31,14 +32,17 @@ WRITERS = 8
 
 @pytest.fixture
 def atomic_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
-    lock = threading.Lock()
-    original = DynamoDBBackend.transact_write_items
+    # moto's transaction deep-copies the tables, so a batch write (the search index's puts) running
+    # beside it breaks the copy; both go through the one lock, as DynamoDB isolates them.
+    lock = threading.RLock()
+    for name in ("transact_write_items", "put_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
 
-    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
 
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", locked)
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
 
 
 @pytest.mark.usefixtures("atomic_transactions")
@@ -123,6 +127,8 @@ def test_32_writers_in_one_organization_all_succeed_and_chain(
                     body = CreateComment(body=f"note {step}", internal=step % 4 == 0)
                     service.add_comment(principal, ticket.id, body)
                     written.append("comment.internal_note" if body.internal else "comment.create")
+                    # A comment changes the ticket (updatedAt), so its version moves on.
+                    version = service.get_visible_ticket(principal, ticket.id).version
                 else:
                     priority = "HIGH" if step % 4 == 1 else "LOW"
                     patch = UpdateTicket(priority=priority)
