@@ -90,9 +90,6 @@ def start_stack(workdir: Path, scale: float) -> tuple[subprocess.Popen[bytes], s
 def login(url: str, org: str, user: dict[str, Any]) -> str:
     body = {"organization": org, "email": user["email"], "password": user["password"]}
     response = requests.post(f"{url}/api/auth/login", json=body, timeout=60)
-    if response.status_code == 400:  # a login body without the organization slug
-        body.pop("organization")
-        response = requests.post(f"{url}/api/auth/login", json=body, timeout=60)
     response.raise_for_status()
     return str(response.json()["token"])
 

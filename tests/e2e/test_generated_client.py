@@ -81,7 +81,9 @@ def test_generated_client_logs_in_creates_lists_patches_comments_and_reads_error
     # Login: typed body in, typed session out (expiresAt parsed as an aware datetime).
     session = login.sync_detailed(
         client=anonymous,
-        body=models.LoginBody(email=agent["email"], password=agent["password"]),
+        body=models.LoginBody(
+            organization=agent["organization"], email=agent["email"], password=agent["password"]
+        ),
     )
     assert session.status_code == 200
     assert isinstance(session.parsed, models.LoginOut)

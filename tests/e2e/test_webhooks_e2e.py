@@ -16,7 +16,11 @@ from devstack.webhook_receiver import running
 def _login(url: str, local_stack: dict[str, Any], role: str) -> str:
     org = next(o for o in local_stack["credentials"]["organizations"] if o["id"] == "acme")
     user = next(u for u in org["users"] if u["role"] == role)
-    body = {"email": user["email"], "password": user["password"]}
+    body = {
+        "organization": user["organization"],
+        "email": user["email"],
+        "password": user["password"],
+    }
     response = requests.post(f"{url}/api/auth/login", json=body, timeout=30)
     assert response.status_code == 200, response.text
     return str(response.json()["token"])

@@ -22,7 +22,7 @@ def test_login_expires_at_is_iso_utc_and_equals_the_token_expiry(
 ) -> None:
     org = make_org()
     user = org.agent
-    login = client.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    login = client.post("/api/auth/login", json=user.login_body())
     assert login.status == 200
     expires = _utc(login.json["expiresAt"])
     assert expires.timestamp() == decode_session(login.json["token"])["exp"]

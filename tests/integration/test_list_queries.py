@@ -54,6 +54,7 @@ def test_every_list_route_is_covered(app: Any) -> None:
         "/api/tickets",
         "/api/tickets/{ticket_id}/attachments",
         "/api/tickets/{ticket_id}/comments",
+        "/api/users",
     ]
 
 

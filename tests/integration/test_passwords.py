@@ -22,8 +22,8 @@ NEW_PASSWORD = "a-brand-new-passphrase"  # pragma: allowlist secret
 OTHER_PASSWORD = "yet-another-passphrase"  # pragma: allowlist secret
 
 
-def _login(client: Any, email: str, password: str) -> Any:
-    return client.post("/api/auth/login", json={"email": email, "password": password})
+def _login(client: Any, user: Any, password: str) -> Any:
+    return client.post("/api/auth/login", json=user.login_body(password=password))
 
 
 def _actions(org: TestOrg) -> list[str]:
@@ -50,7 +50,7 @@ def test_change_password_ends_every_session_and_answers_with_a_new_one(
 ) -> None:
     org = make_org()
     agent = org.agent
-    second_session = _login(client, agent.email, agent.password).json["token"]
+    second_session = _login(client, agent, agent.password).json["token"]
     response = client.post(
         "/api/me/password",
         json={"currentPassword": agent.password, "newPassword": NEW_PASSWORD},
@@ -63,8 +63,8 @@ def test_change_password_ends_every_session_and_answers_with_a_new_one(
     # The calling session and every other one issued before the change are dead.
     assert client.get("/api/me", token=agent.token).status == 401
     assert client.get("/api/me", token=second_session).status == 401
-    assert _login(client, agent.email, agent.password).status == 401
-    assert _login(client, agent.email, NEW_PASSWORD).status == 200
+    assert _login(client, agent, agent.password).status == 401
+    assert _login(client, agent, NEW_PASSWORD).status == 200
     assert _actions(org).count("user.password_change") == 1
     events = [line for line in lines_since(log_mark) if "password_changed" in line]
     assert len(events) == 1 and "security.token_lifecycle" in events[0]
@@ -98,7 +98,7 @@ def test_change_password_with_a_wrong_current_password_is_a_400(client: Any, mak
     assert body["error"]["message"] == "The current password is wrong."
     assert [d["field"] for d in body["error"]["details"]] == ["currentPassword"]
     assert client.get("/api/me", token=org.agent.token).status == 200
-    assert _login(client, org.agent.email, org.agent.password).status == 200
+    assert _login(client, org.agent, org.agent.password).status == 200
     assert "user.password_change" not in _actions(org)
 
 
@@ -117,7 +117,7 @@ def test_a_breached_or_common_password_is_refused_with_a_clear_400(
     assert body["error"]["details"] == [
         {"field": "newPassword", "message": "breached or common password"}
     ]
-    assert _login(client, org.agent.email, org.agent.password).status == 200
+    assert _login(client, org.agent, org.agent.password).status == 200
 
 
 @pytest.mark.parametrize("password", ["short", "x" * 73, "é" * 37])
@@ -146,7 +146,7 @@ def test_api_tokens_cannot_change_a_password(client: Any, make_org: Any) -> None
         token=api_token,
     )
     assert_error(response, 403, "FORBIDDEN")
-    assert _login(client, org.admin.email, org.admin.password).status == 200
+    assert _login(client, org.admin, org.admin.password).status == 200
 
 
 # --- Reset by e-mail ---------------------------------------------------------------------------
@@ -173,8 +173,8 @@ def test_reset_by_mail_sets_the_password_and_ends_every_session(client: Any, mak
     assert stored[0].user_id == requester.id and stored[0].purpose == "reset"
     assert _complete(client, mail.token).status == 204
     assert client.get("/api/me", token=requester.token).status == 401
-    assert _login(client, requester.email, requester.password).status == 401
-    assert _login(client, requester.email, NEW_PASSWORD).status == 200
+    assert _login(client, requester, requester.password).status == 401
+    assert _login(client, requester, NEW_PASSWORD).status == 200
     assert _actions(org).count("user.password_reset") == 1
 
 
@@ -241,9 +241,9 @@ def test_an_admin_sends_a_reset_link_and_the_old_password_works_until_it_is_used
     (mail,) = inbox(org.agent.email)
     assert "/password/reset#token=" in mail.text
     assert _actions(org).count("user.password_reset_requested") == 1
-    assert _login(client, org.agent.email, org.agent.password).status == 200
+    assert _login(client, org.agent, org.agent.password).status == 200
     assert _complete(client, mail.token).status == 204
-    assert _login(client, org.agent.email, NEW_PASSWORD).status == 200
+    assert _login(client, org.agent, NEW_PASSWORD).status == 200
 
 
 def test_an_admin_reset_of_a_deactivated_user_is_a_409(client: Any, make_org: Any) -> None:

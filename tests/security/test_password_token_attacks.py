@@ -22,7 +22,7 @@ REFUSED = "This link is invalid or has expired; ask for a new one."
 
 
 def _login(client: Any, user: TestUser, password: str) -> int:
-    response = client.post("/api/auth/login", json={"email": user.email, "password": password})
+    response = client.post("/api/auth/login", json=user.login_body(password=password))
     return int(response.status)
 
 
