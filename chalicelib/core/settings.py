@@ -149,6 +149,9 @@ class Settings:
     # configuration set, and the app's public address that links in mail point at.
     mail_from: str = "Deskguard <no-reply@deskguard.example>"
     mail_configuration_set: str = ""
+    # The domain under which every organization receives mail: `support@<org>.<mail_domain>`
+    # (SES receives for it), and under which reply addresses and Message-IDs are minted.
+    mail_domain: str = "mail.deskguard.example"
     public_app_url: str = "http://localhost:8000"
     # One-time password tokens: how long a reset link and an invitation (setup) link live.
     password_reset_ttl_seconds: int = 1800
@@ -246,6 +249,7 @@ def load(env: Mapping[str, str]) -> Settings:
         login_failure_floor_ms=_int(env, "LOGIN_FAILURE_FLOOR_MS", 0 if local else 500),
         mail_from=env.get("MAIL_FROM") or "Deskguard <no-reply@deskguard.example>",
         mail_configuration_set=env.get("MAIL_CONFIGURATION_SET", ""),
+        mail_domain=(env.get("MAIL_DOMAIN") or "mail.deskguard.example").strip(".").lower(),
         public_app_url=(env.get("PUBLIC_APP_URL") or "http://localhost:8000").rstrip("/"),
         password_reset_ttl_seconds=_int(env, "PASSWORD_RESET_TTL_SECONDS", 1800),
         password_setup_ttl_seconds=_int(env, "PASSWORD_SETUP_TTL_SECONDS", 72 * 3600),
