@@ -9,13 +9,13 @@ cuts the work short.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+
+import table_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -103,18 +103,7 @@ def rows(results: dict[tuple[int, str], list[float]]) -> list[dict[str, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--json", action="store_true", help="rows for bench/run_all.py")
-    args = parser.parse_args()
-    table = rows(measure(args.runs))
-    if args.json:
-        print(json.dumps(table))
-        return
-    print("| measure | value | goal | met |")
-    print("|---|---|---|---|")
-    for row in table:
-        print(f"| {row['measure']} | {row['value']} | {row['goal']} | {row['met']} |")
+    table_cli.run(__doc__, measure, rows, default=15)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ builder per route, so the table covers every route.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -26,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import table_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -389,19 +390,9 @@ def rows(results: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--iterations", type=int, default=300)
-    parser.add_argument("--json", action="store_true", help="rows for bench/run_all.py")
-    args = parser.parse_args()
-    results = measure(args.iterations)
-    table = rows(results)
-    if args.json:
-        print(json.dumps(table))
-        return
-    print("| route | per request | goal | met |")
-    print("|---|---|---|---|")
-    for row in table:
-        print(f"| {row['measure']} | {row['value']} | {row['goal']} | {row['met']} |")
+    table_cli.run(
+        __doc__, measure, rows, count_flag="--iterations", default=300, first_header="route"
+    )
 
 
 if __name__ == "__main__":
