@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 from chalicelib.core.text import check_one_line
 from chalicelib.identity import api_tokens
 from chalicelib.identity.schemas import IssuedTokenOut, TokenOut

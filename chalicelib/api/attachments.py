@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.attachments import service
 from chalicelib.attachments.schemas import AttachmentCreatedOut, AttachmentOut
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 
 attachments_bp = Blueprint(__name__)
 

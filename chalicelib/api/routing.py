@@ -94,7 +94,7 @@ class ApiCall:
 
     def query(self, schema: type[SchemaT]) -> SchemaT:
         """The query string validated against a pydantic schema (a list route's is a
-        `core.cursors.ListQuery`); a repeated parameter counts once, with its last value;
+        `core.list_query.ListQuery`); a repeated parameter counts once, with its last value;
         field errors go in `details`."""
         return validated(schema, dict(self.request.query_params or {}))
 

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 from chalicelib.core.schemas import Out, UtcTimestamp
 from chalicelib.core.text import check_one_line
 from chalicelib.tickets.models import Priority, Status
