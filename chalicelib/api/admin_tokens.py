@@ -17,7 +17,7 @@ admin_tokens_bp = Blueprint(__name__)
 
 
 class CreateTokenBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     name: Annotated[str, Field(min_length=1, max_length=80), AfterValidator(check_one_line)]
     scopes: list[str] = Field(min_length=1, max_length=20)
     expiresInDays: int  # noqa: N815 (the contract's field name)

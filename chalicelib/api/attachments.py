@@ -19,7 +19,7 @@ _BASE = "/tickets/{ticket_id}/attachments"
 
 
 class CreateAttachmentBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     # Longer than the 255-character rule on purpose: the service gives the precise message.
     filename: str = Field(min_length=1, max_length=1024)
     contentType: str = Field(min_length=1, max_length=255)  # noqa: N815 (contract field name)

@@ -39,7 +39,7 @@ Cursor = Annotated[str, WithJsonSchema({"type": "string", "maxLength": MAX_CURSO
 class ListQuery(BaseModel):
     """The query string of a list route (`ApiCall.query`); subclasses add the list's filters."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     limit: Limit = DEFAULT_LIMIT
     cursor: Cursor | None = None

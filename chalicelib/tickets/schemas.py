@@ -81,7 +81,7 @@ assert set(Priority.ALL) == set(PriorityValue.__args__)  # type: ignore[attr-def
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class RequesterRef(_Strict):
