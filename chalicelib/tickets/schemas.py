@@ -159,7 +159,7 @@ BulkAction = Annotated[
 ]
 
 BULK_REQUEST: TypeAdapter[BulkSetStatus | BulkSetPriority | BulkAssign | BulkAddTag | BulkRemoveTag]
-BULK_REQUEST = TypeAdapter(BulkAction)
+BULK_REQUEST = TypeAdapter(BulkAction, config=ConfigDict(defer_build=True))
 
 
 def _comma_list(allowed: tuple[str, ...]) -> Any:
@@ -230,6 +230,8 @@ class ListTicketsQuery(ListQuery):
 class BulkRequest(RootModel[BulkAction]):
     """The body of `POST /api/tickets/bulk` as one model (the handler validates the same union
     through `BULK_REQUEST`; this class exists for the OpenAPI document)."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 # --- Response schemas (`XOut.dump(domain object)` is the body; see chalicelib.core.schemas) ---
