@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Blueprint
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 from chalicelib.identity import flags
 from chalicelib.identity.schemas import FlagOut
 

@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 from chalicelib.core.text import check_one_line
 from chalicelib.identity import api_tokens
 from chalicelib.identity.schemas import IssuedTokenOut, TokenOut
@@ -17,7 +17,7 @@ admin_tokens_bp = Blueprint(__name__)
 
 
 class CreateTokenBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     name: Annotated[str, Field(min_length=1, max_length=80), AfterValidator(check_one_line)]
     scopes: list[str] = Field(min_length=1, max_length=20)
     expiresInDays: int  # noqa: N815 (the contract's field name)

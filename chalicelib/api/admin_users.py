@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.authz.principal import Role
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 from chalicelib.core.text import check_one_line
 from chalicelib.identity import password_flows, users
 from chalicelib.identity.schemas import AdminUserOut, CreatedUserOut
@@ -26,14 +26,14 @@ class CreateUserBody(BaseModel):
     """No `id`, `organizationId`, `password`, `passwordHash` or `active`: those are never
     client-set. The new user chooses their password through the invitation mail's link."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     name: OneLineName
     role: RoleName
 
 
 class UpdateUserBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     name: OneLineName | None = None
     role: RoleName | None = None
     active: bool | None = None

@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 from chalicelib.webhooks import delivery, endpoints
 from chalicelib.webhooks.schemas import (
     CreateWebhookBody,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.attachments import service
 from chalicelib.attachments.schemas import AttachmentCreatedOut, AttachmentOut
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 
 attachments_bp = Blueprint(__name__)
 
@@ -19,7 +19,7 @@ _BASE = "/tickets/{ticket_id}/attachments"
 
 
 class CreateAttachmentBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     # Longer than the 255-character rule on purpose: the service gives the precise message.
     filename: str = Field(min_length=1, max_length=1024)
     contentType: str = Field(min_length=1, max_length=255)  # noqa: N815 (contract field name)

@@ -11,7 +11,7 @@ from pydantic import Field
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.audit import log as audit_log
 from chalicelib.audit.schemas import AuditRecordOut, VerifyOut
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 
 audit_bp = Blueprint(__name__)
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Blueprint
 
-from chalicelib.auth import containment
 from chalicelib.auth.authorizer import (
     CsrfRejected,
     RequestView,
@@ -77,6 +76,10 @@ def _deny(principal_id: str, method_arn: str) -> dict[str, Any]:
 def _report_invalid(error: Unauthenticated) -> None:
     emit("security.authorization_failure", reason="invalid_credential", status=401)
     if isinstance(error, ForgedCredential):
+        # Containment (the rate-limit counter, flags, revocation writes) loads on the first
+        # forged credential, not on every cold authorizer.
+        from chalicelib.auth import containment
+
         containment.record_forged_credential()
 
 

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field
 
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.authz.principal import Role
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 from chalicelib.core.text import check_one_line
 from chalicelib.identity import users
 from chalicelib.identity.schemas import DirectoryUserOut

@@ -29,7 +29,7 @@ class LoginBody(BaseModel):
     """`organization` is the organization's slug: identities belong to one organization, and
     the same e-mail may have an account (and another password) in several."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     organization: str = Field(min_length=1, max_length=64)
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)

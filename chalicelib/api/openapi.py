@@ -30,9 +30,10 @@ from pydantic import BaseModel
 
 from chalicelib.api.routing import BODYLESS_STATUSES, NoBody, RouteDoc, route_doc
 from chalicelib.authz.policy import POLICY, SCOPES, Rule
-from chalicelib.core.cursors import ListQuery, Page
+from chalicelib.core.cursors import Page
 from chalicelib.core.errors import DeskguardError
 from chalicelib.core.headers import HSTS, security_headers
+from chalicelib.core.list_query import ListQuery
 
 API_VERSION = "0.1.0"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

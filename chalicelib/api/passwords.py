@@ -27,19 +27,19 @@ RESET_REQUESTED = (
 
 
 class ChangePasswordBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     currentPassword: str = Field(min_length=1, max_length=1024)  # noqa: N815
     newPassword: str = Field(min_length=1, max_length=1024)  # noqa: N815
 
 
 class ResetRequestBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     organization: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
     email: str = Field(min_length=3, max_length=254)
 
 
 class ResetCompleteBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     token: str = Field(min_length=1, max_length=200)
     newPassword: str = Field(min_length=1, max_length=1024)  # noqa: N815
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from chalice.app import Blueprint, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib.api.authorizer import deskguard_authorizer
 from chalicelib.auth import containment
@@ -94,7 +94,7 @@ class ApiCall:
 
     def query(self, schema: type[SchemaT]) -> SchemaT:
         """The query string validated against a pydantic schema (a list route's is a
-        `core.cursors.ListQuery`); a repeated parameter counts once, with its last value;
+        `core.list_query.ListQuery`); a repeated parameter counts once, with its last value;
         field errors go in `details`."""
         return validated(schema, dict(self.request.query_params or {}))
 
@@ -239,6 +239,8 @@ class NoBody(BaseModel):
 
     Documented as an operation without `requestBody`, so a missing body is not a gap.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
 
 # Success statuses that carry no body: documented without content (a 3xx with `Location`).

@@ -13,8 +13,8 @@ from chalice.app import Blueprint, Response
 from pydantic import ValidationError
 
 from chalicelib.api.routing import ApiCall, api_route, validation_details
-from chalicelib.core.cursors import ListQuery
 from chalicelib.core.errors import PreconditionRequired, ValidationFailed
+from chalicelib.core.list_query import ListQuery
 from chalicelib.tickets import bulk as bulk_actions
 from chalicelib.tickets import service
 from chalicelib.tickets.schemas import (

@@ -16,7 +16,7 @@ from chalicelib.authz.principal import Principal, Role, TokenType
 from chalicelib.core.errors import ForgedCredential, Unauthenticated
 from chalicelib.core.observability import logger
 from chalicelib.identity import revocation
-from chalicelib.identity.api_tokens import TOKEN_MARKER, hash_secret, token_status
+from chalicelib.identity.api_token_format import TOKEN_MARKER, hash_secret, token_status
 from chalicelib.identity.models import ApiTokenModel
 
 _TOKEN = re.compile(

@@ -31,7 +31,7 @@ from chalicelib.authz.principal import Principal, TokenType
 from chalicelib.core.observability import current_context, logger
 from chalicelib.core.org_keys import org_scoped
 from chalicelib.core.settings import get_settings
-from chalicelib.identity import api_tokens, flags
+from chalicelib.identity import flags
 from chalicelib.identity.revocation import revoke_all_for_user, revoke_session
 from chalicelib.ratelimit import limiter as ratelimit
 from chalicelib.security_events.events import emit
@@ -92,6 +92,10 @@ def _contain_credential(principal: Principal, kind: str, count: int) -> None:
     org, user = principal.organization_id, principal.user_id
     reason = f"containment:{kind}"
     if principal.token_type is TokenType.API_TOKEN:
+        # Token management (audit, transactions, cursors) loads on the rare containment, not
+        # on every cold authorizer.
+        from chalicelib.identity import api_tokens
+
         api_tokens.revoke_token_by_system(
             org, principal.token_id, reason=reason, actor_id=flags.CONTAINMENT_ACTOR
         )

@@ -1,8 +1,10 @@
-"""List pagination: the one cursor codec, page shape, query and `limit` rule for every list.
+"""List pagination: the one cursor codec and page shape for every list.
 
-A list route parses its query string with a `ListQuery` subclass (`?limit=`: ASCII digits,
-1..100, default 25; `?cursor=`; unknown parameters refused), its service returns a `Page` of
-domain objects, and the route answers `page.dump(ItemOut)`: `{"items": [...], "nextCursor": ...}`.
+A list route parses its query string with a `core.list_query.ListQuery` subclass (`?limit=`:
+ASCII digits, 1..100, default 25; `?cursor=`; unknown parameters refused; that module holds the
+pydantic half, so code that only pages through DynamoDB does not load pydantic), its service
+returns a `Page` of domain objects, and the route answers `page.dump(ItemOut)`:
+`{"items": [...], "nextCursor": ...}`.
 
 A cursor is `core.keyed.sign("cursor", payload)`: `base64url(JSON) . base64url(HMAC-SHA256)`
 under the service key. The payload binds the organization (`o`), the list and query (`b`: list
@@ -19,16 +21,15 @@ import dataclasses
 import json
 import time
 from collections.abc import Sequence
-from typing import Annotated, Any, Generic, TypeVar
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.keyed import sign, unsign
 from chalicelib.core.org_keys import org_pk
-from chalicelib.core.schemas import Out
 from chalicelib.core.settings import get_settings
+
+if TYPE_CHECKING:  # pydantic stays out of the authorizer's import path (token helpers use this)
+    from chalicelib.core.schemas import Out
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -76,36 +77,6 @@ class Page(Generic[ItemT]):
                 "nextCursor": {"type": ["string", "null"], "maxLength": MAX_CURSOR_LENGTH},
             },
         }
-
-
-LIMIT_RULE = f"must be an integer from 1 to {MAX_LIMIT}"
-
-
-def _limit(value: Any) -> int:
-    """`?limit=` as an int: one to three ASCII digits in 1..MAX_LIMIT (`str.isdigit` alone would
-    let `²` or `١٢` through to `int()`), or an int in range from code."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 3:
-        value = int(value)
-    if type(value) is int and 1 <= value <= MAX_LIMIT:
-        return value
-    raise PydanticCustomError("limit", LIMIT_RULE)
-
-
-# `_limit` runs first and checks the range itself (one message for every bad value); `ge`/`le`
-# document the range in the schema.
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_limit)]
-# Any string reaches `decode`, which refuses a malformed or overlong one as a forgery (so it is
-# reported to containment); the documented length is what `encode` can produce.
-Cursor = Annotated[str, WithJsonSchema({"type": "string", "maxLength": MAX_CURSOR_LENGTH})]
-
-
-class ListQuery(BaseModel):
-    """The query string of a list route (`ApiCall.query`); subclasses add the list's filters."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    limit: Limit = DEFAULT_LIMIT
-    cursor: Cursor | None = None
 
 
 def encode(organization_id: str, binding: str, position: Any) -> str | None:

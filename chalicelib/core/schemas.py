@@ -36,6 +36,9 @@ class Out(BaseModel):
         from_attributes=True,
         alias_generator=to_camel,
         serialize_by_alias=True,
+        # Built on first use, not at import: a cold function builds only the schemas its
+        # request touches (see docs/performance.md).
+        defer_build=True,
     )
 
     @classmethod

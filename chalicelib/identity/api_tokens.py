@@ -12,7 +12,6 @@ A token acts as its owner with the owner's CURRENT role, narrowed to its scopes:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import secrets
 import time
@@ -30,10 +29,9 @@ from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from chalicelib.identity import revocation
+from chalicelib.identity.api_token_format import TOKEN_MARKER, hash_secret, token_status
 from chalicelib.identity.models import API_TOKEN_PREFIX, ApiTokenModel
 from chalicelib.security_events import emit
-
-TOKEN_MARKER = "dgt_"  # noqa: S105 (a public prefix, not a secret)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,22 +40,6 @@ class IssuedToken:
 
     secret: str
     item: ApiTokenModel
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def token_status(item: ApiTokenModel, now: int | None = None) -> str:
-    """`active`, `rotating` (predecessor in its grace period), `revoked` or `expired`."""
-    now = int(time.time()) if now is None else now
-    if item.revoked_at is not None:
-        return "revoked"
-    if now >= int(item.expires_at):
-        return "expired"
-    if item.grace_until is not None:
-        return "rotating" if now < int(item.grace_until) else "revoked"
-    return "active"
 
 
 def effective_status(

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
-from chalicelib.audit.trail import AuditEntry, transact
 from chalicelib.core import cursors
 from chalicelib.core.cursors import Page
 from chalicelib.core.dynamo import is_condition_failure
@@ -42,6 +41,8 @@ def raise_flag(
     signals: int,
 ) -> bool:
     """Flag a contained principal (audited); False if it is already flagged and not cleared."""
+    from chalicelib.audit.trail import AuditEntry, transact  # writes only: off the read path
+
     flag_id = flag_id_for(subject_type, subject_id)
     item = SecurityFlagModel(
         org_pk(organization_id),
@@ -84,6 +85,8 @@ def list_flags(
     organization_id: str, *, actor_id: str, limit: int, cursor: str | None
 ) -> Page[SecurityFlagModel]:
     """The organization's flags, a page at a time (one Query); the viewing is audited."""
+    from chalicelib.audit.trail import AuditEntry, transact  # writes only: off the read path
+
     page: Page[SecurityFlagModel] = cursors.query_page(
         SecurityFlagModel,
         organization_id,
@@ -107,6 +110,8 @@ def list_flags(
 
 def clear_flag(organization_id: str, flag_id: str, *, actor_id: str) -> SecurityFlagModel:
     """Mark a flag reviewed (audited); 404 if unknown, 409 if already cleared."""
+    from chalicelib.audit.trail import AuditEntry, transact  # writes only: off the read path
+
     if not _FLAG_ID.fullmatch(flag_id):
         raise NotFound()
     try:

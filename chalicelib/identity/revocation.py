@@ -18,11 +18,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pynamodb.transactions import TransactWrite
-
-from chalicelib.audit.trail import AuditEntry, transact
 from chalicelib.authz.principal import TokenType
 from chalicelib.core.dynamo import connection
 from chalicelib.core.observability import current_context
@@ -39,6 +36,9 @@ from chalicelib.identity.models import (
     UserRevocationModel,
 )
 from chalicelib.security_events import emit
+
+if TYPE_CHECKING:
+    from pynamodb.transactions import TransactWrite
 
 JTI_PREFIX = "JTI#"
 _BATCH_ATTEMPTS = 3
@@ -191,6 +191,8 @@ def revoke_all_for_user(
     deactivated. Acts on the very next request: the authorizer reads this marker on every call.
     `actor_id` names who revoked (default: the caller); automated containment passes its own.
     """
+    from chalicelib.audit.trail import AuditEntry, transact  # writes only: off the read path
+
     settings = get_settings()
     revoked_before = now_ms()
     longest = max(settings.session_ttl_seconds, settings.api_token_max_days * 86400)

@@ -7,7 +7,8 @@ from typing import Any, Literal, Self
 
 from chalicelib.authz.principal import Role
 from chalicelib.core.schemas import Out, UtcTimestamp, iso_from_epoch
-from chalicelib.identity.api_tokens import ListedToken, token_status
+from chalicelib.identity.api_token_format import token_status
+from chalicelib.identity.api_tokens import ListedToken
 
 
 class UserOut(Out):

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from chalicelib.core.cursors import ListQuery
+from chalicelib.core.list_query import ListQuery
 from chalicelib.core.schemas import Out, UtcTimestamp
 from chalicelib.core.text import check_one_line
 from chalicelib.tickets.models import Priority, Status
@@ -81,7 +81,7 @@ assert set(Priority.ALL) == set(PriorityValue.__args__)  # type: ignore[attr-def
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class RequesterRef(_Strict):
@@ -159,7 +159,7 @@ BulkAction = Annotated[
 ]
 
 BULK_REQUEST: TypeAdapter[BulkSetStatus | BulkSetPriority | BulkAssign | BulkAddTag | BulkRemoveTag]
-BULK_REQUEST = TypeAdapter(BulkAction)
+BULK_REQUEST = TypeAdapter(BulkAction, config=ConfigDict(defer_build=True))
 
 
 def _comma_list(allowed: tuple[str, ...]) -> Any:
@@ -230,6 +230,8 @@ class ListTicketsQuery(ListQuery):
 class BulkRequest(RootModel[BulkAction]):
     """The body of `POST /api/tickets/bulk` as one model (the handler validates the same union
     through `BULK_REQUEST`; this class exists for the OpenAPI document)."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 # --- Response schemas (`XOut.dump(domain object)` is the body; see chalicelib.core.schemas) ---

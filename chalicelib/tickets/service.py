@@ -26,8 +26,9 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Principal, Role
 from chalicelib.core import cursors
-from chalicelib.core.cursors import ListQuery, Page
+from chalicelib.core.cursors import Page
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.list_query import ListQuery
 from chalicelib.identity import users
 from chalicelib.tickets import names, policy, repository, search, writes
 from chalicelib.tickets.markdown_render import render_markdown

@@ -16,14 +16,14 @@ assert set(get_args(EventType)) == set(EVENT_TYPES)
 
 
 class CreateWebhookBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     url: str = Field(min_length=8, max_length=MAX_URL_LENGTH)
     events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
     active: bool = True
 
 
 class UpdateWebhookBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     url: str | None = Field(default=None, min_length=8, max_length=MAX_URL_LENGTH)
     events: list[EventType] | None = Field(default=None, min_length=1, max_length=4)
     active: bool | None = None

@@ -3,6 +3,7 @@ cfn-lint clean, small, and contains both Chalice's resources and ours."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -43,7 +44,8 @@ def test_package_is_small_and_leaves_out_the_runtime_sdk(packaged: dict[str, Any
     total = int(packaged["unzipped_bytes"])
     print(
         f"\n{packaged['stage']}: function bundle {function_bytes / MIB:.2f} MiB, "
-        f"with dependency layer {total / MIB:.2f} MiB (unzipped)"
+        f"with dependency layer {total / MIB:.2f} MiB (unzipped), "
+        f"their bytecode {int(packaged['bytecode_unzipped_bytes']) / MIB:.2f} MiB"
     )
     assert total < packaging.MAX_UNZIPPED_BYTES  # function code and its layer together
     names: list[str] = []
@@ -86,6 +88,13 @@ print(json.dumps({
     "html": html,
     "subject": body.subject,
     "modules": sorted({m.split(".")[0] for m in sys.modules}),
+    # Run with -B: nothing is written, so a module loads bytecode only if the bundle has it.
+    "from_source": sorted(
+        name for name, module in list(sys.modules.items())
+        if (getattr(module, "__file__", None) or "").endswith(".py")
+        and any(module.__file__.startswith(p) for p in json.loads(os.environ["PACKAGE_PATH"])[:2])
+        and not os.path.exists(getattr(module, "__cached__", None) or "")
+    ),
 }))
 """
 
@@ -114,7 +123,7 @@ def test_the_package_runs_with_only_what_lambda_provides(
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     result = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
-        [sys.executable, "-I", "-S", "-c", RUNTIME_CHECK],
+        [sys.executable, "-I", "-S", "-B", "-c", RUNTIME_CHECK],
         capture_output=True,
         text=True,
         env=env,
@@ -128,6 +137,34 @@ def test_the_package_runs_with_only_what_lambda_provides(
     assert "<script" not in out["html"] and "javascript:" not in out["html"]
     assert {"nacl", "aws_xray_sdk"} <= set(out["modules"])
     assert "cryptography" not in out["modules"]
+    assert out["from_source"] == []  # every module imported from the bundle had its bytecode
+
+
+def test_the_bundled_bytecode_is_what_the_runtime_loads(packaged: dict[str, Any]) -> None:
+    """Each module's `.pyc` next to it carries this interpreter's (python3.11's) magic number
+    and the hash of the source beside it, checked at import: a stale or foreign `.pyc` would be
+    ignored, and the module compiled from source on every cold start."""
+    checked: dict[str, int] = {}
+    for key in ("bundle", "layer"):
+        with zipfile.ZipFile(packaged[key]) as archive:
+            names = set(archive.namelist())
+            for name in names:
+                if not name.endswith(".pyc"):
+                    continue
+                folder, _, base = name.rpartition("__pycache__/")
+                source = f"{folder}{base.split('.', 1)[0]}.py"
+                assert source in names, name
+                header = archive.read(name)[:16]
+                assert header[:4] == importlib.util.MAGIC_NUMBER, name
+                assert int.from_bytes(header[4:8], "little") == 0b11, name  # checked hash
+                assert header[8:16] == importlib.util.source_hash(archive.read(source)), name
+                checked[key] = checked.get(key, 0) + 1
+            if key == "bundle":  # our own code compiles, every module of it
+                sources = [n for n in names if n.endswith(".py")]
+                ours = [n for n in sources if n == "app.py" or n.startswith("chalicelib/")]
+                missing = [n for n in ours if packaging.bytecode_name(n) not in names]
+                assert ours and missing == []
+    assert checked.get("bundle", 0) > 0 and checked.get("layer", 0) > 0
 
 
 def test_merged_template_is_cfn_lint_clean(packaged: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from chalicelib.core import b64, cursors, keyring
+from chalicelib.core import b64, cursors, keyring, list_query
 from chalicelib.core.keyed import email_hash, keyed_digest
 from chalicelib.core.settings import override
 
@@ -93,7 +93,7 @@ def test_deployed_stages_sign_with_the_keyring_secrets_hmac_key(
 def _limit(raw: str) -> int | None:
     """`?limit=raw` through the list query schema: the limit, or None when refused."""
     try:
-        return cursors.ListQuery.model_validate({"limit": raw}).limit
+        return list_query.ListQuery.model_validate({"limit": raw}).limit
     except ValidationError as error:
         assert [(e["loc"], e["msg"]) for e in error.errors()] == [
             (("limit",), f"must be an integer from 1 to {cursors.MAX_LIMIT}")
@@ -102,7 +102,7 @@ def _limit(raw: str) -> int | None:
 
 
 def test_limit_is_1_to_100_in_ascii_digits() -> None:
-    assert cursors.ListQuery().limit == 25
+    assert list_query.ListQuery().limit == 25
     assert (_limit("1"), _limit("100"), _limit("007")) == (1, 100, 7)
     for bad in ("0", "101", "-1", "+5", " 5", "5 ", "1.5", "1e2", "ten", "", "0100", "99999"):
         assert _limit(bad) is None, bad
@@ -120,7 +120,7 @@ def test_a_limit_is_accepted_exactly_when_it_is_a_short_ascii_number_in_range(ra
 
 def test_unknown_query_parameters_are_refused() -> None:
     with pytest.raises(ValidationError):
-        cursors.ListQuery.model_validate({"limit": "5", "offset": "10"})
+        list_query.ListQuery.model_validate({"limit": "5", "offset": "10"})
 
 
 @settings(max_examples=200)

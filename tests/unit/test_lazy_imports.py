@@ -59,3 +59,19 @@ def test_the_authorizer_module_does_not_load_the_ticket_or_attachment_domain() -
     assert "chalicelib.auth.authorizer" in modules
     domain = under(modules, "chalicelib.tickets", "chalicelib.attachments", "markdown", "nh3")
     assert domain == set()
+
+
+def test_the_authorizer_module_leaves_pydantic_token_management_and_audit_writes_unloaded() -> None:
+    modules = loaded_after("import chalicelib.api.authorizer")
+    assert "chalicelib.identity.api_token_format" in modules  # what verifying a token needs
+    write_side = under(
+        modules,
+        "pydantic",
+        "chalicelib.core.list_query",
+        "chalicelib.identity.api_tokens",
+        "chalicelib.audit",
+        "pynamodb.transactions",
+        "chalicelib.auth.containment",  # loads on the first forged credential
+        "chalicelib.ratelimit",
+    )
+    assert write_side == set()
