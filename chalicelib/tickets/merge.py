@@ -31,6 +31,8 @@ from chalicelib.tickets import names, policy, repository, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
+    MERGED_FROM_NOTE,
+    MERGED_INTO_NOTE,
     CommentModel,
     Status,
     Ticket,
@@ -76,8 +78,8 @@ def _merged_from(source: TicketModel, target: TicketModel) -> list[str]:
     return [*(target.merged_from or []), source.ticket_id, *(source.merged_from or [])]
 
 
-def _system_comment(
-    org: str, principal: Principal, ticket_id: str, body: str, now: str
+def _system_comment(  # noqa: PLR0917 (one call site per ticket)
+    org: str, principal: Principal, ticket_id: str, body: str, now: str, kind: str
 ) -> CommentModel:
     comment_id = new_id()
     return CommentModel(
@@ -91,6 +93,7 @@ def _system_comment(
         body_markdown=body,
         body_html=render_markdown(body),
         created_at=now,
+        system=kind,
     )
 
 
@@ -120,10 +123,20 @@ def merge_ticket(principal: Principal, ticket_id: str, into_id: str, if_match: i
     target.set_index_keys()
 
     source_note = _system_comment(
-        org, principal, source.ticket_id, f"This ticket was merged into ticket {into_id}.", now
+        org,
+        principal,
+        source.ticket_id,
+        f"This ticket was merged into ticket {into_id}.",
+        now,
+        MERGED_INTO_NOTE,
     )
     target_note = _system_comment(
-        org, principal, target.ticket_id, f"Ticket {ticket_id} was merged into this ticket.", now
+        org,
+        principal,
+        target.ticket_id,
+        f"Ticket {ticket_id} was merged into this ticket.",
+        now,
+        MERGED_FROM_NOTE,
     )
     source_event = webhook_events.outbox_item(
         org,
@@ -175,17 +188,11 @@ def merge_ticket(principal: Principal, ticket_id: str, into_id: str, if_match: i
     try:
         audit.transact(entry, build)
     except TransactWriteError as error:
-        if writes.failed_positions(error) & {0, 1} or _cancelled_by_conflict(error):
+        # Only the two ticket updates carry conditions that can fail (every put is a new item):
+        # a ticket changed, was merged or closed between the read and the commit.
+        if writes.failed_positions(error):
             raise Conflict(
                 "One of the tickets was changed or merged meanwhile; reload them and retry."
             ) from None
         raise
     return names.name_ticket(org, Ticket.from_model(target))
-
-
-def _cancelled_by_conflict(error: TransactWriteError) -> bool:
-    """A concurrent transaction on the same item (DynamoDB's TransactionConflict)."""
-    return any(
-        reason is not None and reason.code == "TransactionConflict"
-        for reason in error.cancellation_reasons or []
-    )

@@ -338,6 +338,13 @@ class CommentModel(TicketsItem, discriminator="comment"):
     body_markdown = UnicodeAttribute()
     body_html = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    # Set on the comments the system writes: "merged_into" on a merged ticket (left out when
+    # that ticket's conversation is shown on the target), "merged_from" on the target.
+    system = UnicodeAttribute(null=True)
+
+
+MERGED_INTO_NOTE = "merged_into"
+MERGED_FROM_NOTE = "merged_from"
 
 
 class TagModel(TicketsItem, discriminator="tag"):

@@ -33,6 +33,7 @@ from chalicelib.tickets import names, policy, repository, search, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
+    MERGED_INTO_NOTE,
     Comment,
     CommentModel,
     Status,
@@ -548,7 +549,10 @@ def _list_merged_comments(
             positions[tid] = mine[-1].sk
     more = any(positions.get(tid) != EXHAUSTED for tid in ticket_ids)
     comments = [
-        Comment.from_model(item) for item in page if policy.can_see_comment(principal, item)
+        Comment.from_model(item)
+        for item in page
+        if policy.can_see_comment(principal, item)
+        and not (item.ticket_id != ticket.ticket_id and item.system == MERGED_INTO_NOTE)
     ]
     next_position = {MERGED_POSITION: positions} if more else None
     return Page(names.name_comments(org, comments), cursors.encode(org, binding, next_position))
