@@ -184,7 +184,11 @@ def check_merge(principal: Principal) -> None:
         raise Forbidden("Only agents and admins may merge tickets.")
 
 
-def check_not_merged(item: TicketModel | Ticket, changes: Set[str]) -> None:
+def may_change_status(item: TicketModel | Ticket) -> bool:
     """A merged ticket stays CLOSED: its conversation continues on the ticket it went into."""
-    if "status" in changes and getattr(item, "merged_into", None):
+    return not item.merged_into
+
+
+def check_not_merged(item: TicketModel | Ticket, changes: Set[str]) -> None:
+    if "status" in changes and not may_change_status(item):
         raise Conflict(f"This ticket was merged into ticket {item.merged_into} and stays closed.")

@@ -255,6 +255,23 @@ def test_merged_source_cannot_be_reopened(client: Any, make_org: Any) -> None:
     assert get(client, org.agent, source["id"]).json["status"] == "CLOSED"
 
 
+def test_bulk_status_change_of_a_merged_ticket_is_a_conflict(client: Any, make_org: Any) -> None:
+    org = make_org()
+    _other, source, target = two_requesters(client, org)
+    assert merge_call(client, org.agent, source, target["id"]).status == 200
+    response = client.post(
+        "/api/tickets/bulk",
+        json={"action": "set_status", "status": "OPEN", "ids": [source["id"], target["id"]]},
+        token=org.agent.token,
+    )
+    assert response.status == 200, response.body
+    assert response.json["results"] == [
+        {"id": source["id"], "result": "CONFLICT"},
+        {"id": target["id"], "result": "ok"},
+    ]
+    assert get(client, org.agent, source["id"]).json["status"] == "CLOSED"
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [
