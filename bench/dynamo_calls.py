@@ -313,6 +313,34 @@ def _measure(org: Any, ids: list[str], client: Any) -> dict[str, tuple[int, int,
         f"/api/tickets/{tid}/comments?limit=2&cursor={page['nextCursor']}",
         requester,
     )
+    into = client.post("/api/tickets", json=body, token=requester.token).json["id"]
+    source = client.get(f"/api/tickets/{tid}", token=agent.token).json
+    run(
+        "POST /tickets/{id}/merge",
+        "POST",
+        f"/api/tickets/{tid}/merge",
+        agent,
+        json={"intoId": into},
+        headers={"If-Match": str(source["version"])},
+    )
+    merged_page = run(
+        "GET /tickets/{id}/comments (merged target, page 1)",
+        "GET",
+        f"/api/tickets/{into}/comments?limit=2",
+        requester,
+    ).json
+    run(
+        "GET /tickets/{id}/comments (merged target, page 2)",
+        "GET",
+        f"/api/tickets/{into}/comments?limit=2&cursor={merged_page['nextCursor']}",
+        requester,
+    )
+    run(
+        "GET /tickets/{id}/attachments (merged target)",
+        "GET",
+        f"/api/tickets/{into}/attachments",
+        requester,
+    )
     run(
         "POST /tickets/bulk (10 ids)",
         "POST",

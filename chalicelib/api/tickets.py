@@ -16,7 +16,7 @@ from chalicelib.api.routing import ApiCall, api_route, validation_details
 from chalicelib.core.errors import PreconditionRequired, ValidationFailed
 from chalicelib.core.list_query import ListQuery
 from chalicelib.tickets import bulk as bulk_actions
-from chalicelib.tickets import service
+from chalicelib.tickets import merge, service
 from chalicelib.tickets.schemas import (
     BULK_REQUEST,
     BulkOut,
@@ -25,6 +25,7 @@ from chalicelib.tickets.schemas import (
     CreateComment,
     CreateTicket,
     ListTicketsQuery,
+    MergeTicket,
     TicketOut,
     UpdateTicket,
 )
@@ -159,6 +160,30 @@ def update_ticket(call: ApiCall, ticket_id: str) -> Response:
     version = _if_match(call)
     ticket = service.update_ticket(call.principal, ticket_id, body, version)
     return _with_etag(TicketOut.dump(ticket))
+
+
+@api_route(
+    tickets_bp,
+    "/tickets/{ticket_id}/merge",
+    methods=["POST"],
+    body=MergeTicket,
+    response=TicketOut,
+    summary=(
+        "Merge the ticket into `intoId` (staff): it is CLOSED with `mergedInto`, the target "
+        "lists it in `mergedFrom` and shows its comments and attachments. Requires `If-Match` "
+        "with the source's version; a stale version, a merged or closed target, or merging a "
+        "ticket into itself is a 409. Returns the target (`ETag`: its version)."
+    ),
+    operation_id="mergeTicket",
+    request_headers=("If-Match",),
+    response_headers=("ETag",),
+    errors=(409, 428),
+)
+def merge_ticket(call: ApiCall, ticket_id: str) -> Response:
+    body = call.body(MergeTicket)
+    version = _if_match(call)
+    target = merge.merge_ticket(call.principal, ticket_id, body.intoId, version)
+    return _with_etag(TicketOut.dump(target))
 
 
 @api_route(

@@ -1,5 +1,8 @@
 """Attachment services: what a principal may do with a ticket's attachments.
 
+A ticket that others were merged into also shows (lists, describes, serves) the merged tickets'
+attachments; deleting one stays a change of the ticket it was uploaded to.
+
 Every function starts from `get_visible_ticket`, so an attachment is reachable exactly when its
 ticket is (another organization's, or another requester's, is NotFound). Records are read from
 the caller's own organization partition: a foreign attachment id or S3 key cannot name anything.
@@ -37,7 +40,7 @@ from chalicelib.core.observability import logger
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from chalicelib.identity import users
-from chalicelib.tickets.models import is_valid_id, new_id
+from chalicelib.tickets.models import Ticket, is_valid_id, new_id
 from chalicelib.tickets.service import get_visible_ticket
 
 MAX_ATTACHMENTS_PER_TICKET = 100
@@ -192,34 +195,63 @@ def list_attachments(
     cursor: str | None = None,
 ) -> Page[Attachment]:
     """A page of the ticket's attachments, oldest first (signed cursor bound to the organization,
-    the caller and the ticket)."""
+    the caller and the ticket). A ticket that others were merged into lists its own attachments,
+    then each merged ticket's, in merge order (`Attachment.ticket_id` names where each was
+    uploaded): one Query per ticket the page reaches."""
     ticket = get_visible_ticket(principal, ticket_id)
     org = principal.organization_id
     binding = f"attachments|{principal.user_id}|{ticket.id}"
     start = cursors.decode(org, binding, cursor)
-    query = AttachmentItem.query(
-        org_pk(org),
-        AttachmentItem.sk.startswith(ticket_prefix(ticket.id)),
-        limit=limit,
-        last_evaluated_key=start,
-        consistent_read=True,
-    )
-    items = [Attachment.from_model(item) for item in query]
-    next_cursor = cursors.encode(org, binding, query.last_evaluated_key)
+    ticket_ids = [ticket.id, *ticket.merged_from]
+    index, key = 0, start
+    if isinstance(start, dict) and _MERGED_POSITION in start:
+        index, key = int(start[_MERGED_POSITION][0]), start[_MERGED_POSITION][1]
+    items: list[Attachment] = []
+    position: object = None
+    while index < len(ticket_ids):
+        query = AttachmentItem.query(
+            org_pk(org),
+            AttachmentItem.sk.startswith(ticket_prefix(ticket_ids[index])),
+            limit=limit - len(items),
+            last_evaluated_key=key,
+            consistent_read=True,
+        )
+        items.extend(Attachment.from_model(item) for item in query)
+        key = query.last_evaluated_key
+        if key is None:
+            index += 1
+        if len(items) >= limit:
+            break
+    if index < len(ticket_ids):
+        position = {_MERGED_POSITION: [index, key]} if ticket.merged_from else key
+    next_cursor = cursors.encode(org, binding, position)
     return Page(_with_uploader_names(org, items), next_cursor)
+
+
+_MERGED_POSITION = "merged"  # a merged ticket's cursor: [ticket index, that ticket's position]
+
+
+def _linked_record(organization_id: str, ticket: Ticket, attachment_id: str) -> AttachmentItem:
+    """The attachment on the ticket, or on one of the tickets merged into it (NotFound else)."""
+    for owner in (ticket.id, *ticket.merged_from):
+        try:
+            return _get_record(organization_id, owner, attachment_id)
+        except NotFound:
+            continue
+    raise NotFound()
 
 
 def get_attachment(principal: Principal, ticket_id: str, attachment_id: str) -> Attachment:
     ticket = get_visible_ticket(principal, ticket_id)
     org = principal.organization_id
-    found = Attachment.from_model(_get_record(org, ticket.id, attachment_id))
+    found = Attachment.from_model(_linked_record(org, ticket, attachment_id))
     return _with_uploader_names(org, [found])[0]
 
 
 def download_url(principal: Principal, ticket_id: str, attachment_id: str) -> str:
     """A short-lived presigned GET of the scanned version; Conflict unless CLEAN."""
     ticket = get_visible_ticket(principal, ticket_id)
-    record = _get_record(principal.organization_id, ticket.id, attachment_id)
+    record = _linked_record(principal.organization_id, ticket, attachment_id)
     policy.check_download(record)
     return storage.presigned_get(
         record.s3_key,

@@ -52,6 +52,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/tickets/bulk"): Rule(STAFF_ROLES, scope="tickets:write"),
     ("GET", "/api/tickets/{ticket_id}"): Rule(ALL_ROLES, scope="tickets:read"),
     ("PATCH", "/api/tickets/{ticket_id}"): Rule(ALL_ROLES, scope="tickets:write"),
+    ("POST", "/api/tickets/{ticket_id}/merge"): Rule(STAFF_ROLES, scope="tickets:write"),
     ("POST", "/api/tickets/{ticket_id}/comments"): Rule(ALL_ROLES, scope="comments:write"),
     ("GET", "/api/tickets/{ticket_id}/comments"): Rule(ALL_ROLES, scope="tickets:read"),
     # Attachments (per-attachment rules live in chalicelib.attachments.policy)

@@ -2,7 +2,8 @@
 tickets, with one outcome per id in request order.
 
 Who may run them and what each ticket allows is asked of `chalicelib.tickets.policy`: staff only,
-a ticket the caller cannot see is NOT_FOUND, a status change the workflow refuses is FORBIDDEN.
+a ticket the caller cannot see is NOT_FOUND, a status change the workflow refuses is FORBIDDEN,
+and one of a merged ticket (which stays CLOSED) is CONFLICT.
 """
 
 from __future__ import annotations
@@ -45,14 +46,24 @@ class _BulkChange:
     tag_delete: str | None = None
 
 
+def _status_refusal(principal: Principal, request: BulkSetStatus, item: TicketModel) -> str | None:
+    """Why a status change is refused: a merged ticket stays CLOSED, and the workflow."""
+    if item.status != request.status and not policy.may_change_status(item):
+        return "CONFLICT"
+    if not policy.may_transition(principal, item.status, request.status):
+        return "FORBIDDEN"
+    return None
+
+
 def _bulk_plan(  # noqa: PLR0911 (one early return per action's no-op)
     principal: Principal, request: BulkRequestData, item: TicketModel
 ) -> tuple[str, _BulkChange | None]:
     """The per-id outcome before writing: ("ok", change or None for a no-op) or an error code."""
     change = _BulkChange(item.ticket_id, item, None)
     if isinstance(request, BulkSetStatus):
-        if not policy.may_transition(principal, item.status, request.status):
-            return "FORBIDDEN", None
+        refusal = _status_refusal(principal, request, item)
+        if refusal is not None:
+            return refusal, None
         if item.status == request.status:
             return "ok", None
         change.before, item.status = item.status, request.status

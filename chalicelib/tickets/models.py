@@ -264,6 +264,10 @@ class TicketModel(TicketsItem, discriminator="ticket"):
     updated_at = UnicodeAttribute()
     first_responded_at = UnicodeAttribute(null=True)
     follow_up_of = UnicodeAttribute(null=True)
+    # Merging: the ticket this one was merged into (it is then CLOSED for good), and the tickets
+    # merged into this one, oldest merge first, whose comments and attachments it shows.
+    merged_into = UnicodeAttribute(null=True)
+    merged_from = ListAttribute[str](of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
 
     @classmethod
     def new(
@@ -334,6 +338,13 @@ class CommentModel(TicketsItem, discriminator="comment"):
     body_markdown = UnicodeAttribute()
     body_html = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    # Set on the comments the system writes: "merged_into" on a merged ticket (left out when
+    # that ticket's conversation is shown on the target), "merged_from" on the target.
+    system = UnicodeAttribute(null=True)
+
+
+MERGED_INTO_NOTE = "merged_into"
+MERGED_FROM_NOTE = "merged_from"
 
 
 class TagModel(TicketsItem, discriminator="tag"):
@@ -401,6 +412,8 @@ class Ticket:
     assignee_name: str | None = None
     first_responded_at: str | None = None
     follow_up_of: str | None = None
+    merged_into: str | None = None
+    merged_from: tuple[str, ...] = ()
 
     @classmethod
     def from_model(cls, item: TicketModel) -> Ticket:
@@ -421,6 +434,8 @@ class Ticket:
             submitter_id=item.submitter_id or item.requester_id,
             first_responded_at=item.first_responded_at,
             follow_up_of=item.follow_up_of,
+            merged_into=item.merged_into,
+            merged_from=tuple(str(tid) for tid in item.merged_from or ()),
         )
 
 

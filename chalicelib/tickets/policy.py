@@ -18,7 +18,7 @@ from collections.abc import Set
 from typing import TypeVar
 
 from chalicelib.authz.principal import STAFF_ROLES, Principal, Role
-from chalicelib.core.errors import Forbidden, NotFound
+from chalicelib.core.errors import Conflict, Forbidden, NotFound
 from chalicelib.tickets.models import CommentModel, Status, Ticket, TicketModel
 
 # The status workflow: OPEN -> PENDING -> RESOLVED -> CLOSED. Staff may move forward (skipping
@@ -169,3 +169,26 @@ def may_open_on_behalf(principal: Principal) -> bool:
 def check_open_on_behalf(principal: Principal) -> None:
     if not may_open_on_behalf(principal):
         raise Forbidden("Only staff may open a ticket on behalf of someone else.")
+
+
+# --- Merging ---------------------------------------------------------------------------------
+
+
+def may_merge(principal: Principal) -> bool:
+    """Merging tickets is for staff: it changes two tickets, possibly of two requesters."""
+    return principal.is_staff
+
+
+def check_merge(principal: Principal) -> None:
+    if not may_merge(principal):
+        raise Forbidden("Only agents and admins may merge tickets.")
+
+
+def may_change_status(item: TicketModel | Ticket) -> bool:
+    """A merged ticket stays CLOSED: its conversation continues on the ticket it went into."""
+    return not item.merged_into
+
+
+def check_not_merged(item: TicketModel | Ticket, changes: Set[str]) -> None:
+    if "status" in changes and not may_change_status(item):
+        raise Conflict(f"This ticket was merged into ticket {item.merged_into} and stays closed.")

@@ -389,6 +389,43 @@ def query_thread(
     return _page(result, limit + (1 if start_key is None else 0), ("pk", "sk"))
 
 
+def query_comments_after(
+    organization_id: str,
+    ticket_id: str,
+    after_sk: str | None,
+    limit: int,
+    *,
+    public_only: bool,
+) -> tuple[list[CommentModel], str | None]:
+    """Up to `limit` of a ticket's comments after the sort key `after_sk` (from the first with
+    None), oldest first, in one Query; and the sort key where reading stopped (None: the
+    ticket has no more comments). `public_only` filters internal notes out inside DynamoDB."""
+    pk = ticket_pk(organization_id, ticket_id)
+    result = CommentModel.query(
+        pk,
+        CommentModel.sk.between(COMMENT_PREFIX, COMMENT_SK_END),
+        filter_condition=(
+            CommentModel.internal.does_not_exist() | (CommentModel.internal == False)  # noqa: E712
+        )
+        if public_only
+        else None,
+        consistent_read=True,
+        scan_index_forward=True,
+        page_size=limit,
+        last_evaluated_key={"pk": {"S": pk}, "sk": {"S": after_sk}} if after_sk else None,
+    )
+    raw_page = next(result.page_iter, None)
+    if raw_page is None:
+        return [], None
+    items = [
+        item
+        for item in map(TicketsItem.from_raw_data, raw_page.get("Items", []))
+        if isinstance(item, CommentModel)
+    ]
+    last = result.page_iter.last_evaluated_key
+    return items, str(last["sk"]["S"]) if last else None
+
+
 def batch_get_by_ids(organization_id: str, ticket_ids: Sequence[str]) -> list[TicketModel]:
     """Tickets by id in the given order (missing ones skipped)."""
     found = batch_get_tickets(organization_id, ticket_ids)

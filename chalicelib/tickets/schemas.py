@@ -258,6 +258,14 @@ class TicketOut(Out):
     updated_at: UtcTimestamp
     first_responded_at: UtcTimestamp | None
     follow_up_of: str | None
+    merged_into: str | None
+    merged_from: list[str]
+
+
+class MergeTicket(_Strict):
+    """`POST /api/tickets/{id}/merge`: the ticket of the organization to merge this one into."""
+
+    intoId: Id  # noqa: N815 (the contract's field name)
 
 
 class CommentOut(Out):

@@ -34,6 +34,7 @@ from chalicelib.tickets import names, policy, repository, search, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
+    MERGED_INTO_NOTE,
     Comment,
     CommentModel,
     Status,
@@ -322,6 +323,7 @@ def _allowed_changes(
     if int(item.version or 0) != if_match:
         raise Conflict("The ticket was changed by someone else; reload it and retry.")
     changes = _changes(item, data)
+    policy.check_not_merged(item, changes.keys())
     if "status" in changes:
         policy.check_transition(principal, item.status, changes["status"])
     return changes
@@ -487,12 +489,18 @@ def list_comments(principal: Principal, ticket_id: str, query: ListQuery) -> Pag
         page = repository.query_thread(org, ticket_id, limit, None, public_only=public_only)
         ticket = page.items[0] if page.items else None
         rest = page.items[1:]
+        visible = policy.visible_or_not_found(
+            principal, ticket if isinstance(ticket, TicketModel) else None
+        )
+        if visible.merged_from:  # the conversation spans the merged tickets' collections
+            return _list_merged_comments(principal, visible, query)
     else:
         start = cursors.decode(org, binding, query.cursor)
-        ticket = repository.get_ticket(org, ticket_id)
+        visible = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
+        if isinstance(start, dict) and MERGED_POSITION in start:
+            return _list_merged_comments(principal, visible, query, start[MERGED_POSITION])
         page = repository.query_thread(org, ticket_id, limit, start, public_only=public_only)
         rest = page.items
-    policy.visible_or_not_found(principal, ticket if isinstance(ticket, TicketModel) else None)
     comments = [
         Comment.from_model(item)
         for item in rest
@@ -500,3 +508,55 @@ def list_comments(principal: Principal, ticket_id: str, query: ListQuery) -> Pag
     ]
     next_cursor = cursors.encode(org, binding, page.last_key)
     return Page(names.name_comments(org, comments), next_cursor)
+
+
+# A merged conversation's cursor: {MERGED_POSITION: {ticket id: last comment sort key read}}.
+MERGED_POSITION = "merged"
+
+
+def _list_merged_comments(
+    principal: Principal,
+    ticket: TicketModel,
+    query: ListQuery,
+    positions: dict[str, str] | None = None,
+) -> Page[Comment]:
+    """The conversation of a ticket that others were merged into: its own comments and those of
+    every merged ticket, in one oldest-first order (comment ids are time-ordered, so sort keys
+    of different tickets compare by age). One Query per ticket per page (at most
+    `1 + MAX_MERGED_FROM`); the cursor keeps each ticket's position. Each comment names the
+    ticket it was written on (`ticketId`)."""
+    org = principal.organization_id
+    public_only = not policy.sees_internal_notes(principal)
+    binding = f"comments|{ticket.ticket_id}|{principal.user_id}"
+    ticket_ids = [ticket.ticket_id, *(ticket.merged_from or [])]
+    positions = dict(positions or {})
+    limit = query.limit
+    read: dict[str, tuple[list[CommentModel], str | None]] = {}
+    for tid in ticket_ids:
+        if positions.get(tid) != EXHAUSTED:
+            read[tid] = repository.query_comments_after(
+                org, tid, positions.get(tid), limit, public_only=public_only
+            )
+    candidates = sorted(
+        (item for items, _stopped in read.values() for item in items), key=lambda item: item.sk
+    )
+    page = candidates[:limit]
+    taken = {(item.ticket_id, item.sk) for item in page}
+    for tid, (items, stopped) in read.items():
+        mine = [item for item in items if (tid, item.sk) in taken]
+        if len(mine) == len(items):  # all read were taken: resume where reading stopped
+            positions[tid] = stopped if stopped is not None else EXHAUSTED
+        elif mine:
+            positions[tid] = mine[-1].sk
+    more = any(positions.get(tid) != EXHAUSTED for tid in ticket_ids)
+    comments = [
+        Comment.from_model(item)
+        for item in page
+        if policy.can_see_comment(principal, item)
+        and not (item.ticket_id != ticket.ticket_id and item.system == MERGED_INTO_NOTE)
+    ]
+    next_position = {MERGED_POSITION: positions} if more else None
+    return Page(names.name_comments(org, comments), cursors.encode(org, binding, next_position))
+
+
+EXHAUSTED = "~"  # a merged cursor's position of a ticket with nothing more to read

@@ -370,5 +370,5 @@ def test_every_ticket_route_is_in_the_policy(app: Any) -> None:
         for method in entry
         if method != "OPTIONS"  # CORS preflights
     }
-    assert len(ticket_routes) == 7
+    assert len(ticket_routes) == 8
     assert ticket_routes <= set(POLICY)

@@ -105,6 +105,16 @@ def _ticket_patch(client: Any, org: TestOrg, params: dict[str, str]) -> RequestP
     )
 
 
+def _ticket_merge(client: Any, org: TestOrg, params: dict[str, str]) -> RequestParts:
+    """A merge into another open ticket of the organization, at the source's current version."""
+    item = ticket_repository.get_ticket(org.id, params["ticket_id"])
+    assert item is not None
+    return RequestParts(
+        body={"intoId": make_ticket(client, org, params)},
+        headers={"If-Match": f'"{int(item.version)}"'},
+    )
+
+
 def _bulk(client: Any, org: TestOrg, params: dict[str, str]) -> RequestParts:
     ticket_id = make_ticket(client, org, params)
     return RequestParts(body={"action": "set_priority", "priority": "HIGH", "ids": [ticket_id]})
@@ -116,6 +126,7 @@ REQUEST_MAKERS: dict[tuple[str, str], RequestMaker] = {
     ),
     ("PATCH", "/api/tickets/{ticket_id}"): _ticket_patch,
     ("POST", "/api/tickets/bulk"): _bulk,
+    ("POST", "/api/tickets/{ticket_id}/merge"): _ticket_merge,
     ("POST", "/api/tickets/{ticket_id}/attachments"): lambda client, org, params: RequestParts(
         body={"filename": "report.pdf", "contentType": "application/pdf", "size": 2048}
     ),
@@ -415,7 +426,12 @@ def test_authz_matrix(route: tuple[str, str], client: Any, make_org: Any, app: A
         pytest.skip("API-token rows skipped: set API_TOKEN_MINTER (session rows passed)")
 
 
-TICKET_ROUTES = [(method, path) for method, path in ROUTES if "{ticket_id}" in path]
+# Ticket routes a requester may reach at all (staff-only ones, like merging, are 403 by the table).
+TICKET_ROUTES = [
+    (method, path)
+    for method, path in ROUTES
+    if "{ticket_id}" in path and Role.REQUESTER in POLICY[(method, path)].roles
+]
 
 
 def test_requester_cannot_reach_another_requesters_ticket(
