@@ -16,15 +16,17 @@ from chalicelib.core.settings import get_settings
 from chalicelib.mail.message import Message
 
 _TAGS = {"p", "a", "strong", "br"}
+# A ticket's or a reply's rendered Markdown keeps its emphasis, lists, quotes and code.
+_CONTENT_TAGS = _TAGS | {"em", "ul", "ol", "li", "blockquote", "code", "pre"}
 _ATTRIBUTES = {"a": {"href"}}
 
 
-def _clean(markup: str) -> str:
+def _clean(markup: str, tags: set[str] = _TAGS) -> str:
     import nh3  # lazy: only mail-sending requests pay for it at cold start
 
     return nh3.clean(
         markup,
-        tags=_TAGS,
+        tags=tags,
         attributes=_ATTRIBUTES,
         url_schemes={"https", "http"},
         link_rel="noopener noreferrer",
@@ -146,7 +148,8 @@ def ticket_notification(
         f'<p><a href="{html.escape(ticket_link, quote=True)}">Open the ticket</a></p>'
         "<p>Reply to this message to answer on the ticket.</p>"
         f'<p><a href="{html.escape(unsubscribe_link, quote=True)}">Stop these notifications</a>'
-        "</p>"
+        "</p>",
+        _CONTENT_TAGS,
     )
     return Message(
         to=to,

@@ -18,6 +18,16 @@ from chalicelib.core.settings import get_settings
 from chalicelib.notifications.recipients import Notice
 
 SQS_BATCH = 10
+# A notice whose send failed this many times moves to the dead-letter queue (the redrive policy
+# of the queue in infra/cfn_notifications.py and in the local stack).
+MAX_RECEIVE_COUNT = 5
+# How long a received notice stays invisible to other consumers (above the sender's timeout).
+VISIBILITY_TIMEOUT_SECONDS = 120
+
+
+def dead_letter_queue_name(queue_name: str) -> str:
+    """The dead-letter queue of the notifications queue `queue_name`."""
+    return f"{queue_name}-dlq"
 
 
 @functools.cache

@@ -97,10 +97,15 @@ def process_queue_event(event: dict[str, Any]) -> dict[str, Any]:
             continue  # never sendable: retrying it only fills the dead-letter queue
         try:
             outcome = deliver(notice)
-        except Exception:
-            logger.exception(
+        except Exception as error:
+            # The error's type only: an SES message can quote the recipient's address.
+            logger.error(
                 "notification not sent",
-                extra={"notification_kind": notice.kind, "event_id": notice.event_id},
+                extra={
+                    "notification_kind": notice.kind,
+                    "event_id": notice.event_id,
+                    "error_type": type(error).__name__,
+                },
             )
             failures.append({"itemIdentifier": message_id})
             outcome = "failed"
