@@ -9,7 +9,7 @@ from typing import Any
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.routing import ApiCall, api_route
+from chalicelib.api.routing import ApiCall, NoBody, api_route
 from chalicelib.core.observability import traced
 from chalicelib.core.schemas import Out
 from chalicelib.identity import notification_preferences
@@ -91,6 +91,7 @@ def put_preferences(call: ApiCall) -> dict[str, Any]:
     unsubscribe.UNSUBSCRIBE_PATH.removeprefix("/api"),
     methods=["POST"],
     public=True,
+    body=NoBody,
     query=UnsubscribeQuery,
     response=UnsubscribedOut,
     errors=(404,),

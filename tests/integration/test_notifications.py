@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from chalice.app import Chalice
 
 from chalicelib.core.settings import get_settings
 from chalicelib.mail import addresses
-from chalicelib.notifications import queue, unsubscribe
+from chalicelib.notifications import queue
 from chalicelib.notifications.recipients import Notice
 from devstack import notification_pump
 from tests.support.logcheck import lines_since, register_sensitive
@@ -352,28 +352,3 @@ def test_a_notice_naming_another_organizations_user_sends_nothing(
     notify(app)
     assert len(sent_mail()) == before
     assert inbox(org_a.agent.email) == []
-
-
-def test_an_unsubscribe_token_only_works_for_its_own_user_organization_and_kind(
-    client: Any, make_org: Any
-) -> None:
-    org: TestOrg = make_org()
-    genuine = unsubscribe.token_for(org.id, org.agent.id, "ticketCreated")
-    body, _, mac = genuine.partition(".")
-    other_kind = unsubscribe.token_for(org.id, org.agent.id, "assigned").partition(".")[2]
-    forged = [
-        f"{body}.{other_kind}",  # a genuine MAC of another payload
-        f"{body[:-2]}AA.{mac}",
-        body,
-        "not-a-token",
-        "x" * 300,
-    ]
-    for token in forged:
-        response = client.post(
-            f"/api/notifications/unsubscribe?token={token}",
-            body="List-Unsubscribe=One-Click",
-            headers={"content-type": "application/x-www-form-urlencoded"},
-        )
-        assert response.status in {400, 404}, token
-    assert client.get("/api/me/notifications", token=org.agent.token).json == ALL_ON
-    assert parse_qs(urlsplit(unsubscribe.unsubscribe_url(org.id, org.agent.id, "assigned")).query)
