@@ -352,3 +352,49 @@ def test_a_notice_naming_another_organizations_user_sends_nothing(
     notify(app)
     assert len(sent_mail()) == before
     assert inbox(org_a.agent.email) == []
+
+
+def test_a_bulk_assignment_is_mailed_to_the_assignee_once_per_ticket(
+    app: Chalice, client: Any, make_org: Any
+) -> None:
+    org: TestOrg = make_org()
+    first = _ticket(client, org.requester, "Bulk one")
+    second = _ticket(client, org.requester, "Bulk two")
+    notify(app)
+    response = client.post(
+        "/api/tickets/bulk",
+        json={"action": "assign", "assigneeId": org.agent.id, "ids": [first["id"], second["id"]]},
+        token=org.admin.token,
+    )
+    assert response.status == 200, response.body
+    notify(app)
+    assigned = sorted(m.subject for m in inbox(org.agent.email) if m.subject.startswith("[Ass"))
+    assert assigned == ["[Assigned to you] Bulk one", "[Assigned to you] Bulk two"]
+    assert [m for m in inbox(org.admin.email) if m.subject.startswith("[Ass")] == []
+
+
+def test_a_ticket_with_a_group_is_announced_to_the_group_members_only(
+    app: Chalice, client: Any, make_org: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.notifications import recipients
+    from chalicelib.tickets import service
+
+    org: TestOrg = make_org()
+    second_agent = org.add_user(org.agent.role)
+    groups = {(org.id, "billing"): [second_agent.id]}
+    monkeypatch.setattr(recipients, "_group_members", [lambda o, g: groups.get((o, g))])
+    real = service.ticket_event_data
+
+    def with_group(item: Any, **kwargs: Any) -> dict[str, Any]:
+        data = real(item, **kwargs)
+        data["groupId"] = "billing" if "Billing" in item.subject else "unknown-group"
+        return data
+
+    monkeypatch.setattr(service, "ticket_event_data", with_group)
+    _ticket(client, org.requester, "Billing question")
+    notify(app)
+    assert [m.to for m in sent_mail()] == [second_agent.email]
+    # A group nobody knows falls back to every agent and admin.
+    _ticket(client, org.requester, "Other question")
+    notify(app)
+    assert len(inbox(org.agent.email)) == 1 and len(inbox(org.admin.email)) == 1
