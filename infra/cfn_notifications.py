@@ -93,21 +93,7 @@ def notification_wiring(app: Chalice, settings: Settings) -> dict[str, Any]:
     functions = app_functions(app)
     if NOTIFICATIONS_ROUTER_FUNCTION in functions:
         router = function_logical_id(NOTIFICATIONS_ROUTER_FUNCTION)
-        resources["NotificationRouterStream"] = {
-            "Type": "AWS::Lambda::EventSourceMapping",
-            "Properties": {
-                "EventSourceArn": {"Fn::GetAtt": ["WebhooksTable", "StreamArn"]},
-                "FunctionName": {"Ref": router},
-                "StartingPosition": "LATEST",
-                "BatchSize": NOTIFICATIONS_STREAM_BATCH_SIZE,
-                "MaximumBatchingWindowInSeconds": 1,
-                "MaximumRetryAttempts": NOTIFICATIONS_STREAM_RETRIES,
-                "BisectBatchOnFunctionError": True,
-                "FilterCriteria": {
-                    "Filters": [{"Pattern": json.dumps(STREAM_FILTER, sort_keys=True)}]
-                },
-            },
-        }
+        resources["NotificationRouterStream"] = router_stream_mapping({"Ref": router})
         resources["NotificationRouterLagAlarm"] = {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
@@ -125,14 +111,38 @@ def notification_wiring(app: Chalice, settings: Settings) -> dict[str, Any]:
             },
         }
     if NOTIFICATIONS_SENDER_FUNCTION in functions:
-        resources["NotificationSenderQueue"] = {
-            "Type": "AWS::Lambda::EventSourceMapping",
-            "Properties": {
-                "EventSourceArn": {"Fn::GetAtt": [NOTIFICATIONS_QUEUE, "Arn"]},
-                "FunctionName": {"Ref": function_logical_id(NOTIFICATIONS_SENDER_FUNCTION)},
-                "BatchSize": SQS_BATCH,
-                "MaximumBatchingWindowInSeconds": 1,
-                "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            },
-        }
+        resources["NotificationSenderQueue"] = sender_queue_mapping(
+            {"Ref": function_logical_id(NOTIFICATIONS_SENDER_FUNCTION)}
+        )
     return resources
+
+
+def router_stream_mapping(function: Any) -> dict[str, Any]:
+    """The webhooks table's stream -> `function` (the router), new outbox events only."""
+    return {
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "Properties": {
+            "EventSourceArn": {"Fn::GetAtt": ["WebhooksTable", "StreamArn"]},
+            "FunctionName": function,
+            "StartingPosition": "LATEST",
+            "BatchSize": NOTIFICATIONS_STREAM_BATCH_SIZE,
+            "MaximumBatchingWindowInSeconds": 1,
+            "MaximumRetryAttempts": NOTIFICATIONS_STREAM_RETRIES,
+            "BisectBatchOnFunctionError": True,
+            "FilterCriteria": {"Filters": [{"Pattern": json.dumps(STREAM_FILTER, sort_keys=True)}]},
+        },
+    }
+
+
+def sender_queue_mapping(function: Any) -> dict[str, Any]:
+    """The notifications queue -> `function` (the sender), reporting partial batch failures."""
+    return {
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "Properties": {
+            "EventSourceArn": {"Fn::GetAtt": [NOTIFICATIONS_QUEUE, "Arn"]},
+            "FunctionName": function,
+            "BatchSize": SQS_BATCH,
+            "MaximumBatchingWindowInSeconds": 1,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    }

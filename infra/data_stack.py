@@ -177,8 +177,8 @@ def build_data_template(stage: str, app: Chalice | None = None) -> dict[str, Any
 
 
 def _outputs(resources: dict[str, Any]) -> dict[str, Any]:
-    """`<LogicalId>Name` and `<LogicalId>Arn` for every named resource (the audit table's
-    stream too), each exported as `<stack>-<output>`."""
+    """`<LogicalId>Name` and `<LogicalId>Arn` for every named resource (the audit and webhooks
+    tables' streams too), each exported as `<stack>-<output>`."""
     outputs: dict[str, Any] = {}
 
     def add(key: str, value: Any) -> None:
@@ -193,7 +193,13 @@ def _outputs(resources: dict[str, Any]) -> dict[str, Any]:
         elif kind in _REF_IS_ARN:
             add(f"{logical_id}Arn", {"Ref": logical_id})
     add(f"{_audit_table()}StreamArn", {"Fn::GetAtt": [_audit_table(), "StreamArn"]})
+    # The notifications router's trigger (infra.post_deploy).
+    add(f"{_webhooks_table()}StreamArn", {"Fn::GetAtt": [_webhooks_table(), "StreamArn"]})
     return outputs
+
+
+def _webhooks_table() -> str:
+    return next(spec.logical_id for spec in table_specs() if spec.short_name == "webhooks")
 
 
 def _audit_table() -> str:
