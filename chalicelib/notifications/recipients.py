@@ -69,14 +69,20 @@ class Notice:
 
 
 def _staff_ids(organization_id: str) -> list[str]:
+    """The organization's active agents and admins: the directory's entries of those two roles
+    (one Query per role and page), never the requesters."""
     found: list[str] = []
-    cursor: str | None = None
-    while True:
-        page = users.list_users(organization_id, limit=100, cursor=cursor)
-        found += [user.id for user in page.items if user.active and user.role in STAFF_ROLES]
-        cursor = page.next_cursor
-        if cursor is None:
-            return found
+    for role in sorted(STAFF_ROLES):
+        cursor: str | None = None
+        while True:
+            page = users.list_directory(
+                organization_id, role=role, limit=100, cursor=cursor, binding="notifications"
+            )
+            found += [user.id for user in page.items if user.active]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    return found
 
 
 def _group_or_staff(organization_id: str, group_id: Any) -> list[str]:

@@ -398,3 +398,15 @@ def test_a_ticket_with_a_group_is_announced_to_the_group_members_only(
     _ticket(client, org.requester, "Other question")
     notify(app)
     assert len(inbox(org.agent.email)) == 1 and len(inbox(org.admin.email)) == 1
+
+
+def test_a_deactivated_agent_receives_nothing(app: Chalice, client: Any, make_org: Any) -> None:
+    org: TestOrg = make_org()
+    response = client.patch(
+        f"/api/admin/users/{org.agent.id}", json={"active": False}, token=org.admin.token
+    )
+    assert response.status == 200, response.body
+    _ticket(client, org.requester, "Nobody inactive")
+    notify(app)
+    assert inbox(org.agent.email) == []
+    assert len(inbox(org.admin.email)) == 1
