@@ -16,6 +16,7 @@ from chalicelib.api.directory import directory_bp
 from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
+from chalicelib.api.notifications import notifications_bp
 from chalicelib.api.passwords import passwords_bp
 from chalicelib.api.tickets import tickets_bp
 from chalicelib.api.webhook_delivery import webhook_delivery_bp
@@ -31,6 +32,7 @@ app.register_blueprint(authorizer_bp)
 app.register_blueprint(health_bp, url_prefix="/api")
 app.register_blueprint(identity_bp, url_prefix="/api")
 app.register_blueprint(passwords_bp, url_prefix="/api")
+app.register_blueprint(notifications_bp, url_prefix="/api")
 app.register_blueprint(tickets_bp, url_prefix="/api")
 app.register_blueprint(attachments_bp, url_prefix="/api")
 app.register_blueprint(attachment_scanning_bp)

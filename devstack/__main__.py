@@ -11,8 +11,10 @@ also runs the retry sweep with EventBridge's scheduled-event shape and records e
 `devstack.audit_stream`. Webhook deliveries are pumped every `WEBHOOK_PUMP_INTERVAL_SECONDS`
 (`devstack.webhook_pump`); with `WEBHOOK_RECEIVER_PORT` set, a receiver on 127.0.0.1 prints what
 it gets (`devstack.webhook_receiver`; register `http://127.0.0.1:<port>/hooks`).
-Mail the app sends (invitations, password resets) is recorded by moto's SES and written to
-`MAIL_DIR` (default `.local/mail/`), one `.eml` file per message.
+Mail the app sends (invitations, password resets, ticket notifications) is recorded by moto's
+SES and written to `MAIL_DIR` (default `.local/mail/`), one `.eml` file per message; ticket
+notifications are routed from the webhooks table's stream and drained from their SQS queue by
+`devstack.notification_pump`.
 Rate limiting is on, as in production: `RATE_LIMIT_ENABLED=false` turns it off,
 `RATE_LIMIT_SCALE=N` multiplies every per-IP and per-principal budget (load tests).
 `PERSIST=1` (`make run PERSIST=1`) keeps the data across restarts: at stop the moto state
@@ -124,6 +126,15 @@ def _start_webhooks(app: Any, stop: threading.Event) -> None:
         print(f"Webhook receiver on {receiver.url()} (register it as an endpoint URL)")
 
 
+def _start_notifications(app: Any, stop: threading.Event) -> Any:
+    """Ticket notifications: the webhooks stream to the router, the queue to the sender."""
+    from devstack.notification_pump import NotificationPump
+
+    pump = NotificationPump(app, stop)
+    pump.start()
+    return pump
+
+
 def _start_mail_capture(stop: threading.Event) -> Path:
     """Copy every mail moto's SES records to MAIL_DIR (default `.local/mail/`)."""
     from devstack.mail_capture import MailCapture, MailCapturePump
@@ -184,6 +195,7 @@ class Stack:
     audit_pump: Any
     organizations: list[dict[str, Any]]
     state_file: Path | None
+    notification_pump: Any = None
 
 
 def _start_moto(host: str, moto_port: int) -> Any:
@@ -256,16 +268,21 @@ def start(host: str, port: int, moto_port: int, state_file: Path | None) -> Stac
     s3_pump.start()
     audit_pump = AuditStreamPump(app_module.app, stop)
     audit_pump.start()
+    notification_pump = _start_notifications(app_module.app, stop)
     _start_webhooks(app_module.app, stop)
     mail_dir = _start_mail_capture(stop)
 
     _print_banner(f"http://{host}:{moto_port}", api_url, organizations, out, events_file)
-    print(f"Mail sent by the app (invitations, password resets) written to {mail_dir}/")
+    print(
+        f"Mail sent by the app (invitations, password resets, notifications) written to {mail_dir}/"
+    )
     if state_file is not None:
         restored = "restored" if state is not None else "nothing to restore yet"
         print(f"PERSIST=1: {restored}; state is saved to {state_file} at stop")
     sys.stdout.flush()
-    return Stack(moto, server, stop, s3_pump, audit_pump, organizations, state_file)
+    return Stack(
+        moto, server, stop, s3_pump, audit_pump, organizations, state_file, notification_pump
+    )
 
 
 def stop(stack: Stack) -> None:
@@ -274,8 +291,10 @@ def stop(stack: Stack) -> None:
     stack.server.server.shutdown()  # returns once serve_forever has left its loop
     stack.server.server.close_connections()
     stack.server.server.server_close()
-    deadline = time.monotonic() + PUMP_JOIN_SECONDS  # for both pumps together
-    for pump in (stack.s3_pump, stack.audit_pump):
+    deadline = time.monotonic() + PUMP_JOIN_SECONDS  # for every pump together
+    for pump in (stack.s3_pump, stack.audit_pump, stack.notification_pump):
+        if pump is None:
+            continue
         pump.join(timeout=max(0.0, deadline - time.monotonic()))
         if pump.is_alive():
             print(f"{pump.name} still busy after {PUMP_JOIN_SECONDS:.0f} s; not waiting for it")

@@ -1,6 +1,7 @@
-"""S3 buckets, the audit archive's signing key and the verified mail sender for the local stack
-and the tests (tables come from `chalicelib.tables`), and the recorder of scan-result events (a
-rule on the scan-events bus, a queue, a JSON-lines file)."""
+"""S3 buckets, the audit archive's signing key, the verified mail sender and the notifications
+queue (with its dead-letter queue) for the local stack and the tests (tables come from
+`chalicelib.tables`), and the recorder of scan-result events (a rule on the scan-events bus, a
+queue, a JSON-lines file)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from pathlib import Path
 import boto3
 
 from chalicelib.core.settings import get_settings
+from chalicelib.notifications.queue import (
+    MAX_RECEIVE_COUNT,
+    VISIBILITY_TIMEOUT_SECONDS,
+    dead_letter_queue_name,
+)
 
 
 def bucket_names() -> list[str]:
@@ -46,6 +52,28 @@ def create_buckets() -> None:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     create_audit_archive()
     create_mail_sender()
+    create_notification_queues()
+
+
+def create_notification_queues() -> None:
+    """The notifications queue and its dead-letter queue (redrive after `MAX_RECEIVE_COUNT`
+    receives), as infra/cfn_notifications.py describes them for AWS."""
+    settings = get_settings()
+    sqs = boto3.client("sqs", region_name=settings.region)
+    dlq_url = sqs.create_queue(QueueName=dead_letter_queue_name(settings.notifications_queue))[
+        "QueueUrl"
+    ]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+    sqs.create_queue(
+        QueueName=settings.notifications_queue,
+        Attributes={
+            "RedrivePolicy": json.dumps(redrive),
+            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
+        },
+    )
 
 
 def create_mail_sender() -> None:

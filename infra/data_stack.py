@@ -3,8 +3,9 @@
 For stages whose functions are deployed by plain `chalice deploy --stage <stage>` (docs/deploy.md,
 "Per-tenant stage with chalice deploy"). The stack `deskguard-<stage>-data` holds what outlives
 code: the data key, the tables, the buckets and their policies, the signing-key secret, the
-scan-events bus, the scanner's dead-letter queue, the audit signing key, the alarm topic and
-alarms, and the functions' log groups with the security metric filters and saved queries. Every
+scan-events bus, the scanner's dead-letter queue, the notifications queue with its dead-letter
+queue, the audit signing key, the alarm topic and alarms, and the functions' log groups with
+the security metric filters and saved queries. Every
 resource comes from the same builders as the all-in-CloudFormation merge template
 (`infra.template`); what differs is only how they name the functions and roles, which here are
 Chalice's deploy names (`deskguard-<stage>-<function>`, fixed by `chalice deploy`), so the bucket
@@ -29,6 +30,7 @@ from infra.cfn_audit import audit_lag_alarm, audit_signing_key
 from infra.cfn_buckets import bucket_policy, bucket_resource
 from infra.cfn_common import TemplateError, retain, sub
 from infra.cfn_keys import data_key, signing_secret
+from infra.cfn_notifications import notification_data_resources
 from infra.cfn_observability import (
     FRAGMENT_SECTIONS,
     alarm_topic,
@@ -42,6 +44,7 @@ from infra.resources import (
     API_HANDLER,
     BUCKETS,
     FUNCTION_POLICIES,
+    NOTIFICATIONS_SENDER_FUNCTION,
     SCANNER_FUNCTIONS,
     app_functions,
     load_app,
@@ -139,6 +142,8 @@ def build_data_template(stage: str, app: Chalice | None = None) -> dict[str, Any
     resources.update(alarm_topic())
     if any(name in functions for name in SCANNER_FUNCTIONS):
         resources.update(scanner_data_resources(settings))
+    if NOTIFICATIONS_SENDER_FUNCTION in functions:
+        resources.update(notification_data_resources(settings))
     chainers = [name for name in functions if FUNCTION_POLICIES.get(name) == "audit_chainer"]
     if chainers:
         resources.update(audit_signing_key(stage, [_role_arn(stage, n) for n in chainers]))
@@ -172,8 +177,8 @@ def build_data_template(stage: str, app: Chalice | None = None) -> dict[str, Any
 
 
 def _outputs(resources: dict[str, Any]) -> dict[str, Any]:
-    """`<LogicalId>Name` and `<LogicalId>Arn` for every named resource (the audit table's
-    stream too), each exported as `<stack>-<output>`."""
+    """`<LogicalId>Name` and `<LogicalId>Arn` for every named resource (the audit and webhooks
+    tables' streams too), each exported as `<stack>-<output>`."""
     outputs: dict[str, Any] = {}
 
     def add(key: str, value: Any) -> None:
@@ -188,7 +193,13 @@ def _outputs(resources: dict[str, Any]) -> dict[str, Any]:
         elif kind in _REF_IS_ARN:
             add(f"{logical_id}Arn", {"Ref": logical_id})
     add(f"{_audit_table()}StreamArn", {"Fn::GetAtt": [_audit_table(), "StreamArn"]})
+    # The notifications router's trigger (infra.post_deploy).
+    add(f"{_webhooks_table()}StreamArn", {"Fn::GetAtt": [_webhooks_table(), "StreamArn"]})
     return outputs
+
+
+def _webhooks_table() -> str:
+    return next(spec.logical_id for spec in table_specs() if spec.short_name == "webhooks")
 
 
 def _audit_table() -> str:

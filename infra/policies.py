@@ -23,6 +23,7 @@ from chalicelib.identity.models import ApiTokenModel
 from chalicelib.ratelimit.models import RateLimitItem
 from infra.resources import (
     AUDIT_SIGNING_KEY,
+    NOTIFICATIONS_QUEUE,
     POLICY_FILES,
     SCAN_EVENTS_BUS,
     SCANNER_DLQ,
@@ -317,6 +318,86 @@ def webhooks_policy() -> list[dict[str, Any]]:
     return statements
 
 
+# Ticket notifications. The router reads the stream's new events, the users it notifies (one
+# organization's partition; list cursors are signed, hence the keyring) and the ticket, and
+# queues notices. The sender reads the recipient and the ticket (and comment) again, receives
+# and deletes its notices (the event source mapping polls with its role) and sends the mail.
+NOTIFICATION_READS: dict[str, tuple[str, ...]] = {
+    "identity": ("dynamodb:GetItem", "dynamodb:Query"),
+    "tickets": ("dynamodb:GetItem",),
+}
+
+
+def _notifications_queue(sid: str, actions: list[str]) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(actions),
+        "Resource": [sub(f"${{{NOTIFICATIONS_QUEUE}.Arn}}")],
+    }
+
+
+def notifications_router_policy() -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for spec in table_specs():
+        if spec.short_name == "webhooks":
+            statements.append(_table_statement("ReadEvents", ("dynamodb:GetItem",), spec))
+            statements.append(
+                {
+                    "Sid": "ReadWebhooksStream",
+                    "Effect": "Allow",
+                    "Action": list(STREAM_ACTIONS),
+                    "Resource": [sub(f"${{{spec.logical_id}.Arn}}/stream/*")],
+                }
+            )
+        elif spec.short_name in NOTIFICATION_READS:
+            statements.append(
+                _table_statement(
+                    f"Read{spec.logical_id}", NOTIFICATION_READS[spec.short_name], spec
+                )
+            )
+    statements.append(_notifications_queue("QueueNotices", ["sqs:GetQueueUrl", "sqs:SendMessage"]))
+    statements += _signing_keys("SigningKeys")
+    return statements
+
+
+def notifications_sender_policy() -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = [
+        _table_statement(f"Read{spec.logical_id}", ("dynamodb:GetItem",), spec)
+        for spec in table_specs()
+        if spec.short_name in NOTIFICATION_READS
+    ]
+    statements.append(
+        _notifications_queue(
+            "ReceiveNotices",
+            [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+            ],
+        )
+    )
+    statements.append(
+        {
+            # The notification mail (chalicelib/mail), as the API's invitations: any verified
+            # identity of this account and region, sending only.
+            "Sid": "SendMail",
+            "Effect": "Allow",
+            "Action": ["ses:SendEmail"],
+            "Resource": [
+                sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"),
+                sub(
+                    "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/*"
+                ),
+            ],
+        }
+    )
+    # Reply addresses, Message-IDs and unsubscribe tokens are keyed with the service key.
+    statements += _signing_keys("SigningKeys")
+    return statements
+
+
 def token_use_attributes() -> list[str]:
     """The attributes the authorizer's last-use UpdateItem touches: the key and `last_used_at`."""
     keys = [
@@ -462,6 +543,8 @@ BUILDERS = {
     "definitions": definitions_policy,
     "audit_chainer": audit_chainer_policy,
     "webhooks": webhooks_policy,
+    "notifications_router": notifications_router_policy,
+    "notifications_sender": notifications_sender_policy,
 }
 
 

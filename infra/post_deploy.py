@@ -16,7 +16,9 @@ prints `nothing to change`). What it applies, from the same definitions as the m
   their ephemeral storage, and the on-failure destination of their asynchronous invocations;
 - the upload trigger: the uploads bucket's EventBridge notifications, the `Object Created` rule
   -> `scan_attachment` and its invoke permission;
-- the audit chainer's trigger: the audit table's stream -> `chain_audit_records`.
+- the audit chainer's trigger: the audit table's stream -> `chain_audit_records`;
+- ticket notifications: the webhooks table's stream -> `route_notifications` and the
+  notifications queue -> `send_notifications`.
 
 Names come from the data stack's outputs (`infra.data_stack`) and Chalice's deployed state
 (`.chalice/deployed/<stage>.json`).
@@ -37,9 +39,17 @@ from botocore.exceptions import ClientError
 from infra import data_stack, stages
 from infra.cfn_api import REQUEST_AUTHORIZERS, THROTTLE_BURST, THROTTLE_RATE, gateway_responses
 from infra.cfn_audit import audit_stream_mapping
+from infra.cfn_notifications import router_stream_mapping, sender_queue_mapping
 from infra.cfn_scanner import event_invoke_config, upload_rule
 from infra.errors import OperatorError
-from infra.resources import AUDIT_CHAINER_FUNCTION, SCANNER_FUNCTION, SCANNER_FUNCTIONS
+from infra.resources import (
+    AUDIT_CHAINER_FUNCTION,
+    NOTIFICATIONS_QUEUE,
+    NOTIFICATIONS_ROUTER_FUNCTION,
+    NOTIFICATIONS_SENDER_FUNCTION,
+    SCANNER_FUNCTION,
+    SCANNER_FUNCTIONS,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_ZIP = ROOT / "build" / "scanner-layer" / "clamav-layer.zip"
@@ -322,6 +332,50 @@ class PostDeploy:
         self.lam.create_event_source_mapping(**properties)
         self.changes.append(f"audit stream -> {function}")
 
+    # -- ticket notifications --------------------------------------------------------------
+    def _mapping(self, label: str, properties: dict[str, Any], keys: tuple[str, ...]) -> None:
+        function = properties["FunctionName"]
+        mappings = self.lam.list_event_source_mappings(
+            FunctionName=function, EventSourceArn=properties["EventSourceArn"]
+        ).get("EventSourceMappings", [])
+        if mappings:
+            current = mappings[0]
+            update = {k: properties[k] for k in keys if current.get(k) != properties[k]}
+            if update:
+                self.lam.update_event_source_mapping(UUID=current["UUID"], **update)
+                self.changes.append(f"{label} -> {function}: {', '.join(sorted(update))}")
+            return
+        self.lam.create_event_source_mapping(**properties)
+        self.changes.append(f"{label} -> {function}")
+
+    def notification_triggers(self) -> None:
+        """The webhooks stream -> router and the notifications queue -> sender (when the data
+        stack made the queue)."""
+        queue_arn = self.outputs.get(f"{NOTIFICATIONS_QUEUE}Arn")
+        stream_arn = self.outputs.get("WebhooksTableStreamArn")
+        if not queue_arn or not stream_arn:
+            return
+        router = dict(
+            router_stream_mapping(
+                data_stack.function_name(self.stage, NOTIFICATIONS_ROUTER_FUNCTION)
+            )["Properties"]
+        )
+        router["EventSourceArn"] = stream_arn
+        self._mapping(
+            "webhooks stream",
+            router,
+            ("BatchSize", "MaximumBatchingWindowInSeconds", "FilterCriteria"),
+        )
+        sender = dict(
+            sender_queue_mapping(
+                data_stack.function_name(self.stage, NOTIFICATIONS_SENDER_FUNCTION)
+            )["Properties"]
+        )
+        sender["EventSourceArn"] = queue_arn
+        self._mapping(
+            "notifications queue", sender, ("BatchSize", "MaximumBatchingWindowInSeconds")
+        )
+
     # -- all -------------------------------------------------------------------------------
     def run(self) -> list[str]:
         api_changed = self.gateway_responses()
@@ -333,6 +387,7 @@ class PostDeploy:
         self.scanner_functions(self.scanner_layer())
         self.upload_trigger()
         self.audit_stream()
+        self.notification_triggers()
         return self.changes
 
 

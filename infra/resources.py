@@ -35,6 +35,8 @@ FUNCTION_POLICIES: dict[str, str] = {
     "checkpoint_audit_chains": "audit_chainer",  # schedule: checkpoint quiet organizations
     "deliver_webhooks": "webhooks",  # webhooks table stream -> fan-out, delivery attempts
     "retry_webhook_deliveries": "webhooks",  # schedule: attempts that are due (retries)
+    "route_notifications": "notifications_router",  # webhooks stream -> notices queued
+    "send_notifications": "notifications_sender",  # notifications queue -> mail
 }
 POLICY_FILES: dict[str, str] = {
     "api": "policy-api.json",
@@ -43,10 +45,17 @@ POLICY_FILES: dict[str, str] = {
     "definitions": "policy-definitions.json",
     "audit_chainer": "policy-audit-chainer.json",
     "webhooks": "policy-webhooks.json",
+    "notifications_router": "policy-notifications-router.json",
+    "notifications_sender": "policy-notifications-sender.json",
 }
 SCANNER_FUNCTION = "scan_attachment"
 AUDIT_CHAINER_FUNCTION = "chain_audit_records"
 WEBHOOK_DELIVERY_FUNCTION = "deliver_webhooks"
+NOTIFICATIONS_ROUTER_FUNCTION = "route_notifications"
+NOTIFICATIONS_SENDER_FUNCTION = "send_notifications"
+# The notifications queue and its dead-letter queue (infra.cfn_notifications).
+NOTIFICATIONS_QUEUE = "NotificationsQueue"
+NOTIFICATIONS_DLQ = "NotificationsDeadLetterQueue"
 # The asymmetric KMS key that signs audit checkpoints (infra.cfn_audit).
 AUDIT_SIGNING_KEY = "AuditSigningKey"
 

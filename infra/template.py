@@ -23,6 +23,10 @@ which module builds it (this one assembles them and checks the stage):
   checkpoints (only the chainer's roles may `Sign`) and an alarm on the stream's iterator age;
 - webhook delivery (`infra/cfn_webhooks.py`): the event source mapping from the webhooks
   table's stream (`chalicelib.webhooks.delivery.STREAM_FILTER`) and its lag alarm;
+- ticket notifications (`infra/cfn_notifications.py`): the notifications queue with its
+  dead-letter queue and alarm, the mapping from the webhooks table's stream to the router
+  (`chalicelib.notifications.router.STREAM_FILTER`) with its lag alarm, and the queue -> sender
+  mapping (partial batch failures);
 - observability (`infra/cfn_observability.py`): the alarm topic and every
   `infra/observability/*.json` fragment (metric filters, alarms, dashboard).
 """
@@ -44,6 +48,7 @@ from infra.cfn_audit import audit_chainer_wiring
 from infra.cfn_buckets import bucket_policy, bucket_resource
 from infra.cfn_common import TemplateError, sub
 from infra.cfn_keys import data_key, signing_secret
+from infra.cfn_notifications import notification_wiring
 from infra.cfn_observability import (
     FRAGMENT_SECTIONS,
     OBSERVABILITY_DIR,
@@ -121,6 +126,7 @@ def build_template(
     resources.update(scanner_wiring(app, settings))
     resources.update(audit_chainer_wiring(app, stage))
     resources.update(webhook_delivery_wiring(app))
+    resources.update(notification_wiring(app, settings))
     resources.update(scanner_functions(app, settings))
     resources.update(alarm_topic())
     rest_api, extra = rest_api_overrides(app, stage)

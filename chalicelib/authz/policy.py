@@ -46,6 +46,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/me/password"): Rule(ALL_ROLES, api_tokens=False),
     ("POST", "/api/auth/password-reset"): PUBLIC,
     ("POST", "/api/auth/password-reset/complete"): PUBLIC,
+    # Notification preferences: the caller's own. Changing them is session-only (an API token
+    # acts for its owner in the helpdesk, not in their mailbox). The one-click unsubscribe of a
+    # notification's List-Unsubscribe link carries its own signed token, no credentials.
+    ("GET", "/api/me/notifications"): Rule(ALL_ROLES),
+    ("PUT", "/api/me/notifications"): Rule(ALL_ROLES, api_tokens=False),
+    ("POST", "/api/notifications/unsubscribe"): PUBLIC,
     # Tickets (per-ticket visibility, field and workflow rules live in chalicelib.tickets.policy)
     ("POST", "/api/tickets"): Rule(ALL_ROLES, scope="tickets:write"),
     ("GET", "/api/tickets"): Rule(ALL_ROLES, scope="tickets:read"),

@@ -153,6 +153,9 @@ class Settings:
     # (SES receives for it), and under which reply addresses and Message-IDs are minted.
     mail_domain: str = "mail.deskguard.example"
     public_app_url: str = "http://localhost:8000"
+    # Ticket notifications (chalicelib/notifications): the SQS queue their sends wait in (a
+    # dead-letter queue behind it, infra/cfn_notifications.py).
+    notifications_queue: str = ""
     # One-time password tokens: how long a reset link and an invitation (setup) link live.
     password_reset_ttl_seconds: int = 1800
     password_setup_ttl_seconds: int = 72 * 3600
@@ -251,6 +254,7 @@ def load(env: Mapping[str, str]) -> Settings:
         mail_configuration_set=env.get("MAIL_CONFIGURATION_SET", ""),
         mail_domain=(env.get("MAIL_DOMAIN") or "mail.deskguard.example").strip(".").lower(),
         public_app_url=(env.get("PUBLIC_APP_URL") or "http://localhost:8000").rstrip("/"),
+        notifications_queue=env.get("NOTIFICATIONS_QUEUE") or f"{prefix}-notifications",
         password_reset_ttl_seconds=_int(env, "PASSWORD_RESET_TTL_SECONDS", 1800),
         password_setup_ttl_seconds=_int(env, "PASSWORD_SETUP_TTL_SECONDS", 72 * 3600),
         password_reset_floor_ms=_int(env, "PASSWORD_RESET_FLOOR_MS", 0 if local else 800),

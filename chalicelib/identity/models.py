@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
@@ -82,6 +83,9 @@ class UserModel(IdentityItem):
     # Bumped by every password change: a one-time token records the version it was issued
     # under and is refused once the password has changed since (absent on older items: 0).
     password_version = NumberAttribute(null=True)
+    # The notification kinds the user turned off (absent: every kind on). Written by
+    # `chalicelib.identity.notification_preferences` only.
+    notifications_off = UnicodeSetAttribute(null=True)
 
 
 ONE_TIME_TOKEN_PREFIX = "OTT#"  # noqa: S105 (a key prefix)

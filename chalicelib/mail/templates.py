@@ -16,15 +16,17 @@ from chalicelib.core.settings import get_settings
 from chalicelib.mail.message import Message
 
 _TAGS = {"p", "a", "strong", "br"}
+# A ticket's or a reply's rendered Markdown keeps its emphasis, lists, quotes and code.
+_CONTENT_TAGS = _TAGS | {"em", "ul", "ol", "li", "blockquote", "code", "pre"}
 _ATTRIBUTES = {"a": {"href"}}
 
 
-def _clean(markup: str) -> str:
+def _clean(markup: str, tags: set[str] = _TAGS) -> str:
     import nh3  # lazy: only mail-sending requests pay for it at cold start
 
     return nh3.clean(
         markup,
-        tags=_TAGS,
+        tags=tags,
         attributes=_ATTRIBUTES,
         url_schemes={"https", "http"},
         link_rel="noopener noreferrer",
@@ -112,4 +114,47 @@ def password_reset(
         text=text,
         html=markup,
         kind="password_reset",
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+def ticket_notification(
+    *,
+    to: str,
+    kind: str,
+    subject: str,
+    headline: str,
+    body_text: str,
+    body_html: str,
+    ticket_link: str,
+    unsubscribe_link: str,
+) -> Message:
+    """A notification about a ticket: a headline, the content (a ticket's or a reply's body:
+    Markdown source for the text part, its rendered HTML, cleaned again, for the HTML part), a
+    link to the ticket and the unsubscribe link. Headers are the caller's (`Message.headers`)."""
+    text = (
+        f"{headline}\n\n"
+        f"{body_text.strip()}\n\n"
+        f"Open the ticket: {ticket_link}\n"
+        "Reply to this message to answer on the ticket.\n\n"
+        f"Stop these notifications: {unsubscribe_link}\n"
+    )
+    markup = _clean(
+        f"<p><strong>{html.escape(headline)}</strong></p>"
+        f"<div>{body_html}</div>"
+        f'<p><a href="{html.escape(ticket_link, quote=True)}">Open the ticket</a></p>'
+        "<p>Reply to this message to answer on the ticket.</p>"
+        f'<p><a href="{html.escape(unsubscribe_link, quote=True)}">Stop these notifications</a>'
+        "</p>",
+        _CONTENT_TAGS,
+    )
+    return Message(
+        to=to,
+        subject=_clip(subject, 200),
+        text=text,
+        html=markup,
+        kind=kind,
     )

@@ -179,7 +179,7 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
                 pending = [change for change in pending if change.ticket_id not in conflicted]
                 continue
             committed_any = True
-            _record_events(org, request, pending)
+            _record_events(principal, request, pending)
             pending = []
     return [{"id": ticket_id, "result": results[ticket_id]} for ticket_id in request.ids]
 
@@ -194,18 +194,24 @@ _CHANGED_FIELD = {
 }
 
 
-def _record_events(org: str, request: BulkRequestData, committed: Sequence[_BulkChange]) -> None:
+def _record_events(
+    principal: Principal, request: BulkRequestData, committed: Sequence[_BulkChange]
+) -> None:
     """`ticket.updated` for each committed ticket, written right after the chunk's transaction
     (a full chunk has no room for one outbox item per ticket); a failure is logged, never
     raised (the change stands)."""
     changed = [_CHANGED_FIELD.get(request.action, request.action)]
     webhook_events.record_after(
-        org,
+        principal.organization_id,
         [
             (
                 webhook_events.TICKET_UPDATED,
                 ticket_event_data(
-                    change.item, committed_version=int(change.item.version), changed=changed
+                    change.item,
+                    committed_version=int(change.item.version),
+                    changed=changed,
+                    changed_by=principal.user_id,
+                    previous_assignee_id=change.before if request.action == "assign" else None,
                 ),
             )
             for change in committed

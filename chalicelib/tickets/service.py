@@ -72,14 +72,24 @@ def get_visible_ticket(principal: Principal, ticket_id: str) -> Ticket:
 
 
 def ticket_event_data(
-    item: TicketModel, *, committed_version: int, changed: list[str] | None = None
+    item: TicketModel,
+    *,
+    committed_version: int,
+    changed: list[str] | None = None,
+    changed_by: str | None = None,
+    previous_assignee_id: str | None = None,
 ) -> dict[str, Any]:
     """The `data` of a ticket webhook event: the ticket as the API shows it, at the version the
-    change commits (the transaction increments it), and for an update the fields it changed."""
+    change commits (the transaction increments it), and for an update the fields it changed,
+    who changed them and, when the assignee changed, the previous one (notifications read
+    both: nobody is mailed about their own change)."""
     data = TicketOut.dump(Ticket.from_model(item))
     data["version"] = committed_version
     if changed is not None:
         data["changedFields"] = changed
+        data["changedBy"] = changed_by
+        if "assigneeId" in changed:
+            data["previousAssigneeId"] = previous_assignee_id
     return data
 
 
@@ -350,6 +360,7 @@ def update_ticket(
     item.subject = changes.get("subject", item.subject)
     item.status = changes.get("status", item.status)
     item.priority = changes.get("priority", item.priority)
+    previous_assignee_id = item.assignee_id
     if "assigneeId" in changes:
         item.assignee_id = changes["assigneeId"]
     item.tags = new_tags
@@ -359,7 +370,13 @@ def update_ticket(
     event = webhook_events.outbox_item(
         org,
         webhook_events.TICKET_UPDATED,
-        ticket_event_data(item, committed_version=if_match + 1, changed=sorted(changes)),
+        ticket_event_data(
+            item,
+            committed_version=if_match + 1,
+            changed=sorted(changes),
+            changed_by=principal.user_id,
+            previous_assignee_id=previous_assignee_id,
+        ),
     )
 
     def build(tx: TransactWrite) -> None:

@@ -196,6 +196,10 @@ def test_post_deploy_applies_once_then_changes_nothing_and_restores_after_a_rede
     assert any(c.startswith("authorizer deskguard_authorizer: REQUEST") for c in first)
     assert any(c.startswith("layer deskguard-dev-clamav version 1") for c in first)
     assert any(c.startswith("audit stream ->") for c in first)
+    assert any(c.startswith("webhooks stream -> deskguard-dev-route_notifications") for c in first)
+    assert any(
+        c.startswith("notifications queue -> deskguard-dev-send_notifications") for c in first
+    )
     assert run() == []
 
     apigw = boto3.client("apigateway", region_name=REGION)
@@ -220,6 +224,12 @@ def test_post_deploy_applies_once_then_changes_nothing_and_restores_after_a_rede
     assert [m["EventSourceArn"] for m in mappings["EventSourceMappings"]] == [
         data["AuditTableStreamArn"]
     ]
+    for function, source in (
+        ("deskguard-dev-route_notifications", data["WebhooksTableStreamArn"]),
+        ("deskguard-dev-send_notifications", data["NotificationsQueueArn"]),
+    ):
+        mappings = lam.list_event_source_mappings(FunctionName=function)
+        assert [m["EventSourceArn"] for m in mappings["EventSourceMappings"]] == [source]
 
     # A redeploy re-imports the API: the authorizer is Chalice's TOKEN one again until rerun.
     _chalice_deploy(api_id)

@@ -23,6 +23,7 @@ class ReceivedMail:
     subject: str
     text: str
     html: str
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def token(self) -> str:
@@ -45,6 +46,7 @@ def _parse(raw: str) -> ReceivedMail:
         subject=str(mime["Subject"]),
         text=text.get_content(),
         html=html.get_content(),
+        headers={name: str(value) for name, value in mime.items()},
     )
     # The log audit fails the suite if a recipient or a link's token ever reaches a log line.
     register_sensitive(mail.to)

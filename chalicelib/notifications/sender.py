@@ -1,0 +1,115 @@
+"""The notifications queue's consumer: each message is one notice, checked again and sent.
+
+Before a send, everything is read again in the notice's organization (every key is built from
+it, so a user, ticket or comment of another organization cannot be addressed): the recipient
+must exist and be active and want this kind; a requester is only told about their own ticket
+and staff only as staff; an internal note is never mailed. A notice that no longer applies is
+dropped (acknowledged). A failed send is reported as a batch item failure, so SQS makes it
+visible again, and after `maxReceiveCount` receives moves it to the dead-letter queue.
+
+Logs name the kind and the ids, never an address, a subject or a body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.authz.principal import STAFF_ROLES
+from chalicelib.core.observability import count_metric, logger
+from chalicelib.core.settings import get_settings
+from chalicelib.identity import notification_preferences as prefs
+from chalicelib.identity.notification_preferences import Recipient
+from chalicelib.mail import send
+from chalicelib.notifications.recipients import Notice
+from chalicelib.notifications.render import render
+from chalicelib.tickets import repository
+from chalicelib.tickets.models import (
+    COMMENT_PREFIX,
+    CommentModel,
+    TicketModel,
+    is_valid_id,
+    ticket_pk,
+)
+
+# Kinds a requester may receive (about their own ticket); the rest are for staff.
+_REQUESTER_KINDS = frozenset({prefs.PUBLIC_REPLY})
+
+
+def _refusal(notice: Notice, recipient: Recipient | None, ticket: TicketModel | None) -> str:
+    """Why the notice no longer applies ("" when it does)."""
+    if recipient is None or not recipient.active:
+        return "no_recipient"
+    if recipient.organization_id != notice.organization_id:
+        return "not_visible"
+    if not recipient.preferences.get(notice.kind, True):
+        return "preference_off"
+    if ticket is None:
+        return "no_ticket"
+    if notice.kind in _REQUESTER_KINDS:
+        return "" if ticket.requester_id == recipient.user_id else "not_visible"
+    return "" if recipient.role in STAFF_ROLES else "not_visible"
+
+
+def _public_comment(notice: Notice) -> CommentModel | None:
+    try:
+        comment = CommentModel.get(
+            ticket_pk(notice.organization_id, notice.ticket_id),
+            f"{COMMENT_PREFIX}{notice.comment_id}",
+        )
+    except DoesNotExist:
+        return None
+    return comment if comment.internal is False else None
+
+
+def deliver(notice: Notice) -> str:
+    """Send one notice if it still applies: "sent" or why it was dropped. Raises if the send
+    fails (the message is retried)."""
+    org = notice.organization_id
+    if notice.kind not in prefs.KINDS or not is_valid_id(notice.ticket_id):
+        return "invalid"
+    recipient = prefs.recipient(org, notice.user_id)
+    ticket = repository.get_ticket(org, notice.ticket_id) if recipient is not None else None
+    refusal = _refusal(notice, recipient, ticket)
+    if refusal or recipient is None or ticket is None:
+        return refusal or "no_recipient"
+    comment = None
+    if notice.comment_id is not None:
+        comment = _public_comment(notice)
+        if comment is None:
+            return "no_public_comment"  # gone, or an internal note: never mailed
+    send(render(notice.kind, recipient, ticket, comment))
+    return "sent"
+
+
+def process_queue_event(event: dict[str, Any]) -> dict[str, Any]:
+    """An SQS batch -> each notice delivered; the failed ones returned as
+    `batchItemFailures` (the event source mapping reports partial batch failures)."""
+    failures: list[dict[str, str]] = []
+    outcomes: dict[str, int] = {}
+    for record in event.get("Records", []):
+        message_id = str(record.get("messageId", ""))
+        try:
+            notice = Notice.from_json(str(record.get("body", "")))
+        except (ValueError, KeyError, TypeError):
+            outcomes["unreadable"] = outcomes.get("unreadable", 0) + 1
+            continue  # never sendable: retrying it only fills the dead-letter queue
+        try:
+            outcome = deliver(notice)
+        except Exception as error:
+            # The error's type only: an SES message can quote the recipient's address.
+            logger.error(
+                "notification not sent",
+                extra={
+                    "notification_kind": notice.kind,
+                    "event_id": notice.event_id,
+                    "error_type": type(error).__name__,
+                },
+            )
+            failures.append({"itemIdentifier": message_id})
+            outcome = "failed"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        count_metric("NotificationOutcome", {"stage": get_settings().stage, "outcome": outcome})
+    logger.info("notifications processed", extra={"outcomes": outcomes})
+    return {"batchItemFailures": failures}
