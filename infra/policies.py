@@ -206,25 +206,25 @@ def api_policy() -> list[dict[str, Any]]:
             "Resource": [_bucket("uploads"), _bucket("quarantine")],
         },
     ]
-    statements += [
-        {
-            # Invitations and password resets (chalicelib/mail). The sender identity is a
-            # per-stage setting (MAIL_FROM) verified in SES outside the stack: any identity of
-            # this account and region, sending only.
-            "Sid": "SendMail",
-            "Effect": "Allow",
-            "Action": ["ses:SendEmail"],
-            "Resource": [
-                sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"),
-                sub(
-                    "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/*"
-                ),
-            ],
-        }
-    ]
+    # Invitations and password resets (chalicelib/mail).
+    statements.append(_send_mail())
     statements += _signing_keys("SigningKeys")
     statements += _audit_archive_read()
     return statements
+
+
+def _send_mail() -> dict[str, Any]:
+    """Sending mail through SES. The sender identity is a per-stage setting (MAIL_FROM) verified
+    in SES outside the stack: any identity of this account and region, sending only."""
+    return {
+        "Sid": "SendMail",
+        "Effect": "Allow",
+        "Action": ["ses:SendEmail"],
+        "Resource": [
+            sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"),
+            sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/*"),
+        ],
+    }
 
 
 def _audit_key() -> dict[str, str]:
@@ -378,21 +378,8 @@ def notifications_sender_policy() -> list[dict[str, Any]]:
             ],
         )
     )
-    statements.append(
-        {
-            # The notification mail (chalicelib/mail), as the API's invitations: any verified
-            # identity of this account and region, sending only.
-            "Sid": "SendMail",
-            "Effect": "Allow",
-            "Action": ["ses:SendEmail"],
-            "Resource": [
-                sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"),
-                sub(
-                    "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/*"
-                ),
-            ],
-        }
-    )
+    # The notification mail (chalicelib/mail), as the API's invitations.
+    statements.append(_send_mail())
     # Reply addresses, Message-IDs and unsubscribe tokens are keyed with the service key.
     statements += _signing_keys("SigningKeys")
     return statements

@@ -375,11 +375,7 @@ def query_thread(
     result = TicketsItem.query(
         ticket_pk(organization_id, ticket_id),
         TicketsItem.sk.between(range_start, COMMENT_SK_END),
-        filter_condition=(
-            CommentModel.internal.does_not_exist() | (CommentModel.internal == False)  # noqa: E712
-        )
-        if public_only
-        else None,
+        filter_condition=_public_only(public_only),
         consistent_read=True,
         scan_index_forward=True,
         page_size=limit + (2 if start_key is None else 1),
@@ -387,6 +383,13 @@ def query_thread(
     )
     # The first page also carries the ticket item, so it may hold limit + 1 items.
     return _page(result, limit + (1 if start_key is None else 0), ("pk", "sk"))
+
+
+def _public_only(public_only: bool) -> Any:
+    """The filter that leaves internal notes out inside DynamoDB (None: every comment)."""
+    if not public_only:
+        return None
+    return CommentModel.internal.does_not_exist() | (CommentModel.internal == False)  # noqa: E712
 
 
 def query_comments_after(
@@ -404,11 +407,7 @@ def query_comments_after(
     result = CommentModel.query(
         pk,
         CommentModel.sk.between(COMMENT_PREFIX, COMMENT_SK_END),
-        filter_condition=(
-            CommentModel.internal.does_not_exist() | (CommentModel.internal == False)  # noqa: E712
-        )
-        if public_only
-        else None,
+        filter_condition=_public_only(public_only),
         consistent_read=True,
         scan_index_forward=True,
         page_size=limit,
