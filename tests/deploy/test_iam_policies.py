@@ -156,6 +156,9 @@ def _arns() -> dict[str, str]:
     values["ScannerDeadLetterQueue.Arn"] = (
         f"arn:aws:sqs:{REGION}:{ACCOUNT}:{settings.table_prefix}-scanner-dlq"
     )
+    values["NotificationsQueue.Arn"] = (
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:{settings.notifications_queue}"
+    )
     return values
 
 
@@ -265,3 +268,17 @@ def test_calls_map_to_the_iam_actions_aws_checks() -> None:
         REGION,
     )
     assert [action for action, _ in transact] == ["dynamodb:PutItem", "dynamodb:ConditionCheckItem"]
+
+
+def test_sqs_batches_need_the_single_action_on_the_named_queue() -> None:
+    from tests.support.aws_calls import iam_requirements
+
+    queue = get_settings().notifications_queue
+    url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{queue}"
+    batch = iam_requirements("sqs", "SendMessageBatch", {"QueueUrl": url, "Entries": []}, REGION)
+    assert batch == [("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}")]
+    assert granted(Call("route_notifications", *batch[0], "SendMessageBatch"))
+    # Only the router queues notices; the API handler cannot.
+    assert not granted(Call("api_handler", *batch[0], "SendMessageBatch"))
+    other = iam_requirements("sqs", "GetQueueUrl", {"QueueName": "someone-elses"}, REGION)
+    assert not granted(Call("route_notifications", *other[0], "GetQueueUrl"))

@@ -60,6 +60,23 @@ ROUTES: dict[str, tuple[Call, dict[str, int]]] = {
         lambda w, t: w.client.get("/api/me", token=t),
         dict.fromkeys(ACTORS[1:], 200) | {"anonymous": 401},
     ),
+    "GET /api/me/notifications": (
+        lambda w, t: w.client.get("/api/me/notifications", token=t),
+        dict.fromkeys(ACTORS[1:], 200) | {"anonymous": 401},
+    ),
+    "PUT /api/me/notifications": (
+        lambda w, t: w.client.put(
+            "/api/me/notifications",
+            json={
+                "ticketCreated": True,
+                "publicReply": True,
+                "requesterReply": False,
+                "assigned": True,
+            },
+            token=t,
+        ),
+        dict.fromkeys(ACTORS[1:], 200) | {"anonymous": 401},
+    ),
     "POST /api/auth/logout": (
         lambda w, t: w.client.post("/api/auth/logout", token=t),
         dict.fromkeys(ACTORS[1:], 204) | {"anonymous": 401},

@@ -148,6 +148,21 @@ def _ses_send(params: dict[str, Any], region: str) -> list[tuple[str, str]]:
     return needs
 
 
+# SQS authorizes a batch call with the single call's action.
+_SQS_BATCH_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
+
+def _sqs(operation: str, params: dict[str, Any], region: str) -> list[tuple[str, str]]:
+    """The queue comes by name (GetQueueUrl) or by URL (its last path segment)."""
+    name = params.get("QueueName") or str(params.get("QueueUrl", "")).rstrip("/").rsplit("/", 1)[-1]
+    action = _SQS_BATCH_ACTIONS.get(operation, operation)
+    return [(f"sqs:{action}", f"arn:aws:sqs:{region}:{ACCOUNT}:{name}")]
+
+
 def iam_requirements(  # noqa: PLR0911 (one branch per AWS service)
     service: str, operation: str, params: dict[str, Any], region: str
 ) -> list[tuple[str, str]]:
@@ -164,6 +179,8 @@ def iam_requirements(  # noqa: PLR0911 (one branch per AWS service)
         ]
     if service == "sesv2" and operation == "SendEmail":
         return _ses_send(params, region)
+    if service == "sqs":
+        return _sqs(operation, params, region)
     if service == "secretsmanager":
         secret = params.get("SecretId", "")
         arn = f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}-AbCdEf"
