@@ -8,6 +8,8 @@ item collection, whose partition key starts with the organization id:
          COMMENT#<comment id> a public reply or an internal note (time-ordered ids)
          TAG#<tag>           one per tag: feeds the tag index
 
+Agent groups live in the organization's own partition, `pk = ORG#<org>`, `sk = GROUP#<id>`.
+
 List filters are served by global secondary indexes whose partition keys also start with
 `ORG#<org>#` and whose sort key is the time-ordered ticket id (newest first when queried
 backwards). Only ticket items carry the ticket index keys, only tag items the tag index key, so
@@ -40,6 +42,7 @@ TICKET_SK = "#TICKET"
 COMMENT_PREFIX = "COMMENT#"
 TAG_PREFIX = "TAG#"
 TERM_PREFIX = "IX#"
+GROUP_PREFIX = "GROUP#"
 # Search index visibility: words anyone who sees the ticket may match, and internal-note words.
 PUBLIC_TERM = "P"
 NOTE_TERM = "N"
@@ -264,6 +267,8 @@ class TicketModel(TicketsItem, discriminator="ticket"):
     updated_at = UnicodeAttribute()
     first_responded_at = UnicodeAttribute(null=True)
     follow_up_of = UnicodeAttribute(null=True)
+    # The agent group the ticket belongs to (`GroupModel`), if any.
+    group_id = UnicodeAttribute(null=True)
 
     @classmethod
     def new(
@@ -280,6 +285,7 @@ class TicketModel(TicketsItem, discriminator="ticket"):
         ticket_id: str | None = None,
         submitter_id: str | None = None,
         follow_up_of: str | None = None,
+        group_id: str | None = None,
     ) -> TicketModel:
         """A new OPEN ticket item with every index key set (not saved)."""
         ticket_id = ticket_id or new_id()
@@ -300,6 +306,7 @@ class TicketModel(TicketsItem, discriminator="ticket"):
             created_at=now,
             updated_at=now,
             follow_up_of=follow_up_of,
+            group_id=group_id,
         )
         item.set_index_keys()
         return item
@@ -378,6 +385,26 @@ class TermModel(TicketsItem, discriminator="term"):
         )
 
 
+class GroupModel(TicketsItem, discriminator="group"):
+    """`ORG#<org>` / `GROUP#<group id>`: an agent group. All of an organization's groups share
+    its partition (one Query lists them); members are a list on the item (bounded by
+    `groups.MAX_MEMBERS`), so a membership check is a condition on this one item."""
+
+    group_id = UnicodeAttribute()
+    organization_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    archived = BooleanAttribute(default=False)
+    member_ids = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+def group_sk(group_id: str) -> str:
+    return f"{GROUP_PREFIX}{group_id}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Ticket:
     """A ticket as services see it (immutable; `version` is the optimistic-concurrency token)."""
@@ -401,6 +428,7 @@ class Ticket:
     assignee_name: str | None = None
     first_responded_at: str | None = None
     follow_up_of: str | None = None
+    group_id: str | None = None
 
     @classmethod
     def from_model(cls, item: TicketModel) -> Ticket:
@@ -421,6 +449,7 @@ class Ticket:
             submitter_id=item.submitter_id or item.requester_id,
             first_responded_at=item.first_responded_at,
             follow_up_of=item.follow_up_of,
+            group_id=item.group_id,
         )
 
 

@@ -154,6 +154,7 @@ class ListFilters:
     requester_id: str | None = None
     tag: str | None = None
     updated_since: str | None = None  # ISO 8601 UTC, as stored
+    group_ids: tuple[str, ...] = ()  # any of these groups (empty: no group filter)
 
 
 def _and(conditions: Sequence[Condition]) -> Condition | None:
@@ -239,6 +240,7 @@ def plan_ticket_query(
             lambda: TicketModel.updated_at >= filters.updated_since,
         ),
         ("tag", filters.tag, lambda: TicketModel.tags.contains(filters.tag)),
+        ("group", filters.group_ids, lambda: _one_of(TicketModel.group_id, filters.group_ids)),
     ]
     conditions = [build() for name, present, build in wanted if present and name not in used]
     return TicketQuery(
