@@ -27,7 +27,7 @@ from chalicelib.tickets.schemas import (
     BulkSetPriority,
     BulkSetStatus,
 )
-from chalicelib.tickets.service import ticket_event_data
+from chalicelib.tickets.service import group_limit, ticket_event_data
 from chalicelib.webhooks import events as webhook_events
 
 # DynamoDB allows 100 items per transaction; the audit record takes one of them.
@@ -136,12 +136,13 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
     policy.check_bulk_update(principal)
     org = principal.organization_id
     found = repository.batch_get_tickets(org, request.ids)
+    limit = group_limit(principal)
     members = _group_members(org, request, found.values())
     results: dict[str, str] = {}
     changes: list[_BulkChange] = []
     for ticket_id in request.ids:
         item = found.get(ticket_id)
-        if item is None or not policy.can_see(principal, item):
+        if item is None or not policy.can_see(principal, item, limit):
             results[ticket_id] = "NOT_FOUND"
             continue
         if isinstance(request, BulkAssign) and not _assignable(item, request, members):

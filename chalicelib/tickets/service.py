@@ -28,7 +28,7 @@ from chalicelib.authz.principal import Principal, Role
 from chalicelib.core import cursors
 from chalicelib.core.cursors import ListQuery, Page
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.identity import users
+from chalicelib.identity import org_settings, users
 from chalicelib.tickets import groups, names, policy, repository, search, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
@@ -57,13 +57,31 @@ from chalicelib.webhooks import events as webhook_events
 from chalicelib.webhooks.models import EventModel
 
 
+def group_limit(principal: Principal) -> policy.GroupLimit | None:
+    """The agent's `GroupLimit` when the organization limits agents to their groups, else None
+    (one GetItem of the organization for an agent, plus one Query of its groups when limited)."""
+    if principal.role is not Role.AGENT:
+        return None
+    org = principal.organization_id
+    if not policy.limited_to_groups(principal, org_settings.agent_ticket_visibility(org)):
+        return None
+    return policy.GroupLimit(principal.user_id, frozenset(groups.groups_of(org, principal.user_id)))
+
+
+def _visible_item(principal: Principal, ticket_id: str) -> TicketModel:
+    item = repository.get_ticket(principal.organization_id, ticket_id)
+    if item is None:
+        raise NotFound()
+    return policy.visible_or_not_found(principal, item, group_limit(principal))
+
+
 def get_visible_ticket(principal: Principal, ticket_id: str) -> Ticket:
     """The ticket if the principal may see it; NotFound when the id is malformed, missing, in
-    another organization, or a requester's view of someone else's ticket."""
+    another organization, a requester's view of someone else's ticket, or outside an agent's
+    groups when the organization limits agents to them."""
     if not is_valid_id(ticket_id):
         raise NotFound()
-    item = repository.get_ticket(principal.organization_id, ticket_id)
-    return Ticket.from_model(policy.visible_or_not_found(principal, item))
+    return Ticket.from_model(_visible_item(principal, ticket_id))
 
 
 # --- Tickets ---------------------------------------------------------------------------------
@@ -205,6 +223,7 @@ def _list_filters(principal: Principal, query: ListTicketsQuery) -> repository.L
             return None
     elif query.groupId is not None:
         group_ids = (query.groupId,)
+    limit = group_limit(principal)
     return repository.ListFilters(
         statuses=tuple(query.status or ()),
         priorities=tuple(query.priority or ()),
@@ -213,6 +232,8 @@ def _list_filters(principal: Principal, query: ListTicketsQuery) -> repository.L
         tag=query.tag,
         updated_since=query.updatedSince,
         group_ids=group_ids,
+        visible_to=limit.user_id if limit else None,
+        visible_groups=tuple(sorted(limit.group_ids)) if limit else (),
     )
 
 
@@ -228,6 +249,12 @@ def _matches(filters: repository.ListFilters) -> Any:
             and (filters.tag is None or filters.tag in (item.tags or []))
             and (filters.updated_since is None or item.updated_at >= filters.updated_since)
             and (not filters.group_ids or item.group_id in filters.group_ids)
+            and (
+                filters.visible_to is None
+                or policy.GroupLimit(filters.visible_to, frozenset(filters.visible_groups)).allows(
+                    item.group_id, item.assignee_id
+                )
+            )
         )
 
     return matches
@@ -247,7 +274,7 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
     # The group filter is bound as asked (`mine`), so a membership change between two pages
     # does not invalidate the cursor.
     binding_fields = {
-        "filters": dataclasses.asdict(filters) | {"group_ids": query.groupId},
+        "filters": dataclasses.asdict(filters) | {"group_ids": query.groupId, "visible_groups": 0},
         "sort": query.sort,
         "q": query.q,
     }
@@ -282,7 +309,12 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
         plan = repository.plan_ticket_query(org, filters, query.sort)
         page = repository.fill_ticket_page(plan, query.limit, start)
         items, position = page.items, page.last_key
-    tickets = [Ticket.from_model(item) for item in items if policy.can_see(principal, item)]
+    limit = (
+        policy.GroupLimit(filters.visible_to, frozenset(filters.visible_groups))
+        if filters.visible_to is not None
+        else None
+    )
+    tickets = [Ticket.from_model(item) for item in items if policy.can_see(principal, item, limit)]
     return Page(names.name_tickets(org, tickets), cursors.encode(org, binding, position))
 
 
@@ -414,7 +446,7 @@ def update_ticket(
         raise NotFound()
     _check_patch_shape(data)
     org = principal.organization_id
-    item = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
+    item = _visible_item(principal, ticket_id)
     changes = _allowed_changes(principal, item, data, if_match)
     if not changes:
         return names.name_ticket(org, Ticket.from_model(item))
@@ -519,7 +551,7 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
     if not is_valid_id(ticket_id):
         raise NotFound()
     org = principal.organization_id
-    item = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
+    item = _visible_item(principal, ticket_id)
     policy.check_comment(principal, internal=data.internal)
     now = writes.now()
     actions, condition = _comment_effects(principal, item, internal=data.internal, now=now)
@@ -578,7 +610,11 @@ def list_comments(principal: Principal, ticket_id: str, query: ListQuery) -> Pag
         ticket = repository.get_ticket(org, ticket_id)
         page = repository.query_thread(org, ticket_id, limit, start, public_only=public_only)
         rest = page.items
-    policy.visible_or_not_found(principal, ticket if isinstance(ticket, TicketModel) else None)
+    policy.visible_or_not_found(
+        principal,
+        ticket if isinstance(ticket, TicketModel) else None,
+        group_limit(principal) if isinstance(ticket, TicketModel) else None,
+    )
     comments = [
         Comment.from_model(item)
         for item in rest

@@ -144,6 +144,9 @@ REQUEST_MAKERS: dict[tuple[str, str], RequestMaker] = {
     ("PATCH", "/api/admin/groups/{group_id}"): lambda client, org, params: RequestParts(
         body={"description": "Renamed by the matrix"}
     ),
+    ("PATCH", "/api/admin/settings"): lambda client, org, params: RequestParts(
+        body={"agentTicketVisibility": "groups"}
+    ),
     ("PUT", "/api/admin/groups/{group_id}/members"): lambda client, org, params: RequestParts(
         body={"userIds": [org.agent.id]}
     ),
