@@ -262,3 +262,43 @@ def test_lists_filter_by_group_and_by_mine(client: Any, make_org: Any) -> None:
         f"/api/tickets?groupId=mine&limit=2&cursor={first['nextCursor']}", token=org.agent.token
     ).json
     assert [t["id"] for t in rest["items"]] == [in_mine[0]]
+
+
+def test_agents_limited_to_their_groups_see_only_those_tickets(client: Any, make_org: Any) -> None:
+    org = make_org()
+    outsider = org.add_user(Role.AGENT)
+    mine = _group(client, org, "Mine", members=[org.agent.id])
+    theirs = _group(client, org, "Theirs", members=[outsider.id])
+    in_mine = create_ticket(client, org.requester)
+    in_mine = patch(client, org.admin, in_mine, groupId=mine["id"]).json
+    in_theirs = create_ticket(client, org.requester)
+    in_theirs = patch(client, org.admin, in_theirs, groupId=theirs["id"]).json
+    assigned = create_ticket(client, org.requester)
+    assigned = patch(client, org.admin, assigned, groupId=theirs["id"]).json
+    assigned = patch(client, org.admin, assigned, assigneeId=outsider.id).json
+    ungrouped = create_ticket(client, org.requester)
+    settings = client.patch(
+        "/api/admin/settings", json={"agentTicketVisibility": "groups"}, token=org.admin.token
+    )
+    assert settings.status == 200 and settings.json == {"agentTicketVisibility": "groups"}
+    assert len(_audit(org.id, "org.settings", org.id)) == 1
+
+    def ids(user: Any) -> set[str]:
+        return {t["id"] for t in client.get("/api/tickets", token=user.token).json["items"]}
+
+    assert ids(org.agent) == {in_mine["id"], ungrouped["id"]}
+    assert ids(outsider) == {in_theirs["id"], assigned["id"], ungrouped["id"]}
+    assert ids(org.admin) == {in_mine["id"], in_theirs["id"], assigned["id"], ungrouped["id"]}
+    hidden = f"/api/tickets/{in_theirs['id']}"
+    assert client.get(hidden, token=org.agent.token).status == 404
+    comment = client.post(f"{hidden}/comments", json={"body": "x"}, token=org.agent.token)
+    assert comment.status == 404
+    assert client.get(f"{hidden}/comments", token=org.agent.token).status == 404
+    assert client.get(hidden, token=outsider.token).status == 200
+    # Back to the default: every agent sees every ticket.
+    client.patch(
+        "/api/admin/settings",
+        json={"agentTicketVisibility": "organization"},
+        token=org.admin.token,
+    )
+    assert client.get(hidden, token=org.agent.token).status == 200
