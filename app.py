@@ -2,7 +2,9 @@
 
 from chalice.app import Chalice
 
+from chalicelib.api.admin_groups import admin_groups_bp
 from chalicelib.api.admin_security import admin_security_bp
+from chalicelib.api.admin_settings import admin_settings_bp
 from chalicelib.api.admin_tokens import admin_tokens_bp
 from chalicelib.api.admin_users import admin_users_bp
 from chalicelib.api.admin_webhooks import admin_webhooks_bp
@@ -41,6 +43,8 @@ app.register_blueprint(directory_bp, url_prefix="/api")
 app.register_blueprint(admin_tokens_bp, url_prefix="/api")
 app.register_blueprint(admin_security_bp, url_prefix="/api")
 app.register_blueprint(admin_webhooks_bp, url_prefix="/api")
+app.register_blueprint(admin_groups_bp, url_prefix="/api")
+app.register_blueprint(admin_settings_bp, url_prefix="/api")
 app.register_blueprint(audit_bp, url_prefix="/api")
 app.register_blueprint(audit_chainer_bp)
 app.register_blueprint(webhook_delivery_bp)

@@ -103,6 +103,16 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): Rule(
         ADMIN_ONLY, api_tokens=False
     ),
+    # Agent groups (which tickets may go in a group, and who may be assigned, live in
+    # chalicelib.tickets.groups and chalicelib.tickets.service).
+    ("POST", "/api/admin/groups"): Rule(ADMIN_ONLY, scope="admin:users"),
+    ("GET", "/api/admin/groups"): Rule(ADMIN_ONLY, scope="admin:users"),
+    ("GET", "/api/admin/groups/{group_id}"): Rule(ADMIN_ONLY, scope="admin:users"),
+    ("PATCH", "/api/admin/groups/{group_id}"): Rule(ADMIN_ONLY, scope="admin:users"),
+    ("PUT", "/api/admin/groups/{group_id}/members"): Rule(ADMIN_ONLY, scope="admin:users"),
+    # Organization settings: session-only, a leaked API token must not widen what agents see.
+    ("GET", "/api/admin/settings"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("PATCH", "/api/admin/settings"): Rule(ADMIN_ONLY, api_tokens=False),
     # Audit
     ("GET", "/api/admin/audit"): Rule(ADMIN_ONLY, scope="admin:audit"),
     ("GET", "/api/admin/audit/verify"): Rule(ADMIN_ONLY, scope="admin:audit"),

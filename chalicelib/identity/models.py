@@ -59,6 +59,8 @@ class OrganizationModel(IdentityItem):
     created_at = UTCDateTimeAttribute()
     # Active ADMIN users; a conditional decrement keeps the last admin from being removed.
     active_admins = NumberAttribute(default=0)
+    # Which tickets agents see: "organization" (absent: the default) or "groups".
+    agent_ticket_visibility = UnicodeAttribute(null=True)
 
 
 class UserModel(IdentityItem):

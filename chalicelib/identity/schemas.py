@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
+from pydantic import BaseModel, ConfigDict
+
 from chalicelib.authz.principal import Role
 from chalicelib.core.schemas import Out, UtcTimestamp, iso_from_epoch
 from chalicelib.identity.api_token_format import token_status
@@ -153,3 +155,16 @@ class DirectoryUserOut(Out):
     role: Role
     active: bool
     email: str
+
+
+class OrgSettingsBody(BaseModel):
+    """`PATCH /api/admin/settings`: the settings to change."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    agentTicketVisibility: Literal["organization", "groups"]  # noqa: N815
+
+
+class OrgSettingsOut(Out):
+    """The organization's settings."""
+
+    agent_ticket_visibility: Literal["organization", "groups"]

@@ -3,7 +3,7 @@ plus the organization's users (nobody outside the event's organization can be na
 lookup is keyed by it).
 
 - `ticket.created`: the organization's active agents and admins, or, when the ticket names a
-  group (`groupId`) and a group resolver is registered, that group's members; never the
+  group (`groupId`) that still exists, that group's members; never the
   person who opened it.
 - `comment.created`, public reply by staff: the requester. Internal notes: nobody, ever.
 - `comment.created`, reply by the requester: the assignee, or every agent and admin when the
@@ -17,28 +17,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.authz.principal import STAFF_ROLES
 from chalicelib.core.errors import NotFound
 from chalicelib.identity import notification_preferences as prefs
 from chalicelib.identity import users
-from chalicelib.tickets import repository
+from chalicelib.tickets import groups, repository
 from chalicelib.tickets.models import TicketModel, is_valid_id
 from chalicelib.webhooks import events as webhook_events
 from chalicelib.webhooks.models import EventModel
-
-# Group membership is owned by the groups feature; it registers `(organization, group id) ->
-# member ids` here. Without one (or for an unknown group: None), a ticket with a group is
-# announced to every agent and admin, as a ticket without one.
-GroupMembers = Callable[[str, str], "Iterable[str] | None"]
-_group_members: list[GroupMembers] = []
-
-
-def register_group_members(resolver: GroupMembers) -> None:
-    """Let the groups feature say who belongs to a ticket's group."""
-    _group_members[:] = [resolver]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,10 +75,14 @@ def _staff_ids(organization_id: str) -> list[str]:
 
 
 def _group_or_staff(organization_id: str, group_id: Any) -> list[str]:
-    if isinstance(group_id, str) and group_id and _group_members:
-        members = _group_members[0](organization_id, group_id)
-        if members is not None:
-            return list(dict.fromkeys(members))
+    """A grouped ticket is announced to its group's members (who are staff by construction),
+    an ungrouped one, or one whose group is gone, to every agent and admin."""
+    if isinstance(group_id, str) and group_id:
+        try:
+            group = groups.get_group(organization_id, group_id)
+        except NotFound:
+            return _staff_ids(organization_id)
+        return list(dict.fromkeys(group.member_ids or []))
     return _staff_ids(organization_id)
 
 

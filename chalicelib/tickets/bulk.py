@@ -3,13 +3,14 @@ tickets, with one outcome per id in request order.
 
 Who may run them and what each ticket allows is asked of `chalicelib.tickets.policy`: staff only,
 a ticket the caller cannot see is NOT_FOUND, a status change the workflow refuses is FORBIDDEN,
-and one of a merged ticket (which stays CLOSED) is CONFLICT.
+one of a merged ticket (which stays CLOSED) is CONFLICT, and so is an assignment to someone who
+is not a member of the ticket's group.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -17,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Principal
-from chalicelib.tickets import policy, repository, writes
+from chalicelib.tickets import groups, policy, repository, writes
 from chalicelib.tickets.models import TagModel, TicketModel
 from chalicelib.tickets.schemas import (
     TAGS_MAX,
@@ -27,7 +28,7 @@ from chalicelib.tickets.schemas import (
     BulkSetPriority,
     BulkSetStatus,
 )
-from chalicelib.tickets.service import ticket_event_data
+from chalicelib.tickets.service import group_limit, ticket_event_data
 from chalicelib.webhooks import events as webhook_events
 
 # DynamoDB allows 100 items per transaction; the audit record takes one of them.
@@ -117,6 +118,25 @@ def _chunks(changes: Sequence[_BulkChange], capacity: int) -> list[list[_BulkCha
     return [chunk for chunk in chunks if chunk]
 
 
+def _group_members(
+    org: str, request: BulkRequestData, tickets: Iterable[TicketModel]
+) -> dict[str, set[str]]:
+    """For an assignment to someone, the members of each group of the tickets (one Query of
+    the organization's groups, only when a ticket is in a group)."""
+    if not isinstance(request, BulkAssign) or request.assigneeId is None:
+        return {}
+    if not any(item.group_id for item in tickets):
+        return {}
+    return {g.group_id: set(g.member_ids or []) for g in groups.all_groups(org)}
+
+
+def _assignable(item: TicketModel, request: BulkAssign, members: dict[str, set[str]]) -> bool:
+    """A ticket in a group is assigned only to a member of that group (unassigning is free)."""
+    if request.assigneeId is None or item.group_id is None:
+        return True
+    return request.assigneeId in members.get(item.group_id, set())
+
+
 def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str, str]]:
     """Apply one action to up to 100 tickets; per-id results in request order.
 
@@ -127,12 +147,17 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
     policy.check_bulk_update(principal)
     org = principal.organization_id
     found = repository.batch_get_tickets(org, request.ids)
+    limit = group_limit(principal)
+    members = _group_members(org, request, found.values())
     results: dict[str, str] = {}
     changes: list[_BulkChange] = []
     for ticket_id in request.ids:
         item = found.get(ticket_id)
-        if item is None or not policy.can_see(principal, item):
+        if item is None or not policy.can_see(principal, item, limit):
             results[ticket_id] = "NOT_FOUND"
+            continue
+        if isinstance(request, BulkAssign) and not _assignable(item, request, members):
+            results[ticket_id] = "CONFLICT"  # the assignee is not a member of its group
             continue
         outcome, change = _bulk_plan(principal, request, item)
         results[ticket_id] = outcome

@@ -43,7 +43,7 @@ from chalicelib.tickets.models import (
     ticket_pk,
     updated_sort_key,
 )
-from chalicelib.tickets.service import ticket_event_data
+from chalicelib.tickets.service import group_limit, ticket_event_data
 from chalicelib.webhooks import events as webhook_events
 from chalicelib.webhooks.models import EventModel
 
@@ -105,8 +105,9 @@ def merge_ticket(principal: Principal, ticket_id: str, into_id: str, if_match: i
     if not is_valid_id(ticket_id) or not is_valid_id(into_id):
         raise NotFound()
     org = principal.organization_id
-    source = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
-    target = policy.visible_or_not_found(principal, repository.get_ticket(org, into_id))
+    limit = group_limit(principal)
+    source = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id), limit)
+    target = policy.visible_or_not_found(principal, repository.get_ticket(org, into_id), limit)
     refusal = _refusal(source, target, if_match)
     if refusal is not None:
         raise refusal

@@ -8,6 +8,8 @@ item collection, whose partition key starts with the organization id:
          COMMENT#<comment id> a public reply or an internal note (time-ordered ids)
          TAG#<tag>           one per tag: feeds the tag index
 
+Agent groups live in the organization's own partition, `pk = ORG#<org>`, `sk = GROUP#<id>`.
+
 List filters are served by global secondary indexes whose partition keys also start with
 `ORG#<org>#` and whose sort key is the time-ordered ticket id (newest first when queried
 backwards). Only ticket items carry the ticket index keys, only tag items the tag index key, so
@@ -40,6 +42,7 @@ TICKET_SK = "#TICKET"
 COMMENT_PREFIX = "COMMENT#"
 TAG_PREFIX = "TAG#"
 TERM_PREFIX = "IX#"
+GROUP_PREFIX = "GROUP#"
 # Search index visibility: words anyone who sees the ticket may match, and internal-note words.
 PUBLIC_TERM = "P"
 NOTE_TERM = "N"
@@ -268,6 +271,8 @@ class TicketModel(TicketsItem, discriminator="ticket"):
     # merged into this one, oldest merge first, whose comments and attachments it shows.
     merged_into = UnicodeAttribute(null=True)
     merged_from = ListAttribute[str](of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
+    # The agent group the ticket belongs to (`GroupModel`), if any.
+    group_id = UnicodeAttribute(null=True)
 
     @classmethod
     def new(
@@ -284,6 +289,7 @@ class TicketModel(TicketsItem, discriminator="ticket"):
         ticket_id: str | None = None,
         submitter_id: str | None = None,
         follow_up_of: str | None = None,
+        group_id: str | None = None,
     ) -> TicketModel:
         """A new OPEN ticket item with every index key set (not saved)."""
         ticket_id = ticket_id or new_id()
@@ -304,6 +310,7 @@ class TicketModel(TicketsItem, discriminator="ticket"):
             created_at=now,
             updated_at=now,
             follow_up_of=follow_up_of,
+            group_id=group_id,
         )
         item.set_index_keys()
         return item
@@ -389,6 +396,26 @@ class TermModel(TicketsItem, discriminator="term"):
         )
 
 
+class GroupModel(TicketsItem, discriminator="group"):
+    """`ORG#<org>` / `GROUP#<group id>`: an agent group. All of an organization's groups share
+    its partition (one Query lists them); members are a list on the item (bounded by
+    `groups.MAX_MEMBERS`), so a membership check is a condition on this one item."""
+
+    group_id = UnicodeAttribute()
+    organization_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    archived = BooleanAttribute(default=False)
+    member_ids = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    version = VersionAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+def group_sk(group_id: str) -> str:
+    return f"{GROUP_PREFIX}{group_id}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Ticket:
     """A ticket as services see it (immutable; `version` is the optimistic-concurrency token)."""
@@ -414,6 +441,7 @@ class Ticket:
     follow_up_of: str | None = None
     merged_into: str | None = None
     merged_from: tuple[str, ...] = ()
+    group_id: str | None = None
 
     @classmethod
     def from_model(cls, item: TicketModel) -> Ticket:
@@ -436,6 +464,7 @@ class Ticket:
             follow_up_of=item.follow_up_of,
             merged_into=item.merged_into,
             merged_from=tuple(str(tid) for tid in item.merged_from or ()),
+            group_id=item.group_id,
         )
 
 

@@ -79,14 +79,40 @@ def ticket_scope(principal: Principal) -> TicketScope:
     )
 
 
-def can_see(principal: Principal, ticket: TicketModel | Ticket) -> bool:
-    """Staff see their organization's tickets; requesters only their own."""
-    return ticket_scope(principal).allows(ticket.organization_id, ticket.requester_id)
+@dataclasses.dataclass(frozen=True)
+class GroupLimit:
+    """An agent's view when the organization's `agentTicketVisibility` is "groups": the tickets
+    of their groups, the tickets assigned to them, and ungrouped tickets (so a new, untriaged
+    ticket is never invisible to every agent)."""
+
+    user_id: str
+    group_ids: frozenset[str]
+
+    def allows(self, group_id: str | None, assignee_id: str | None) -> bool:
+        return group_id is None or group_id in self.group_ids or assignee_id == self.user_id
 
 
-def visible_or_not_found(principal: Principal, ticket: AnyTicket | None) -> AnyTicket:
+def limited_to_groups(principal: Principal, agent_ticket_visibility: str) -> bool:
+    """Only agents are limited, and only under "groups"; admins always see every ticket (and a
+    requester's scope is their own tickets anyway)."""
+    return principal.role is Role.AGENT and agent_ticket_visibility == "groups"
+
+
+def can_see(
+    principal: Principal, ticket: TicketModel | Ticket, limit: GroupLimit | None = None
+) -> bool:
+    """Staff see their organization's tickets (an agent under a `GroupLimit` only those it
+    allows); requesters only their own."""
+    if not ticket_scope(principal).allows(ticket.organization_id, ticket.requester_id):
+        return False
+    return limit is None or limit.allows(ticket.group_id, ticket.assignee_id)
+
+
+def visible_or_not_found(
+    principal: Principal, ticket: AnyTicket | None, limit: GroupLimit | None = None
+) -> AnyTicket:
     """The ticket, or NotFound when it is missing or outside the principal's scope."""
-    if ticket is None or not can_see(principal, ticket):
+    if ticket is None or not can_see(principal, ticket, limit):
         raise NotFound()
     return ticket
 

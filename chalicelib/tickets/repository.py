@@ -154,6 +154,11 @@ class ListFilters:
     requester_id: str | None = None
     tag: str | None = None
     updated_since: str | None = None  # ISO 8601 UTC, as stored
+    group_ids: tuple[str, ...] = ()  # any of these groups (empty: no group filter)
+    # An agent limited to their groups (`policy.GroupLimit`): ungrouped tickets, tickets of
+    # `visible_groups`, and tickets assigned to `visible_to`. None: no such limit.
+    visible_to: str | None = None
+    visible_groups: tuple[str, ...] = ()
 
 
 def _and(conditions: Sequence[Condition]) -> Condition | None:
@@ -165,6 +170,16 @@ def _and(conditions: Sequence[Condition]) -> Condition | None:
 
 def _one_of(attribute: Any, values: tuple[str, ...]) -> Condition:
     condition: Condition = attribute == values[0] if len(values) == 1 else attribute.is_in(*values)
+    return condition
+
+
+def _group_limit_condition(filters: ListFilters) -> Condition:
+    """`policy.GroupLimit` as a FilterExpression, so a limited agent's pages fill like others."""
+    condition: Condition = TicketModel.group_id.does_not_exist() | (
+        TicketModel.assignee_id == filters.visible_to
+    )
+    if filters.visible_groups:
+        condition = condition | _one_of(TicketModel.group_id, filters.visible_groups)
     return condition
 
 
@@ -239,6 +254,8 @@ def plan_ticket_query(
             lambda: TicketModel.updated_at >= filters.updated_since,
         ),
         ("tag", filters.tag, lambda: TicketModel.tags.contains(filters.tag)),
+        ("group", filters.group_ids, lambda: _one_of(TicketModel.group_id, filters.group_ids)),
+        ("visible", filters.visible_to, lambda: _group_limit_condition(filters)),
     ]
     conditions = [build() for name, present, build in wanted if present and name not in used]
     return TicketQuery(

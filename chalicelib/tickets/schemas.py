@@ -101,6 +101,7 @@ class CreateTicket(_Strict):
     requesterId: Id | None = None  # noqa: N815 (the contract's field name)
     requester: RequesterRef | None = None
     followUpOf: Id | None = None  # noqa: N815 (a ticket the caller sees, e.g. a closed one)
+    groupId: Id | None = None  # noqa: N815 (staff only: an active group of the organization)
 
     @model_validator(mode="after")
     def _one_requester(self) -> CreateTicket:
@@ -117,6 +118,7 @@ class UpdateTicket(_Strict):
     priority: PriorityValue | None = None
     assigneeId: Id | None = None  # noqa: N815 (the contract's field name)
     tags: Tags | None = None
+    groupId: Id | None = None  # noqa: N815 (staff only; `null` takes the ticket out of its group)
 
 
 class CreateComment(_Strict):
@@ -213,6 +215,7 @@ Timestamp = Annotated[
 ]
 SortValue = Literal["createdAt", "-createdAt", "updatedAt", "-updatedAt", "priority", "-priority"]
 AssigneeFilter = Annotated[str, StringConstraints(max_length=32, pattern=r"^(me|[0-9a-f]{32})$")]
+GroupFilter = Annotated[str, StringConstraints(max_length=32, pattern=r"^(mine|[0-9a-f]{32})$")]
 SearchText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -225,6 +228,7 @@ class ListTicketsQuery(ListQuery):
     sort: SortValue = "-createdAt"
     updatedSince: Timestamp | None = None  # noqa: N815 (updatedAt >= this)
     q: SearchText | None = None
+    groupId: GroupFilter | None = None  # noqa: N815 (`mine`: the caller's groups)
 
 
 class BulkRequest(RootModel[BulkAction]):
@@ -260,6 +264,7 @@ class TicketOut(Out):
     follow_up_of: str | None
     merged_into: str | None
     merged_from: list[str]
+    group_id: str | None
 
 
 class MergeTicket(_Strict):
@@ -290,3 +295,71 @@ class BulkOut(Out):
     """Per-id outcomes, in request order."""
 
     results: list[BulkResult]
+
+
+# --- Agent groups (`/api/admin/groups`) ------------------------------------------------------
+
+GroupName = Annotated[
+    str, StringConstraints(min_length=1, max_length=80), AfterValidator(_one_line)
+]
+
+
+def _one_line_or_empty(value: str) -> str:
+    return value if value == "" else _one_line(value)
+
+
+GroupDescription = Annotated[
+    str, StringConstraints(max_length=500), AfterValidator(_one_line_or_empty)
+]
+
+
+class CreateGroup(_Strict):
+    name: GroupName
+    description: GroupDescription = ""
+
+
+class UpdateGroup(_Strict):
+    """Only the fields present are changed; `archived` archives or unarchives."""
+
+    name: GroupName | None = None
+    description: GroupDescription | None = None
+    archived: bool | None = None
+
+
+class SetGroupMembers(_Strict):
+    """The complete member list (replaces the current one): active agents or admins."""
+
+    userIds: Annotated[list[Id], Field(max_length=90), AfterValidator(_unique)]  # noqa: N815
+
+
+class ListGroupsQuery(ListQuery):
+    archived: Literal["true", "false"] | None = None
+
+
+class GroupOut(Out):
+    """An agent group; `version` is its optimistic-concurrency token (the `ETag`)."""
+
+    id: str
+    name: str
+    description: str
+    archived: bool
+    member_ids: list[str]
+    version: int
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+
+    @classmethod
+    def of(cls, source: Any) -> GroupOut:
+        """From a stored group (`tickets.models.GroupModel`)."""
+        return super().of(
+            {
+                "id": source.group_id,
+                "name": source.name,
+                "description": source.description or "",
+                "archived": bool(source.archived),
+                "member_ids": list(source.member_ids or []),
+                "version": int(source.version or 0),
+                "created_at": source.created_at,
+                "updated_at": source.updated_at,
+            }
+        )

@@ -29,8 +29,8 @@ from chalicelib.core import cursors
 from chalicelib.core.cursors import Page
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.list_query import ListQuery
-from chalicelib.identity import users
-from chalicelib.tickets import names, policy, repository, search, writes
+from chalicelib.identity import org_settings, users
+from chalicelib.tickets import groups, names, policy, repository, search, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
@@ -59,13 +59,31 @@ from chalicelib.webhooks import events as webhook_events
 from chalicelib.webhooks.models import EventModel
 
 
+def group_limit(principal: Principal) -> policy.GroupLimit | None:
+    """The agent's `GroupLimit` when the organization limits agents to their groups, else None
+    (one GetItem of the organization for an agent, plus one Query of its groups when limited)."""
+    if principal.role is not Role.AGENT:
+        return None
+    org = principal.organization_id
+    if not policy.limited_to_groups(principal, org_settings.agent_ticket_visibility(org)):
+        return None
+    return policy.GroupLimit(principal.user_id, frozenset(groups.groups_of(org, principal.user_id)))
+
+
+def _visible_item(principal: Principal, ticket_id: str) -> TicketModel:
+    item = repository.get_ticket(principal.organization_id, ticket_id)
+    if item is None:
+        raise NotFound()
+    return policy.visible_or_not_found(principal, item, group_limit(principal))
+
+
 def get_visible_ticket(principal: Principal, ticket_id: str) -> Ticket:
     """The ticket if the principal may see it; NotFound when the id is malformed, missing, in
-    another organization, or a requester's view of someone else's ticket."""
+    another organization, a requester's view of someone else's ticket, or outside an agent's
+    groups when the organization limits agents to them."""
     if not is_valid_id(ticket_id):
         raise NotFound()
-    item = repository.get_ticket(principal.organization_id, ticket_id)
-    return Ticket.from_model(policy.visible_or_not_found(principal, item))
+    return Ticket.from_model(_visible_item(principal, ticket_id))
 
 
 # --- Tickets ---------------------------------------------------------------------------------
@@ -131,6 +149,9 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
     requester_id, check_requester = principal.user_id, False
     if data.requesterId is not None or data.requester is not None:
         policy.check_open_on_behalf(principal)
+    if data.groupId is not None:
+        policy.check_edit_fields(principal, {"groupId"})
+        groups.active_group_or_invalid(org, data.groupId)
     if data.requesterId is not None:
         requester_id, check_requester = data.requesterId, True
     elif data.requester is not None:
@@ -146,6 +167,7 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
         tags=list(data.tags),
         now=writes.now(),
         follow_up_of=data.followUpOf,
+        group_id=data.groupId,
     )
     tag_items = [TagModel.for_ticket(org, item.ticket_id, tag) for tag in data.tags]
     event = webhook_events.outbox_item(
@@ -155,6 +177,8 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
     def build(tx: TransactWrite) -> None:
         if check_requester:
             writes.requester_check(tx, org, requester_id)
+        if data.groupId is not None:
+            groups.group_check(tx, org, data.groupId, None, require_active=True)
         tx.save(item, condition=TicketModel.pk.does_not_exist())
         for tag_item in tag_items:
             tx.save(tag_item)
@@ -169,12 +193,17 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
         summary |= {"requesterId": requester_id, "submitterId": principal.user_id}
     if data.followUpOf is not None:
         summary["followUpOf"] = data.followUpOf
+    if data.groupId is not None:
+        summary["groupId"] = data.groupId
     entry = writes.entry(principal, "ticket.create", "ticket", item.ticket_id, after=summary)
     try:
         audit.transact(entry, build)
     except TransactWriteError as error:
-        if check_requester and 0 in writes.failed_positions(error):
+        failed = writes.failed_positions(error)
+        if check_requester and 0 in failed:
             raise writes.invalid_requester("requesterId") from None
+        if data.groupId is not None and (1 if check_requester else 0) in failed:
+            raise groups.invalid_group() from None
         raise
     search.index_text(
         org, item.ticket_id, item.requester_id, [data.subject, data.body], public=True
@@ -199,6 +228,14 @@ def _list_filters(principal: Principal, query: ListTicketsQuery) -> repository.L
     if not scope.may_filter_by_requester(query.requesterId):
         return None
     assignee = principal.user_id if query.assigneeId == "me" else query.assigneeId
+    group_ids: tuple[str, ...] = ()
+    if query.groupId == "mine":
+        group_ids = tuple(groups.groups_of(principal.organization_id, principal.user_id))
+        if not group_ids:
+            return None
+    elif query.groupId is not None:
+        group_ids = (query.groupId,)
+    limit = group_limit(principal)
     return repository.ListFilters(
         statuses=tuple(query.status or ()),
         priorities=tuple(query.priority or ()),
@@ -206,6 +243,9 @@ def _list_filters(principal: Principal, query: ListTicketsQuery) -> repository.L
         requester_id=scope.requester_filter(query.requesterId),
         tag=query.tag,
         updated_since=query.updatedSince,
+        group_ids=group_ids,
+        visible_to=limit.user_id if limit else None,
+        visible_groups=tuple(sorted(limit.group_ids)) if limit else (),
     )
 
 
@@ -220,6 +260,13 @@ def _matches(filters: repository.ListFilters) -> Any:
             and (filters.requester_id is None or item.requester_id == filters.requester_id)
             and (filters.tag is None or filters.tag in (item.tags or []))
             and (filters.updated_since is None or item.updated_at >= filters.updated_since)
+            and (not filters.group_ids or item.group_id in filters.group_ids)
+            and (
+                filters.visible_to is None
+                or policy.GroupLimit(filters.visible_to, frozenset(filters.visible_groups)).allows(
+                    item.group_id, item.assignee_id
+                )
+            )
         )
 
     return matches
@@ -236,8 +283,10 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
     filters = _list_filters(principal, query)
     if filters is None:
         return Page([], None)
+    # The group filter is bound as asked (`mine`), so a membership change between two pages
+    # does not invalidate the cursor.
     binding_fields = {
-        "filters": dataclasses.asdict(filters),
+        "filters": dataclasses.asdict(filters) | {"group_ids": query.groupId, "visible_groups": 0},
         "sort": query.sort,
         "q": query.q,
     }
@@ -272,7 +321,12 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
         plan = repository.plan_ticket_query(org, filters, query.sort)
         page = repository.fill_ticket_page(plan, query.limit, start)
         items, position = page.items, page.last_key
-    tickets = [Ticket.from_model(item) for item in items if policy.can_see(principal, item)]
+    limit = (
+        policy.GroupLimit(filters.visible_to, frozenset(filters.visible_groups))
+        if filters.visible_to is not None
+        else None
+    )
+    tickets = [Ticket.from_model(item) for item in items if policy.can_see(principal, item, limit)]
     return Page(names.name_tickets(org, tickets), cursors.encode(org, binding, position))
 
 
@@ -285,17 +339,23 @@ def _changes(item: TicketModel, data: UpdateTicket) -> dict[str, Any]:
         "priority": item.priority,
         "assigneeId": item.assignee_id,
         "tags": list(item.tags or []),
+        "groupId": item.group_id,
     }
     return {
         name: getattr(data, name)
-        for name in ("subject", "status", "priority", "assigneeId", "tags")
+        for name in ("subject", "status", "priority", "assigneeId", "tags", "groupId")
         if name in fields and getattr(data, name) != current[name]
     }
 
 
 def _audit_summary(item: TicketModel, changes: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     """Before/after summaries (the subject is user text: recorded as changed, not copied)."""
-    names = {"status": "status", "priority": "priority", "assigneeId": "assignee_id"}
+    names = {
+        "status": "status",
+        "priority": "priority",
+        "assigneeId": "assignee_id",
+        "groupId": "group_id",
+    }
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for field, value in changes.items():
@@ -313,7 +373,45 @@ def _action_for(changes: dict[str, Any]) -> str:
         return "ticket.status_change"
     if "assigneeId" in changes:
         return "ticket.assign"
+    if "groupId" in changes:
+        return "ticket.group_change"
     return "ticket.update"
+
+
+@dataclasses.dataclass(frozen=True)
+class _GroupRule:
+    """The group condition a ticket change commits with (None: the change touches no group)."""
+
+    group_id: str
+    member_id: str | None
+    require_active: bool
+
+
+def _group_rule(org: str, item: TicketModel, changes: dict[str, Any]) -> _GroupRule | None:
+    """Check the group rules of a change (400 naming the rule) and return the condition that
+    keeps them true at commit time: a ticket goes only into an active group of the organization,
+    and a ticket in a group is assigned only to a member of it; a new group must include the
+    current assignee (the change is refused, the assignee is never cleared silently)."""
+    group_id = changes.get("groupId", item.group_id)
+    assignee = changes.get("assigneeId", item.assignee_id)
+    if group_id is None:
+        return None
+    if "groupId" in changes:
+        group = groups.active_group_or_invalid(org, group_id)
+        if assignee is not None and assignee not in (group.member_ids or []):
+            if "assigneeId" in changes:
+                raise groups.assignee_not_member()
+            raise groups.group_excludes_assignee()
+        return _GroupRule(group_id, assignee, require_active=True)
+    if "assigneeId" in changes and assignee is not None:
+        try:
+            group = groups.get_group(org, group_id)
+        except NotFound:
+            raise groups.assignee_not_member() from None
+        if assignee not in (group.member_ids or []):
+            raise groups.assignee_not_member()
+        return _GroupRule(group_id, assignee, require_active=False)
+    return None
 
 
 def _check_patch_shape(data: UpdateTicket) -> None:
@@ -339,6 +437,20 @@ def _allowed_changes(
     return changes
 
 
+def _apply(item: TicketModel, changes: dict[str, Any], tags: list[str]) -> None:
+    """Set the changed fields on the ticket item, its timestamp and its index keys."""
+    item.subject = changes.get("subject", item.subject)
+    item.status = changes.get("status", item.status)
+    item.priority = changes.get("priority", item.priority)
+    if "assigneeId" in changes:
+        item.assignee_id = changes["assigneeId"]
+    if "groupId" in changes:
+        item.group_id = changes["groupId"]
+    item.tags = tags
+    item.updated_at = writes.now()
+    item.set_index_keys()
+
+
 def update_ticket(
     principal: Principal, ticket_id: str, data: UpdateTicket, if_match: int
 ) -> Ticket:
@@ -347,25 +459,19 @@ def update_ticket(
         raise NotFound()
     _check_patch_shape(data)
     org = principal.organization_id
-    item = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
+    item = _visible_item(principal, ticket_id)
     changes = _allowed_changes(principal, item, data, if_match)
     if not changes:
         return names.name_ticket(org, Ticket.from_model(item))
+    group_rule = _group_rule(org, item, changes)
 
     before, after = _audit_summary(item, changes)
     old_tags = list(item.tags or [])
     new_tags: list[str] = list(changes.get("tags", old_tags))
     removed = [tag for tag in old_tags if tag not in new_tags]
     added = [tag for tag in new_tags if tag not in old_tags]
-    item.subject = changes.get("subject", item.subject)
-    item.status = changes.get("status", item.status)
-    item.priority = changes.get("priority", item.priority)
     previous_assignee_id = item.assignee_id
-    if "assigneeId" in changes:
-        item.assignee_id = changes["assigneeId"]
-    item.tags = new_tags
-    item.updated_at = writes.now()
-    item.set_index_keys()
+    _apply(item, changes, new_tags)
     assign_to = changes.get("assigneeId")
     event = webhook_events.outbox_item(
         org,
@@ -382,6 +488,14 @@ def update_ticket(
     def build(tx: TransactWrite) -> None:
         if assign_to is not None:
             writes.assignee_check(tx, org, assign_to)
+        if group_rule is not None:
+            groups.group_check(
+                tx,
+                org,
+                group_rule.group_id,
+                group_rule.member_id,
+                require_active=group_rule.require_active,
+            )
         for tag in removed:
             tx.delete(TagModel.for_ticket(org, ticket_id, tag))
         tx.save(item)  # conditioned on the version read (pynamodb VersionAttribute)
@@ -389,7 +503,8 @@ def update_ticket(
             tx.save(TagModel.for_ticket(org, ticket_id, tag))
         tx.save(event, condition=EventModel.pk.does_not_exist())
 
-    ticket_position = (1 if assign_to is not None else 0) + len(removed)
+    group_position = 1 if assign_to is not None else 0
+    ticket_position = group_position + (1 if group_rule is not None else 0) + len(removed)
     entry = writes.entry(
         principal, _action_for(changes), "ticket", ticket_id, before=before, after=after
     )
@@ -399,6 +514,10 @@ def update_ticket(
         failed = writes.failed_positions(error)
         if assign_to is not None and 0 in failed:
             raise writes.invalid_assignee() from None
+        if group_rule is not None and group_position in failed:
+            if "groupId" in changes:
+                raise groups.invalid_group() from None
+            raise groups.assignee_not_member() from None
         if ticket_position in failed:
             raise Conflict("The ticket was changed by someone else; reload it and retry.") from None
         raise
@@ -452,7 +571,7 @@ def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Co
     if not is_valid_id(ticket_id):
         raise NotFound()
     org = principal.organization_id
-    item = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
+    item = _visible_item(principal, ticket_id)
     policy.check_comment(principal, internal=data.internal)
     now = writes.now()
     actions, condition = _comment_effects(principal, item, internal=data.internal, now=now)
@@ -506,14 +625,15 @@ def list_comments(principal: Principal, ticket_id: str, query: ListQuery) -> Pag
         page = repository.query_thread(org, ticket_id, limit, None, public_only=public_only)
         ticket = page.items[0] if page.items else None
         rest = page.items[1:]
+        found = ticket if isinstance(ticket, TicketModel) else None
         visible = policy.visible_or_not_found(
-            principal, ticket if isinstance(ticket, TicketModel) else None
+            principal, found, group_limit(principal) if found is not None else None
         )
         if visible.merged_from:  # the conversation spans the merged tickets' collections
             return _list_merged_comments(principal, visible, query)
     else:
         start = cursors.decode(org, binding, query.cursor)
-        visible = policy.visible_or_not_found(principal, repository.get_ticket(org, ticket_id))
+        visible = _visible_item(principal, ticket_id)
         if isinstance(start, dict) and MERGED_POSITION in start:
             return _list_merged_comments(principal, visible, query, start[MERGED_POSITION])
         page = repository.query_thread(org, ticket_id, limit, start, public_only=public_only)

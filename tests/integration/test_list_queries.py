@@ -46,6 +46,7 @@ def list_urls(app: Any, client: Any, make_org: Any) -> tuple[str, list[str]]:
 def test_every_list_route_is_covered(app: Any) -> None:
     assert _list_routes(app) == [
         "/api/admin/audit",
+        "/api/admin/groups",
         "/api/admin/security/flags",
         "/api/admin/tokens",
         "/api/admin/users",

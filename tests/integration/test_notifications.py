@@ -374,30 +374,35 @@ def test_a_bulk_assignment_is_mailed_to_the_assignee_once_per_ticket(
 
 
 def test_a_ticket_with_a_group_is_announced_to_the_group_members_only(
-    app: Chalice, client: Any, make_org: Any, monkeypatch: pytest.MonkeyPatch
+    app: Chalice, client: Any, make_org: Any
 ) -> None:
-    from chalicelib.notifications import recipients
-    from chalicelib.tickets import service
-
     org: TestOrg = make_org()
     second_agent = org.add_user(org.agent.role)
-    groups = {(org.id, "billing"): [second_agent.id]}
-    monkeypatch.setattr(recipients, "_group_members", [lambda o, g: groups.get((o, g))])
-    real = service.ticket_event_data
-
-    def with_group(item: Any, **kwargs: Any) -> dict[str, Any]:
-        data = real(item, **kwargs)
-        data["groupId"] = "billing" if "Billing" in item.subject else "unknown-group"
-        return data
-
-    monkeypatch.setattr(service, "ticket_event_data", with_group)
-    _ticket(client, org.requester, "Billing question")
+    created = client.post("/api/admin/groups", json={"name": "Billing"}, token=org.admin.token)
+    assert created.status == 201, created.body
+    group = created.json
+    members = client.put(
+        f"/api/admin/groups/{group['id']}/members",
+        json={"userIds": [second_agent.id]},
+        token=org.admin.token,
+    )
+    assert members.status == 200, members.body
+    register_sensitive("Billing question")
+    create_ticket(
+        client,
+        org.agent,
+        subject="Billing question",
+        body="x",
+        groupId=group["id"],
+        requesterId=org.requester.id,
+    )
     notify(app)
     assert [m.to for m in sent_mail()] == [second_agent.email]
-    # A group nobody knows falls back to every agent and admin.
+    # An ungrouped ticket goes to every agent and admin but its author.
     _ticket(client, org.requester, "Other question")
     notify(app)
     assert len(inbox(org.agent.email)) == 1 and len(inbox(org.admin.email)) == 1
+    assert len(inbox(second_agent.email)) == 2
 
 
 def test_a_deactivated_agent_receives_nothing(app: Chalice, client: Any, make_org: Any) -> None:

@@ -149,6 +149,18 @@ REQUEST_MAKERS: dict[tuple[str, str], RequestMaker] = {
     ("PATCH", "/api/admin/webhooks/{webhook_id}"): lambda client, org, params: RequestParts(
         body={"active": False}
     ),
+    ("POST", "/api/admin/groups"): lambda client, org, params: RequestParts(
+        body={"name": f"Matrix group {next(_unique)}"}
+    ),
+    ("PATCH", "/api/admin/groups/{group_id}"): lambda client, org, params: RequestParts(
+        body={"description": "Renamed by the matrix"}
+    ),
+    ("PATCH", "/api/admin/settings"): lambda client, org, params: RequestParts(
+        body={"agentTicketVisibility": "groups"}
+    ),
+    ("PUT", "/api/admin/groups/{group_id}/members"): lambda client, org, params: RequestParts(
+        body={"userIds": [org.agent.id]}
+    ),
 }
 
 # --- Expectations ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from chalicelib.authz.principal import Principal, Role
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings, override
 from chalicelib.identity import api_tokens, flags
+from chalicelib.tickets import groups
 from chalicelib.webhooks import delivery as webhook_delivery_module
 from chalicelib.webhooks import endpoints as webhook_endpoints
 from chalicelib.webhooks import events as webhook_events
@@ -93,6 +94,15 @@ def security_flag(client: Any, org: TestOrg, params: dict[str, str]) -> str:
     return str(next(item.flag_id for item in items if item.user_id == user.id))
 
 
+def group(client: Any, org: TestOrg, params: dict[str, str]) -> str:
+    """An active agent group of the organization with its agent as the member."""
+    made = groups.create_group(
+        principal(org.admin), name=f"Matrix group {next(_unique)}", description=""
+    )
+    groups.set_members(principal(org.admin), made.group_id, [org.agent.id], if_match=None)
+    return str(made.group_id)
+
+
 def webhook(client: Any, org: TestOrg, params: dict[str, str]) -> str:
     """An active endpoint of the organization (never called: nothing pumps in the matrix).
     The matrix makes one per write case, more than an organization may register."""
@@ -129,6 +139,7 @@ OBJECT_MAKERS: dict[str, ObjectMaker] = {
     "/api/users/{user_id}": lambda client, org, params: org.add_user(Role.REQUESTER).id,
     "/api/admin/security/flags/{flag_id}": security_flag,
     "/api/admin/tokens/{token_id}": api_token,
+    "/api/admin/groups/{group_id}": group,
     "/api/admin/webhooks/{webhook_id}": webhook,
     "/api/admin/webhooks/{webhook_id}/deliveries/{delivery_id}": webhook_delivery,
     "/api/tickets/{ticket_id}": ticket,

@@ -52,6 +52,7 @@ def test_a_ticket_dumps_to_the_contract_body() -> None:
         "followUpOf": None,
         "mergedInto": None,
         "mergedFrom": [],
+        "groupId": None,
     }
 
 
