@@ -16,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Principal
-from chalicelib.tickets import policy, repository, writes
+from chalicelib.tickets import policy, repository, sla, writes
 from chalicelib.tickets.models import TagModel, TicketModel
 from chalicelib.tickets.schemas import (
     TAGS_MAX,
@@ -45,8 +45,11 @@ class _BulkChange:
     tag_delete: str | None = None
 
 
-def _bulk_plan(  # noqa: PLR0911 (one early return per action's no-op)
-    principal: Principal, request: BulkRequestData, item: TicketModel
+def _bulk_plan(  # noqa: PLR0911, PLR0912 (one early return per action's no-op)
+    principal: Principal,
+    request: BulkRequestData,
+    item: TicketModel,
+    settings: sla.SlaSettings | None,
 ) -> tuple[str, _BulkChange | None]:
     """The per-id outcome before writing: ("ok", change or None for a no-op) or an error code."""
     change = _BulkChange(item.ticket_id, item, None)
@@ -79,6 +82,16 @@ def _bulk_plan(  # noqa: PLR0911 (one early return per action's no-op)
         item.tags = [tag for tag in tags if tag != request.tag]
         change.tag_delete = request.tag
     item.updated_at = writes.now()
+    if settings is not None:
+        sla.apply_to_ticket(
+            item,
+            settings,
+            previous_status=change.before if isinstance(request, BulkSetStatus) else item.status,
+            previous_priority=(
+                change.before if isinstance(request, BulkSetPriority) else item.priority
+            ),
+            now=item.updated_at,
+        )
     item.set_index_keys()
     return "ok", change
 
@@ -118,12 +131,15 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
     found = repository.batch_get_tickets(org, request.ids)
     results: dict[str, str] = {}
     changes: list[_BulkChange] = []
+    settings = (
+        sla.load_settings(org) if isinstance(request, BulkSetStatus | BulkSetPriority) else None
+    )
     for ticket_id in request.ids:
         item = found.get(ticket_id)
         if item is None or not policy.can_see(principal, item):
             results[ticket_id] = "NOT_FOUND"
             continue
-        outcome, change = _bulk_plan(principal, request, item)
+        outcome, change = _bulk_plan(principal, request, item, settings)
         results[ticket_id] = outcome
         if change is not None:
             changes.append(change)

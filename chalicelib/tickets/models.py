@@ -35,6 +35,7 @@ from pynamodb.models import Model
 
 from chalicelib.core.dynamo import table_meta
 from chalicelib.core.org_keys import org_prefix
+from chalicelib.tickets import clock
 
 TICKET_SK = "#TICKET"
 COMMENT_PREFIX = "COMMENT#"
@@ -207,6 +208,17 @@ class ByIdIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped
     gsi_id = UnicodeAttribute(hash_key=True)
 
 
+class BySlaDueIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    """The SLA breach queue, across organizations: only a ticket with a running SLA clock
+    carries the keys (sparse). `SLADUE#<shard>` spreads the queue over `SLA_DUE_SHARDS`
+    partitions; the range key is the earliest running due time, then the ticket id, so the
+    sweep reads exactly the tickets whose due time has passed."""
+
+    Meta = _index_meta("by_sla_due", AllProjection())
+    gsi_sla_due = UnicodeAttribute(hash_key=True)
+    sla_due_sk = UnicodeAttribute(range_key=True)
+
+
 class TicketsItem(Model):
     """Base of every item in the tickets table (key schema and indexes in one place)."""
 
@@ -228,6 +240,8 @@ class TicketsItem(Model):
     pri_sk = UnicodeAttribute(null=True)
     gsi_term = UnicodeAttribute(null=True)
     gsi_term_requester = UnicodeAttribute(null=True)
+    gsi_sla_due = UnicodeAttribute(null=True)
+    sla_due_sk = UnicodeAttribute(null=True)
 
     by_org = ByOrgIndex()
     by_status = ByStatusIndex()
@@ -242,6 +256,7 @@ class TicketsItem(Model):
     by_requester_priority = ByRequesterPriorityIndex()
     by_term = ByTermIndex()
     by_requester_term = ByRequesterTermIndex()
+    by_sla_due = BySlaDueIndex()
 
 
 class TicketModel(TicketsItem, discriminator="ticket"):
@@ -264,6 +279,16 @@ class TicketModel(TicketsItem, discriminator="ticket"):
     updated_at = UnicodeAttribute()
     first_responded_at = UnicodeAttribute(null=True)
     follow_up_of = UnicodeAttribute(null=True)
+    # SLA (chalicelib/tickets/sla.py): due times (ISO 8601 UTC), when each target becomes at
+    # risk (80% of its business minutes used), breach marks, and when the resolution clock
+    # stopped (PENDING with the pause setting, RESOLVED, CLOSED).
+    first_response_due_at = UnicodeAttribute(null=True)
+    resolution_due_at = UnicodeAttribute(null=True)
+    first_response_risk_at = UnicodeAttribute(null=True)
+    resolution_risk_at = UnicodeAttribute(null=True)
+    first_response_breached_at = UnicodeAttribute(null=True)
+    resolution_breached_at = UnicodeAttribute(null=True)
+    sla_paused_at = UnicodeAttribute(null=True)
 
     @classmethod
     def new(
@@ -316,6 +341,30 @@ class TicketModel(TicketsItem, discriminator="ticket"):
         self.gsi_assignee = assignee_key(org, self.assignee_id) if self.assignee_id else None
         self.upd_sk = updated_sort_key(self.updated_at, self.ticket_id)
         self.pri_sk = f"{PRIORITY_RANK[self.priority]}#{self.ticket_id}"
+        due = self.running_sla_due()
+        self.gsi_sla_due = sla_due_key(self.ticket_id) if due else None
+        self.sla_due_sk = f"{due}#{self.ticket_id}" if due else None
+
+    def running_sla_due(self) -> str | None:
+        """The earliest due time whose clock runs and that is neither met nor breached."""
+        dues = []
+        if (
+            self.first_response_due_at
+            and not self.first_responded_at
+            and not self.first_response_breached_at
+        ):
+            dues.append(self.first_response_due_at)
+        if self.resolution_due_at and not self.sla_paused_at and not self.resolution_breached_at:
+            dues.append(self.resolution_due_at)
+        return min(dues) if dues else None
+
+
+SLA_DUE_SHARDS = 8
+
+
+def sla_due_key(ticket_id: str) -> str:
+    """The `by_sla_due` partition of a ticket: a stable shard of its id."""
+    return f"SLADUE#{int(ticket_id[-4:], 16) % SLA_DUE_SHARDS}"
 
 
 def updated_sort_key(updated_at: str, ticket_id: str) -> str:
@@ -401,6 +450,11 @@ class Ticket:
     assignee_name: str | None = None
     first_responded_at: str | None = None
     follow_up_of: str | None = None
+    first_response_due_at: str | None = None
+    resolution_due_at: str | None = None
+    first_response_breached_at: str | None = None
+    resolution_breached_at: str | None = None
+    sla_state: str | None = None
 
     @classmethod
     def from_model(cls, item: TicketModel) -> Ticket:
@@ -421,7 +475,59 @@ class Ticket:
             submitter_id=item.submitter_id or item.requester_id,
             first_responded_at=item.first_responded_at,
             follow_up_of=item.follow_up_of,
+            first_response_due_at=item.first_response_due_at,
+            resolution_due_at=item.resolution_due_at,
+            first_response_breached_at=item.first_response_breached_at,
+            resolution_breached_at=item.resolution_breached_at,
+            sla_state=sla_state(item, clock.now()),
         )
+
+
+class SlaState:
+    OK = "ok"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    MET = "met"
+    ALL = (OK, AT_RISK, BREACHED, MET)
+
+
+def sla_state(item: TicketModel, now: str) -> str | None:
+    """The ticket's SLA state at `now` (None: no target applies to it).
+
+    `breached` once any target was missed; `met` when every target it has is met (answered
+    publicly by staff; RESOLVED or CLOSED); `at_risk` when a running target has used 80% of
+    its business minutes (less than 20% left); else `ok`."""
+    if not item.first_response_due_at and not item.resolution_due_at:
+        return None
+    if item.first_response_breached_at or item.resolution_breached_at:
+        return SlaState.BREACHED
+    response_open = bool(item.first_response_due_at) and not item.first_responded_at
+    resolution_open = bool(item.resolution_due_at) and item.status not in (
+        Status.RESOLVED,
+        Status.CLOSED,
+    )
+    if not response_open and not resolution_open:
+        return SlaState.MET
+    risks = []
+    if response_open and item.first_response_risk_at:
+        risks.append(item.first_response_risk_at)
+    if resolution_open and not item.sla_paused_at and item.resolution_risk_at:
+        risks.append(item.resolution_risk_at)
+    return SlaState.AT_RISK if any(risk <= now for risk in risks) else SlaState.OK
+
+
+class SlaConfigModel(TicketsItem, discriminator="sla_config"):
+    """`ORG#<org>#SLA` / `CALENDAR` or `POLICY`: an organization's business calendar and SLA
+    policy, each one JSON document (validated by `tickets.sla_schemas` before it is stored)."""
+
+    organization_id = UnicodeAttribute()
+    document = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+def sla_config_pk(organization_id: str) -> str:
+    return f"{org_prefix(organization_id)}SLA"
 
 
 @dataclasses.dataclass(frozen=True)

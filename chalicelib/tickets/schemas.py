@@ -256,6 +256,9 @@ class TicketOut(Out):
     updated_at: UtcTimestamp
     first_responded_at: UtcTimestamp | None
     follow_up_of: str | None
+    first_response_due_at: UtcTimestamp | None
+    resolution_due_at: UtcTimestamp | None
+    sla_state: Literal["ok", "at_risk", "breached", "met"] | None
 
 
 class CommentOut(Out):

@@ -29,7 +29,7 @@ from chalicelib.core import cursors
 from chalicelib.core.cursors import ListQuery, Page
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.identity import users
-from chalicelib.tickets import names, policy, repository, search, writes
+from chalicelib.tickets import names, policy, repository, search, sla, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
@@ -41,6 +41,7 @@ from chalicelib.tickets.models import (
     TicketModel,
     is_valid_id,
     new_id,
+    sla_due_key,
     status_key,
     ticket_pk,
 )
@@ -135,6 +136,14 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
         now=writes.now(),
         follow_up_of=data.followUpOf,
     )
+    sla.apply_to_ticket(
+        item,
+        sla.load_settings(org),
+        previous_status=None,
+        previous_priority=None,
+        now=item.created_at,
+    )
+    item.set_index_keys()
     tag_items = [TagModel.for_ticket(org, item.ticket_id, tag) for tag in data.tags]
     event = webhook_events.outbox_item(
         org, webhook_events.TICKET_CREATED, ticket_event_data(item, committed_version=1)
@@ -344,6 +353,7 @@ def update_ticket(
     new_tags: list[str] = list(changes.get("tags", old_tags))
     removed = [tag for tag in old_tags if tag not in new_tags]
     added = [tag for tag in new_tags if tag not in old_tags]
+    previous_status, previous_priority = item.status, item.priority
     item.subject = changes.get("subject", item.subject)
     item.status = changes.get("status", item.status)
     item.priority = changes.get("priority", item.priority)
@@ -351,6 +361,14 @@ def update_ticket(
         item.assignee_id = changes["assigneeId"]
     item.tags = new_tags
     item.updated_at = writes.now()
+    if "status" in changes or "priority" in changes:
+        sla.apply_to_ticket(
+            item,
+            sla.load_settings(org),
+            previous_status=previous_status,
+            previous_priority=previous_priority,
+            now=item.updated_at,
+        )
     item.set_index_keys()
     assign_to = changes.get("assigneeId")
     event = webhook_events.outbox_item(
@@ -412,17 +430,42 @@ def _comment_effects(
         TicketModel.updated_at.set(now),
         TicketModel.upd_sk.set(f"{now}#{item.ticket_id}"),
     ]
+    sla_before, status_read = item.running_sla_due(), item.status
     if reopen:
         actions += [
             TicketModel.status.set(status),
             TicketModel.gsi_status.set(status_key(item.organization_id, status)),
         ]
+        previous_status, item.status = item.status, status
+        sla.apply_to_ticket(
+            item,
+            sla.load_settings(item.organization_id),
+            previous_status=previous_status,
+            previous_priority=item.priority,
+            now=now,
+        )
+        actions += [
+            _set_or_remove(TicketModel.resolution_due_at, item.resolution_due_at),
+            _set_or_remove(TicketModel.resolution_risk_at, item.resolution_risk_at),
+            _set_or_remove(TicketModel.sla_paused_at, item.sla_paused_at),
+        ]
     if principal.is_staff and not internal and item.first_responded_at is None:
         actions.append(TicketModel.first_responded_at.set(TicketModel.first_responded_at | now))
+        item.first_responded_at = now  # stops the first-response clock
+    due = item.running_sla_due()
+    if due != sla_before:
+        actions += [
+            _set_or_remove(TicketModel.gsi_sla_due, sla_due_key(item.ticket_id) if due else None),
+            _set_or_remove(TicketModel.sla_due_sk, f"{due}#{item.ticket_id}" if due else None),
+        ]
     condition: Any = (
-        TicketModel.pk.exists() if principal.is_staff else TicketModel.status == item.status
+        TicketModel.pk.exists() if principal.is_staff else TicketModel.status == status_read
     )
     return actions, condition
+
+
+def _set_or_remove(attribute: Any, value: str | None) -> Any:
+    return attribute.set(value) if value is not None else attribute.remove()
 
 
 def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Comment:

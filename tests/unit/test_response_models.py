@@ -50,6 +50,9 @@ def test_a_ticket_dumps_to_the_contract_body() -> None:
         "updatedAt": "2026-01-02T00:00:00.000+00:00",
         "firstRespondedAt": None,
         "followUpOf": None,
+        "firstResponseDueAt": None,
+        "resolutionDueAt": None,
+        "slaState": None,
     }
 
 
