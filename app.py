@@ -3,6 +3,7 @@
 from chalice.app import Chalice
 
 from chalicelib.api.admin_security import admin_security_bp
+from chalicelib.api.admin_sla import admin_sla_bp
 from chalicelib.api.admin_tokens import admin_tokens_bp
 from chalicelib.api.admin_users import admin_users_bp
 from chalicelib.api.admin_webhooks import admin_webhooks_bp
@@ -17,6 +18,7 @@ from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
 from chalicelib.api.passwords import passwords_bp
+from chalicelib.api.sla_sweep import sla_sweep_bp
 from chalicelib.api.tickets import tickets_bp
 from chalicelib.api.webhook_delivery import webhook_delivery_bp
 from chalicelib.core import startup
@@ -39,8 +41,10 @@ app.register_blueprint(directory_bp, url_prefix="/api")
 app.register_blueprint(admin_tokens_bp, url_prefix="/api")
 app.register_blueprint(admin_security_bp, url_prefix="/api")
 app.register_blueprint(admin_webhooks_bp, url_prefix="/api")
+app.register_blueprint(admin_sla_bp, url_prefix="/api")
 app.register_blueprint(audit_bp, url_prefix="/api")
 app.register_blueprint(audit_chainer_bp)
 app.register_blueprint(webhook_delivery_bp)
+app.register_blueprint(sla_sweep_bp)
 app.register_blueprint(docs_bp, url_prefix="/api")
 register_preflight(app)  # last: one CORS preflight view per path registered above

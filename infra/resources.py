@@ -35,6 +35,7 @@ FUNCTION_POLICIES: dict[str, str] = {
     "checkpoint_audit_chains": "audit_chainer",  # schedule: checkpoint quiet organizations
     "deliver_webhooks": "webhooks",  # webhooks table stream -> fan-out, delivery attempts
     "retry_webhook_deliveries": "webhooks",  # schedule: attempts that are due (retries)
+    "sweep_sla_breaches": "sla",  # schedule: mark overdue SLA targets breached
 }
 POLICY_FILES: dict[str, str] = {
     "api": "policy-api.json",
@@ -43,6 +44,7 @@ POLICY_FILES: dict[str, str] = {
     "definitions": "policy-definitions.json",
     "audit_chainer": "policy-audit-chainer.json",
     "webhooks": "policy-webhooks.json",
+    "sla": "policy-sla.json",
 }
 SCANNER_FUNCTION = "scan_attachment"
 AUDIT_CHAINER_FUNCTION = "chain_audit_records"

@@ -134,19 +134,38 @@ class PolicyIn(BaseModel):
         return self
 
 
+class WorkingIntervalOut(Out):
+    day: str
+    start: str
+    end: str
+
+
 class CalendarOut(Out):
     """The organization's business calendar (24/7 in UTC until one is set)."""
 
     time_zone: str
-    working_hours: list[dict[str, str]]
+    working_hours: list[WorkingIntervalOut]
     holidays: list[str]
     updated_at: UtcTimestamp | None
+
+
+class TargetOut(Out):
+    """Business minutes; null: no target of that kind for the priority."""
+
+    priority: str
+    first_response_minutes: int | None
+    resolution_minutes: int | None
+
+
+class GroupOverrideOut(Out):
+    group_id: str
+    targets: list[TargetOut]
 
 
 class PolicyOut(Out):
     """The organization's SLA policy (no targets until one is set)."""
 
-    targets: list[dict[str, object]]
-    group_overrides: list[dict[str, object]]
+    targets: list[TargetOut]
+    group_overrides: list[GroupOverrideOut]
     pause_resolution_when_pending: bool
     updated_at: UtcTimestamp | None
