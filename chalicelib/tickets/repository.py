@@ -20,6 +20,8 @@ from chalicelib.tickets.models import (
     COMMENT_SK_END,
     TICKET_SK,
     CommentModel,
+    SlaState,
+    Status,
     TicketModel,
     TicketsItem,
     all_key,
@@ -154,6 +156,8 @@ class ListFilters:
     requester_id: str | None = None
     tag: str | None = None
     updated_since: str | None = None  # ISO 8601 UTC, as stored
+    sla_states: tuple[str, ...] = ()
+    now: str | None = None  # the time `at_risk` is judged at (needed with `sla_states`)
 
 
 def _and(conditions: Sequence[Condition]) -> Condition | None:
@@ -210,6 +214,38 @@ def _choose_index(
     return index, hash_key, range_condition, used
 
 
+def sla_state_condition(states: Sequence[str], now: str) -> Condition:
+    """A FilterExpression true for tickets whose `models.sla_state` at `now` is in `states`."""
+    t = TicketModel
+    breached = t.first_response_breached_at.exists() | t.resolution_breached_at.exists()
+    not_breached = (
+        t.first_response_breached_at.does_not_exist() & t.resolution_breached_at.does_not_exist()
+    )
+    response_open = t.first_response_due_at.exists() & t.first_responded_at.does_not_exist()
+    resolution_open = t.resolution_due_at.exists() & ~t.status.is_in(Status.RESOLVED, Status.CLOSED)
+    has_targets = t.first_response_due_at.exists() | t.resolution_due_at.exists()
+    risky = (response_open & (t.first_response_risk_at <= now)) | (
+        resolution_open & t.sla_paused_at.does_not_exist() & (t.resolution_risk_at <= now)
+    )
+    running = response_open | resolution_open
+    by_state: dict[str, Condition] = {
+        SlaState.BREACHED: breached,
+        SlaState.MET: not_breached & has_targets & ~running,
+        SlaState.AT_RISK: not_breached & risky,
+        SlaState.OK: not_breached & running & ~risky,
+    }
+    combined = _or([by_state[state] for state in states])
+    assert combined is not None
+    return combined
+
+
+def _or(conditions: Sequence[Condition]) -> Condition | None:
+    combined: Condition | None = None
+    for condition in conditions:
+        combined = condition if combined is None else combined | condition
+    return combined
+
+
 def plan_ticket_query(
     organization_id: str, filters: ListFilters, sort: str = "-createdAt"
 ) -> TicketQuery:
@@ -239,6 +275,11 @@ def plan_ticket_query(
             lambda: TicketModel.updated_at >= filters.updated_since,
         ),
         ("tag", filters.tag, lambda: TicketModel.tags.contains(filters.tag)),
+        (
+            "sla_state",
+            filters.sla_states,
+            lambda: sla_state_condition(filters.sla_states, filters.now or ""),
+        ),
     ]
     conditions = [build() for name, present, build in wanted if present and name not in used]
     return TicketQuery(

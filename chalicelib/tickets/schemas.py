@@ -29,7 +29,7 @@ from pydantic import (
 from chalicelib.core.cursors import ListQuery
 from chalicelib.core.schemas import Out, UtcTimestamp
 from chalicelib.core.text import check_one_line
-from chalicelib.tickets.models import Priority, Status
+from chalicelib.tickets.models import Priority, SlaState, Status
 
 SUBJECT_MAX = 200
 BODY_MAX = 20_000
@@ -211,6 +211,12 @@ Timestamp = Annotated[
     BeforeValidator(_timestamp),
     WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 40}),
 ]
+SlaStateValue = Literal["ok", "at_risk", "breached", "met"]
+SlaStateList = Annotated[
+    tuple[SlaStateValue, ...],
+    BeforeValidator(_comma_list(SlaState.ALL)),
+    WithJsonSchema(_comma_schema(SlaState.ALL)),
+]
 SortValue = Literal["createdAt", "-createdAt", "updatedAt", "-updatedAt", "priority", "-priority"]
 AssigneeFilter = Annotated[str, StringConstraints(max_length=32, pattern=r"^(me|[0-9a-f]{32})$")]
 SearchText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -225,6 +231,7 @@ class ListTicketsQuery(ListQuery):
     sort: SortValue = "-createdAt"
     updatedSince: Timestamp | None = None  # noqa: N815 (updatedAt >= this)
     q: SearchText | None = None
+    slaState: SlaStateList | None = None  # noqa: N815
 
 
 class BulkRequest(RootModel[BulkAction]):
@@ -258,7 +265,7 @@ class TicketOut(Out):
     follow_up_of: str | None
     first_response_due_at: UtcTimestamp | None
     resolution_due_at: UtcTimestamp | None
-    sla_state: Literal["ok", "at_risk", "breached", "met"] | None
+    sla_state: SlaStateValue | None
 
 
 class CommentOut(Out):

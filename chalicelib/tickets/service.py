@@ -29,7 +29,7 @@ from chalicelib.core import cursors
 from chalicelib.core.cursors import ListQuery, Page
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.identity import users
-from chalicelib.tickets import names, policy, repository, search, sla, writes
+from chalicelib.tickets import clock, names, policy, repository, search, sla, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
@@ -42,6 +42,7 @@ from chalicelib.tickets.models import (
     is_valid_id,
     new_id,
     sla_due_key,
+    sla_state,
     status_key,
     ticket_pk,
 )
@@ -203,6 +204,8 @@ def _list_filters(principal: Principal, query: ListTicketsQuery) -> repository.L
         requester_id=scope.requester_filter(query.requesterId),
         tag=query.tag,
         updated_since=query.updatedSince,
+        sla_states=tuple(query.slaState or ()),
+        now=clock.now() if query.slaState else None,
     )
 
 
@@ -217,6 +220,10 @@ def _matches(filters: repository.ListFilters) -> Any:
             and (filters.requester_id is None or item.requester_id == filters.requester_id)
             and (filters.tag is None or filters.tag in (item.tags or []))
             and (filters.updated_since is None or item.updated_at >= filters.updated_since)
+            and (
+                not filters.sla_states
+                or sla_state(item, filters.now or clock.now()) in filters.sla_states
+            )
         )
 
     return matches
@@ -234,7 +241,7 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
     if filters is None:
         return Page([], None)
     binding_fields = {
-        "filters": dataclasses.asdict(filters),
+        "filters": dataclasses.asdict(filters) | {"now": None},  # `now` moves between pages
         "sort": query.sort,
         "q": query.q,
     }

@@ -294,3 +294,36 @@ def test_group_override_applies_when_the_ticket_has_the_group(
     )
     assert item.first_response_due_at == utc(2026, 3, 31, 7, 30)
     assert item.resolution_due_at is None
+
+
+def test_lists_filter_by_sla_state(
+    client: Any, make_org: Callable[..., TestOrg], frozen: FrozenClock
+) -> None:
+    org = make_org()
+    _configure(client, org)
+    frozen.berlin(2026, 3, 31, 9, 0)
+    breached = create_ticket(client, org.requester, priority="URGENT", tags=["sla"])
+    met = create_ticket(client, org.requester, priority="URGENT", tags=["sla"])
+    assert comment(client, org.agent, met["id"], "fixed").status == 201
+    assert patch(client, org.agent, _get(client, org, met["id"]), status="RESOLVED").status == 200
+    frozen.berlin(2026, 3, 31, 10, 30)
+    assert sla_sweep.sweep().breached == 1  # `breached`: no first response within 60 minutes
+    frozen.berlin(2026, 3, 31, 13, 45)
+    at_risk = create_ticket(client, org.requester, priority="HIGH", tags=["sla"])  # due 15:45
+    create_ticket(client, org.requester, priority="LOW", tags=["sla"])  # no target: no state
+    frozen.berlin(2026, 3, 31, 15, 30)  # 105 of 120 minutes used
+    ok = create_ticket(client, org.requester, priority="NORMAL", tags=["sla"])
+
+    def listed(query: str) -> set[str]:
+        response = client.get(f"/api/tickets?{query}", token=org.agent.token)
+        assert response.status == 200, response.body
+        return {ticket["id"] for ticket in response.json["items"]}
+
+    for extra in ("", "&sort=updatedAt", "&tag=sla", "&status=OPEN,RESOLVED"):
+        assert listed("slaState=breached" + extra) == {breached["id"]}
+        assert listed("slaState=met" + extra) == {met["id"]}
+        assert listed("slaState=at_risk,ok" + extra) == {at_risk["id"], ok["id"]}
+    assert client.get("/api/tickets?slaState=late", token=org.agent.token).status == 400
+    # A requester's list is filtered the same way, within their own tickets.
+    own = client.get("/api/tickets?slaState=breached", token=org.requester.token)
+    assert {ticket["id"] for ticket in own.json["items"]} == {breached["id"]}
