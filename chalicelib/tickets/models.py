@@ -208,6 +208,18 @@ class ByIdIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped
     gsi_id = UnicodeAttribute(hash_key=True)
 
 
+class ByOrgDueIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_org_due", AllProjection())
+    gsi_org = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
+class ByRequesterDueIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_requester_due", AllProjection())
+    gsi_requester = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
 class BySlaDueIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
     """The SLA breach queue, across organizations: only a ticket with a running SLA clock
     carries the keys (sparse). `SLADUE#<shard>` spreads the queue over `SLA_DUE_SHARDS`
@@ -242,6 +254,7 @@ class TicketsItem(Model):
     gsi_term_requester = UnicodeAttribute(null=True)
     gsi_sla_due = UnicodeAttribute(null=True)
     sla_due_sk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
 
     by_org = ByOrgIndex()
     by_status = ByStatusIndex()
@@ -257,6 +270,8 @@ class TicketsItem(Model):
     by_term = ByTermIndex()
     by_requester_term = ByRequesterTermIndex()
     by_sla_due = BySlaDueIndex()
+    by_org_due = ByOrgDueIndex()
+    by_requester_due = ByRequesterDueIndex()
 
 
 class TicketModel(TicketsItem, discriminator="ticket"):
@@ -344,6 +359,17 @@ class TicketModel(TicketsItem, discriminator="ticket"):
         due = self.running_sla_due()
         self.gsi_sla_due = sla_due_key(self.ticket_id) if due else None
         self.sla_due_sk = f"{due}#{self.ticket_id}" if due else None
+        self.due_sk = due_sort_key(self.next_due(), self.ticket_id)
+
+    def next_due(self) -> str | None:
+        """The `sort=dueAt` time: the earliest due time of a target not yet met (breached and
+        paused ones included); None when every target is met or there is none."""
+        dues = []
+        if self.first_response_due_at and not self.first_responded_at:
+            dues.append(self.first_response_due_at)
+        if self.resolution_due_at and self.status not in (Status.RESOLVED, Status.CLOSED):
+            dues.append(self.resolution_due_at)
+        return min(dues) if dues else None
 
     def running_sla_due(self) -> str | None:
         """The earliest due time whose clock runs and that is neither met nor breached."""
@@ -365,6 +391,12 @@ SLA_DUE_SHARDS = 8
 def sla_due_key(ticket_id: str) -> str:
     """The `by_sla_due` partition of a ticket: a stable shard of its id."""
     return f"SLADUE#{int(ticket_id[-4:], 16) % SLA_DUE_SHARDS}"
+
+
+def due_sort_key(due: str | None, ticket_id: str) -> str:
+    """The `due_sk` range key: the next due time, then the id; `~` (after every time) when
+    nothing is due, so those tickets come last in ascending order."""
+    return f"{due or '~'}#{ticket_id}"
 
 
 def updated_sort_key(updated_at: str, ticket_id: str) -> str:

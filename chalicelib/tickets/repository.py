@@ -117,6 +117,7 @@ FILTERED_READ = 200
 _SORT_INDEXES = {
     "updatedAt": ("by_requester_updated", "by_org_updated", "upd_sk"),
     "priority": ("by_requester_priority", "by_org_priority", "pri_sk"),
+    "dueAt": ("by_requester_due", "by_org_due", "due_sk"),
 }
 
 _INDEX_KEY_ATTRIBUTES = {
@@ -130,6 +131,8 @@ _INDEX_KEY_ATTRIBUTES = {
     "by_requester_updated": ("gsi_requester", "upd_sk"),
     "by_org_priority": ("gsi_org", "pri_sk"),
     "by_requester_priority": ("gsi_requester", "pri_sk"),
+    "by_org_due": ("gsi_org", "due_sk"),
+    "by_requester_due": ("gsi_requester", "due_sk"),
     "by_term": ("gsi_term", "list_sk"),
     "by_requester_term": ("gsi_term_requester", "list_sk"),
 }

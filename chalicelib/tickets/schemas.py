@@ -217,7 +217,9 @@ SlaStateList = Annotated[
     BeforeValidator(_comma_list(SlaState.ALL)),
     WithJsonSchema(_comma_schema(SlaState.ALL)),
 ]
-SortValue = Literal["createdAt", "-createdAt", "updatedAt", "-updatedAt", "priority", "-priority"]
+SortValue = Literal[
+    "createdAt", "-createdAt", "updatedAt", "-updatedAt", "priority", "-priority", "dueAt", "-dueAt"
+]
 AssigneeFilter = Annotated[str, StringConstraints(max_length=32, pattern=r"^(me|[0-9a-f]{32})$")]
 SearchText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 

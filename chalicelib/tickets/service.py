@@ -39,6 +39,7 @@ from chalicelib.tickets.models import (
     TagModel,
     Ticket,
     TicketModel,
+    due_sort_key,
     is_valid_id,
     new_id,
     sla_due_key,
@@ -438,6 +439,7 @@ def _comment_effects(
         TicketModel.upd_sk.set(f"{now}#{item.ticket_id}"),
     ]
     sla_before, status_read = item.running_sla_due(), item.status
+    next_due_before = item.next_due()
     if reopen:
         actions += [
             TicketModel.status.set(status),
@@ -459,6 +461,8 @@ def _comment_effects(
     if principal.is_staff and not internal and item.first_responded_at is None:
         actions.append(TicketModel.first_responded_at.set(TicketModel.first_responded_at | now))
         item.first_responded_at = now  # stops the first-response clock
+    if item.next_due() != next_due_before:
+        actions.append(TicketModel.due_sk.set(due_sort_key(item.next_due(), item.ticket_id)))
     due = item.running_sla_due()
     if due != sla_before:
         actions += [

@@ -327,3 +327,34 @@ def test_lists_filter_by_sla_state(
     # A requester's list is filtered the same way, within their own tickets.
     own = client.get("/api/tickets?slaState=breached", token=org.requester.token)
     assert {ticket["id"] for ticket in own.json["items"]} == {breached["id"]}
+
+
+def test_lists_sort_by_the_next_due_time(
+    client: Any, make_org: Callable[..., TestOrg], frozen: FrozenClock
+) -> None:
+    org = make_org()
+    _configure(client, org)
+    frozen.berlin(2026, 3, 31, 9, 0)
+    normal = create_ticket(client, org.requester, priority="NORMAL")  # first response 13:00
+    none = create_ticket(client, org.requester, priority="LOW")  # nothing due: last
+    urgent = create_ticket(client, org.requester, priority="URGENT")  # first response 10:00
+    high = create_ticket(client, org.requester, priority="HIGH")  # first response 11:00
+    # Answering the urgent one leaves its resolution (13:00) as its next due time: the same time
+    # as `normal`'s first response, so the id breaks the tie.
+    assert comment(client, org.agent, urgent["id"], "on it").status == 201
+
+    def order(sort: str) -> list[str]:
+        response = client.get(f"/api/tickets?sort={sort}&limit=2", token=org.agent.token)
+        ids = [t["id"] for t in response.json["items"]]
+        cursor = response.json["nextCursor"]
+        while cursor:
+            response = client.get(
+                f"/api/tickets?sort={sort}&limit=2&cursor={cursor}", token=org.agent.token
+            )
+            ids += [t["id"] for t in response.json["items"]]
+            cursor = response.json["nextCursor"]
+        return ids
+
+    tied = sorted([normal["id"], urgent["id"]])
+    assert order("dueAt") == [high["id"], *tied, none["id"]]
+    assert order("-dueAt") == [none["id"], *reversed(tied), high["id"]]
