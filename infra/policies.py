@@ -385,6 +385,23 @@ def notifications_sender_policy() -> list[dict[str, Any]]:
     return statements
 
 
+# The SLA breach sweep: queries the tickets table's `by_sla_due` index, marks a breach on the
+# ticket (UpdateItem) with its outbox event and audit record in one transaction. Nothing else.
+SLA_SWEEP_TABLES: dict[str, tuple[str, ...]] = {
+    "tickets": ("dynamodb:Query", "dynamodb:UpdateItem"),
+    "webhooks": ("dynamodb:PutItem",),
+    "audit": APPEND_ONLY,
+}
+
+
+def sla_policy() -> list[dict[str, Any]]:
+    return [
+        _table_statement(f"Sweep{spec.logical_id}", SLA_SWEEP_TABLES[spec.short_name], spec)
+        for spec in table_specs()
+        if spec.short_name in SLA_SWEEP_TABLES
+    ]
+
+
 def token_use_attributes() -> list[str]:
     """The attributes the authorizer's last-use UpdateItem touches: the key and `last_used_at`."""
     keys = [
@@ -532,6 +549,7 @@ BUILDERS = {
     "webhooks": webhooks_policy,
     "notifications_router": notifications_router_policy,
     "notifications_sender": notifications_sender_policy,
+    "sla": sla_policy,
 }
 
 

@@ -37,6 +37,7 @@ FUNCTION_POLICIES: dict[str, str] = {
     "retry_webhook_deliveries": "webhooks",  # schedule: attempts that are due (retries)
     "route_notifications": "notifications_router",  # webhooks stream -> notices queued
     "send_notifications": "notifications_sender",  # notifications queue -> mail
+    "sweep_sla_breaches": "sla",  # schedule: mark overdue SLA targets breached
 }
 POLICY_FILES: dict[str, str] = {
     "api": "policy-api.json",
@@ -47,6 +48,7 @@ POLICY_FILES: dict[str, str] = {
     "webhooks": "policy-webhooks.json",
     "notifications_router": "policy-notifications-router.json",
     "notifications_sender": "policy-notifications-sender.json",
+    "sla": "policy-sla.json",
 }
 SCANNER_FUNCTION = "scan_attachment"
 AUDIT_CHAINER_FUNCTION = "chain_audit_records"

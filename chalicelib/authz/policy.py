@@ -113,6 +113,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Organization settings: session-only, a leaked API token must not widen what agents see.
     ("GET", "/api/admin/settings"): Rule(ADMIN_ONLY, api_tokens=False),
     ("PATCH", "/api/admin/settings"): Rule(ADMIN_ONLY, api_tokens=False),
+    # SLA calendar and policy: session-only, like the other organization settings.
+    ("GET", "/api/admin/sla/calendar"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("PUT", "/api/admin/sla/calendar"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("GET", "/api/admin/sla/policy"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("PUT", "/api/admin/sla/policy"): Rule(ADMIN_ONLY, api_tokens=False),
     # Audit
     ("GET", "/api/admin/audit"): Rule(ADMIN_ONLY, scope="admin:audit"),
     ("GET", "/api/admin/audit/verify"): Rule(ADMIN_ONLY, scope="admin:audit"),

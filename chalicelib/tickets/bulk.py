@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Principal
-from chalicelib.tickets import groups, policy, repository, writes
+from chalicelib.tickets import groups, policy, repository, sla, writes
 from chalicelib.tickets.models import TagModel, TicketModel
 from chalicelib.tickets.schemas import (
     TAGS_MAX,
@@ -56,8 +56,11 @@ def _status_refusal(principal: Principal, request: BulkSetStatus, item: TicketMo
     return None
 
 
-def _bulk_plan(  # noqa: PLR0911 (one early return per action's no-op)
-    principal: Principal, request: BulkRequestData, item: TicketModel
+def _bulk_plan(  # noqa: PLR0911, PLR0912 (one early return per action's no-op)
+    principal: Principal,
+    request: BulkRequestData,
+    item: TicketModel,
+    settings: sla.SlaSettings | None,
 ) -> tuple[str, _BulkChange | None]:
     """The per-id outcome before writing: ("ok", change or None for a no-op) or an error code."""
     change = _BulkChange(item.ticket_id, item, None)
@@ -91,6 +94,16 @@ def _bulk_plan(  # noqa: PLR0911 (one early return per action's no-op)
         item.tags = [tag for tag in tags if tag != request.tag]
         change.tag_delete = request.tag
     item.updated_at = writes.now()
+    if settings is not None:
+        sla.apply_to_ticket(
+            item,
+            settings,
+            previous_status=change.before if isinstance(request, BulkSetStatus) else item.status,
+            previous_priority=(
+                change.before if isinstance(request, BulkSetPriority) else item.priority
+            ),
+            now=item.updated_at,
+        )
     item.set_index_keys()
     return "ok", change
 
@@ -151,6 +164,9 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
     members = _group_members(org, request, found.values())
     results: dict[str, str] = {}
     changes: list[_BulkChange] = []
+    settings = (
+        sla.load_settings(org) if isinstance(request, BulkSetStatus | BulkSetPriority) else None
+    )
     for ticket_id in request.ids:
         item = found.get(ticket_id)
         if item is None or not policy.can_see(principal, item, limit):
@@ -159,7 +175,7 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
         if isinstance(request, BulkAssign) and not _assignable(item, request, members):
             results[ticket_id] = "CONFLICT"  # the assignee is not a member of its group
             continue
-        outcome, change = _bulk_plan(principal, request, item)
+        outcome, change = _bulk_plan(principal, request, item, settings)
         results[ticket_id] = outcome
         if change is not None:
             changes.append(change)

@@ -27,7 +27,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Principal
 from chalicelib.core.errors import Conflict, NotFound
-from chalicelib.tickets import names, policy, repository, writes
+from chalicelib.tickets import names, policy, repository, sla, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
@@ -97,6 +97,15 @@ def _system_comment(  # noqa: PLR0917 (one call site per ticket)
     )
 
 
+def _set_or_remove(item: TicketModel, attributes: tuple[Any, ...]) -> list[Any]:
+    """Update actions that write these attributes as `item` now holds them."""
+    actions = []
+    for attribute in attributes:
+        value = getattr(item, attribute.attr_name)
+        actions.append(attribute.set(value) if value is not None else attribute.remove())
+    return actions
+
+
 def merge_ticket(principal: Principal, ticket_id: str, into_id: str, if_match: int) -> Ticket:
     """Merge `ticket_id` into `into_id` if `if_match` is still the source's version; returns
     the target as it now is. A target outside the caller's organization is NotFound, exactly as
@@ -115,9 +124,18 @@ def merge_ticket(principal: Principal, ticket_id: str, into_id: str, if_match: i
     merged_from = _merged_from(source, target)
     before = {"status": source.status, "intoStatus": target.status}
 
+    previous_status = source.status
     source.status = Status.CLOSED
     source.merged_into = target.ticket_id
     source.updated_at = now
+    # Closing stops the source's resolution clock as a PATCH to CLOSED would.
+    sla.apply_to_ticket(
+        source,
+        sla.load_settings(org),
+        previous_status=previous_status,
+        previous_priority=source.priority,
+        now=now,
+    )
     source.set_index_keys()
     target.merged_from = merged_from
     target.updated_at = now
@@ -157,6 +175,15 @@ def merge_ticket(principal: Principal, ticket_id: str, into_id: str, if_match: i
         TicketModel.merged_into.set(target.ticket_id),
         TicketModel.updated_at.set(now),
         TicketModel.upd_sk.set(updated_sort_key(now, source.ticket_id)),
+        *_set_or_remove(
+            source,
+            (
+                TicketModel.sla_paused_at,
+                TicketModel.gsi_sla_due,
+                TicketModel.sla_due_sk,
+                TicketModel.due_sk,
+            ),
+        ),
     ]
     target_actions: list[Any] = [
         TicketModel.merged_from.set(merged_from),

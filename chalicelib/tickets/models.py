@@ -37,6 +37,7 @@ from pynamodb.models import Model
 
 from chalicelib.core.dynamo import table_meta
 from chalicelib.core.org_keys import org_prefix
+from chalicelib.tickets import clock
 
 TICKET_SK = "#TICKET"
 COMMENT_PREFIX = "COMMENT#"
@@ -210,6 +211,29 @@ class ByIdIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped
     gsi_id = UnicodeAttribute(hash_key=True)
 
 
+class ByOrgDueIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_org_due", AllProjection())
+    gsi_org = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
+class ByRequesterDueIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    Meta = _index_meta("by_requester_due", AllProjection())
+    gsi_requester = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
+class BySlaDueIndex(GlobalSecondaryIndex["TicketModel"]):  # type: ignore[no-untyped-call]
+    """The SLA breach queue, across organizations: only a ticket with a running SLA clock
+    carries the keys (sparse). `SLADUE#<shard>` spreads the queue over `SLA_DUE_SHARDS`
+    partitions; the range key is the earliest running due time, then the ticket id, so the
+    sweep reads exactly the tickets whose due time has passed."""
+
+    Meta = _index_meta("by_sla_due", AllProjection())
+    gsi_sla_due = UnicodeAttribute(hash_key=True)
+    sla_due_sk = UnicodeAttribute(range_key=True)
+
+
 class TicketsItem(Model):
     """Base of every item in the tickets table (key schema and indexes in one place)."""
 
@@ -231,6 +255,9 @@ class TicketsItem(Model):
     pri_sk = UnicodeAttribute(null=True)
     gsi_term = UnicodeAttribute(null=True)
     gsi_term_requester = UnicodeAttribute(null=True)
+    gsi_sla_due = UnicodeAttribute(null=True)
+    sla_due_sk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
 
     by_org = ByOrgIndex()
     by_status = ByStatusIndex()
@@ -245,6 +272,9 @@ class TicketsItem(Model):
     by_requester_priority = ByRequesterPriorityIndex()
     by_term = ByTermIndex()
     by_requester_term = ByRequesterTermIndex()
+    by_sla_due = BySlaDueIndex()
+    by_org_due = ByOrgDueIndex()
+    by_requester_due = ByRequesterDueIndex()
 
 
 class TicketModel(TicketsItem, discriminator="ticket"):
@@ -273,6 +303,16 @@ class TicketModel(TicketsItem, discriminator="ticket"):
     merged_from = ListAttribute[str](of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     # The agent group the ticket belongs to (`GroupModel`), if any.
     group_id = UnicodeAttribute(null=True)
+    # SLA (chalicelib/tickets/sla.py): due times (ISO 8601 UTC), when each target becomes at
+    # risk (80% of its business minutes used), breach marks, and when the resolution clock
+    # stopped (PENDING with the pause setting, RESOLVED, CLOSED).
+    first_response_due_at = UnicodeAttribute(null=True)
+    resolution_due_at = UnicodeAttribute(null=True)
+    first_response_risk_at = UnicodeAttribute(null=True)
+    resolution_risk_at = UnicodeAttribute(null=True)
+    first_response_breached_at = UnicodeAttribute(null=True)
+    resolution_breached_at = UnicodeAttribute(null=True)
+    sla_paused_at = UnicodeAttribute(null=True)
 
     @classmethod
     def new(
@@ -327,6 +367,47 @@ class TicketModel(TicketsItem, discriminator="ticket"):
         self.gsi_assignee = assignee_key(org, self.assignee_id) if self.assignee_id else None
         self.upd_sk = updated_sort_key(self.updated_at, self.ticket_id)
         self.pri_sk = f"{PRIORITY_RANK[self.priority]}#{self.ticket_id}"
+        due = self.running_sla_due()
+        self.gsi_sla_due = sla_due_key(self.ticket_id) if due else None
+        self.sla_due_sk = f"{due}#{self.ticket_id}" if due else None
+        self.due_sk = due_sort_key(self.next_due(), self.ticket_id)
+
+    def next_due(self) -> str | None:
+        """The `sort=dueAt` time: the earliest due time of a target not yet met (breached and
+        paused ones included); None when every target is met or there is none."""
+        dues = []
+        if self.first_response_due_at and not self.first_responded_at:
+            dues.append(self.first_response_due_at)
+        if self.resolution_due_at and self.status not in (Status.RESOLVED, Status.CLOSED):
+            dues.append(self.resolution_due_at)
+        return min(dues) if dues else None
+
+    def running_sla_due(self) -> str | None:
+        """The earliest due time whose clock runs and that is neither met nor breached."""
+        dues = []
+        if (
+            self.first_response_due_at
+            and not self.first_responded_at
+            and not self.first_response_breached_at
+        ):
+            dues.append(self.first_response_due_at)
+        if self.resolution_due_at and not self.sla_paused_at and not self.resolution_breached_at:
+            dues.append(self.resolution_due_at)
+        return min(dues) if dues else None
+
+
+SLA_DUE_SHARDS = 8
+
+
+def sla_due_key(ticket_id: str) -> str:
+    """The `by_sla_due` partition of a ticket: a stable shard of its id."""
+    return f"SLADUE#{int(ticket_id[-4:], 16) % SLA_DUE_SHARDS}"
+
+
+def due_sort_key(due: str | None, ticket_id: str) -> str:
+    """The `due_sk` range key: the next due time, then the id; `~` (after every time) when
+    nothing is due, so those tickets come last in ascending order."""
+    return f"{due or '~'}#{ticket_id}"
 
 
 def updated_sort_key(updated_at: str, ticket_id: str) -> str:
@@ -442,6 +523,11 @@ class Ticket:
     merged_into: str | None = None
     merged_from: tuple[str, ...] = ()
     group_id: str | None = None
+    first_response_due_at: str | None = None
+    resolution_due_at: str | None = None
+    first_response_breached_at: str | None = None
+    resolution_breached_at: str | None = None
+    sla_state: str | None = None
 
     @classmethod
     def from_model(cls, item: TicketModel) -> Ticket:
@@ -465,7 +551,59 @@ class Ticket:
             merged_into=item.merged_into,
             merged_from=tuple(str(tid) for tid in item.merged_from or ()),
             group_id=item.group_id,
+            first_response_due_at=item.first_response_due_at,
+            resolution_due_at=item.resolution_due_at,
+            first_response_breached_at=item.first_response_breached_at,
+            resolution_breached_at=item.resolution_breached_at,
+            sla_state=sla_state(item, clock.now()),
         )
+
+
+class SlaState:
+    OK = "ok"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    MET = "met"
+    ALL = (OK, AT_RISK, BREACHED, MET)
+
+
+def sla_state(item: TicketModel, now: str) -> str | None:
+    """The ticket's SLA state at `now` (None: no target applies to it).
+
+    `breached` once any target was missed; `met` when every target it has is met (answered
+    publicly by staff; RESOLVED or CLOSED); `at_risk` when a running target has used 80% of
+    its business minutes (less than 20% left); else `ok`."""
+    if not item.first_response_due_at and not item.resolution_due_at:
+        return None
+    if item.first_response_breached_at or item.resolution_breached_at:
+        return SlaState.BREACHED
+    response_open = bool(item.first_response_due_at) and not item.first_responded_at
+    resolution_open = bool(item.resolution_due_at) and item.status not in (
+        Status.RESOLVED,
+        Status.CLOSED,
+    )
+    if not response_open and not resolution_open:
+        return SlaState.MET
+    risks = []
+    if response_open and item.first_response_risk_at:
+        risks.append(item.first_response_risk_at)
+    if resolution_open and not item.sla_paused_at and item.resolution_risk_at:
+        risks.append(item.resolution_risk_at)
+    return SlaState.AT_RISK if any(risk <= now for risk in risks) else SlaState.OK
+
+
+class SlaConfigModel(TicketsItem, discriminator="sla_config"):
+    """`ORG#<org>#SLA` / `CALENDAR` or `POLICY`: an organization's business calendar and SLA
+    policy, each one JSON document (validated by `tickets.sla_schemas` before it is stored)."""
+
+    organization_id = UnicodeAttribute()
+    document = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+def sla_config_pk(organization_id: str) -> str:
+    return f"{org_prefix(organization_id)}SLA"
 
 
 @dataclasses.dataclass(frozen=True)

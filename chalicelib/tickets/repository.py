@@ -20,6 +20,8 @@ from chalicelib.tickets.models import (
     COMMENT_SK_END,
     TICKET_SK,
     CommentModel,
+    SlaState,
+    Status,
     TicketModel,
     TicketsItem,
     all_key,
@@ -115,6 +117,7 @@ FILTERED_READ = 200
 _SORT_INDEXES = {
     "updatedAt": ("by_requester_updated", "by_org_updated", "upd_sk"),
     "priority": ("by_requester_priority", "by_org_priority", "pri_sk"),
+    "dueAt": ("by_requester_due", "by_org_due", "due_sk"),
 }
 
 _INDEX_KEY_ATTRIBUTES = {
@@ -128,6 +131,8 @@ _INDEX_KEY_ATTRIBUTES = {
     "by_requester_updated": ("gsi_requester", "upd_sk"),
     "by_org_priority": ("gsi_org", "pri_sk"),
     "by_requester_priority": ("gsi_requester", "pri_sk"),
+    "by_org_due": ("gsi_org", "due_sk"),
+    "by_requester_due": ("gsi_requester", "due_sk"),
     "by_term": ("gsi_term", "list_sk"),
     "by_requester_term": ("gsi_term_requester", "list_sk"),
 }
@@ -159,6 +164,8 @@ class ListFilters:
     # `visible_groups`, and tickets assigned to `visible_to`. None: no such limit.
     visible_to: str | None = None
     visible_groups: tuple[str, ...] = ()
+    sla_states: tuple[str, ...] = ()
+    now: str | None = None  # the time `at_risk` is judged at (needed with `sla_states`)
 
 
 def _and(conditions: Sequence[Condition]) -> Condition | None:
@@ -225,6 +232,38 @@ def _choose_index(
     return index, hash_key, range_condition, used
 
 
+def sla_state_condition(states: Sequence[str], now: str) -> Condition:
+    """A FilterExpression true for tickets whose `models.sla_state` at `now` is in `states`."""
+    t = TicketModel
+    breached = t.first_response_breached_at.exists() | t.resolution_breached_at.exists()
+    not_breached = (
+        t.first_response_breached_at.does_not_exist() & t.resolution_breached_at.does_not_exist()
+    )
+    response_open = t.first_response_due_at.exists() & t.first_responded_at.does_not_exist()
+    resolution_open = t.resolution_due_at.exists() & ~t.status.is_in(Status.RESOLVED, Status.CLOSED)
+    has_targets = t.first_response_due_at.exists() | t.resolution_due_at.exists()
+    risky = (response_open & (t.first_response_risk_at <= now)) | (
+        resolution_open & t.sla_paused_at.does_not_exist() & (t.resolution_risk_at <= now)
+    )
+    running = response_open | resolution_open
+    by_state: dict[str, Condition] = {
+        SlaState.BREACHED: breached,
+        SlaState.MET: not_breached & has_targets & ~running,
+        SlaState.AT_RISK: not_breached & risky,
+        SlaState.OK: not_breached & running & ~risky,
+    }
+    combined = _or([by_state[state] for state in states])
+    assert combined is not None
+    return combined
+
+
+def _or(conditions: Sequence[Condition]) -> Condition | None:
+    combined: Condition | None = None
+    for condition in conditions:
+        combined = condition if combined is None else combined | condition
+    return combined
+
+
 def plan_ticket_query(
     organization_id: str, filters: ListFilters, sort: str = "-createdAt"
 ) -> TicketQuery:
@@ -256,6 +295,11 @@ def plan_ticket_query(
         ("tag", filters.tag, lambda: TicketModel.tags.contains(filters.tag)),
         ("group", filters.group_ids, lambda: _one_of(TicketModel.group_id, filters.group_ids)),
         ("visible", filters.visible_to, lambda: _group_limit_condition(filters)),
+        (
+            "sla_state",
+            filters.sla_states,
+            lambda: sla_state_condition(filters.sla_states, filters.now or ""),
+        ),
     ]
     conditions = [build() for name, present, build in wanted if present and name not in used]
     return TicketQuery(

@@ -29,7 +29,7 @@ from pydantic import (
 from chalicelib.core.list_query import ListQuery
 from chalicelib.core.schemas import Out, UtcTimestamp
 from chalicelib.core.text import check_one_line
-from chalicelib.tickets.models import Priority, Status
+from chalicelib.tickets.models import Priority, SlaState, Status
 
 SUBJECT_MAX = 200
 BODY_MAX = 20_000
@@ -213,7 +213,15 @@ Timestamp = Annotated[
     BeforeValidator(_timestamp),
     WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 40}),
 ]
-SortValue = Literal["createdAt", "-createdAt", "updatedAt", "-updatedAt", "priority", "-priority"]
+SlaStateValue = Literal["ok", "at_risk", "breached", "met"]
+SlaStateList = Annotated[
+    tuple[SlaStateValue, ...],
+    BeforeValidator(_comma_list(SlaState.ALL)),
+    WithJsonSchema(_comma_schema(SlaState.ALL)),
+]
+SortValue = Literal[
+    "createdAt", "-createdAt", "updatedAt", "-updatedAt", "priority", "-priority", "dueAt", "-dueAt"
+]
 AssigneeFilter = Annotated[str, StringConstraints(max_length=32, pattern=r"^(me|[0-9a-f]{32})$")]
 GroupFilter = Annotated[str, StringConstraints(max_length=32, pattern=r"^(mine|[0-9a-f]{32})$")]
 SearchText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -229,6 +237,7 @@ class ListTicketsQuery(ListQuery):
     updatedSince: Timestamp | None = None  # noqa: N815 (updatedAt >= this)
     q: SearchText | None = None
     groupId: GroupFilter | None = None  # noqa: N815 (`mine`: the caller's groups)
+    slaState: SlaStateList | None = None  # noqa: N815
 
 
 class BulkRequest(RootModel[BulkAction]):
@@ -265,6 +274,9 @@ class TicketOut(Out):
     merged_into: str | None
     merged_from: list[str]
     group_id: str | None
+    first_response_due_at: UtcTimestamp | None
+    resolution_due_at: UtcTimestamp | None
+    sla_state: SlaStateValue | None
 
 
 class MergeTicket(_Strict):

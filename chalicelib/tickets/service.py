@@ -30,7 +30,7 @@ from chalicelib.core.cursors import Page
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.list_query import ListQuery
 from chalicelib.identity import org_settings, users
-from chalicelib.tickets import groups, names, policy, repository, search, writes
+from chalicelib.tickets import clock, groups, names, policy, repository, search, sla, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
@@ -41,8 +41,11 @@ from chalicelib.tickets.models import (
     TagModel,
     Ticket,
     TicketModel,
+    due_sort_key,
     is_valid_id,
     new_id,
+    sla_due_key,
+    sla_state,
     status_key,
     ticket_pk,
 )
@@ -169,6 +172,14 @@ def create_ticket(principal: Principal, data: CreateTicket) -> Ticket:
         follow_up_of=data.followUpOf,
         group_id=data.groupId,
     )
+    sla.apply_to_ticket(
+        item,
+        sla.load_settings(org),
+        previous_status=None,
+        previous_priority=None,
+        now=item.created_at,
+    )
+    item.set_index_keys()
     tag_items = [TagModel.for_ticket(org, item.ticket_id, tag) for tag in data.tags]
     event = webhook_events.outbox_item(
         org, webhook_events.TICKET_CREATED, ticket_event_data(item, committed_version=1)
@@ -246,6 +257,8 @@ def _list_filters(principal: Principal, query: ListTicketsQuery) -> repository.L
         group_ids=group_ids,
         visible_to=limit.user_id if limit else None,
         visible_groups=tuple(sorted(limit.group_ids)) if limit else (),
+        sla_states=tuple(query.slaState or ()),
+        now=clock.now() if query.slaState else None,
     )
 
 
@@ -267,6 +280,10 @@ def _matches(filters: repository.ListFilters) -> Any:
                     item.group_id, item.assignee_id
                 )
             )
+            and (
+                not filters.sla_states
+                or sla_state(item, filters.now or clock.now()) in filters.sla_states
+            )
         )
 
     return matches
@@ -286,7 +303,9 @@ def list_tickets(principal: Principal, query: ListTicketsQuery) -> Page[Ticket]:
     # The group filter is bound as asked (`mine`), so a membership change between two pages
     # does not invalidate the cursor.
     binding_fields = {
-        "filters": dataclasses.asdict(filters) | {"group_ids": query.groupId, "visible_groups": 0},
+        # `now` moves between pages; a caller's groups may change between pages.
+        "filters": dataclasses.asdict(filters)
+        | {"group_ids": query.groupId, "visible_groups": 0, "now": None},
         "sort": query.sort,
         "q": query.q,
     }
@@ -471,7 +490,17 @@ def update_ticket(
     removed = [tag for tag in old_tags if tag not in new_tags]
     added = [tag for tag in new_tags if tag not in old_tags]
     previous_assignee_id = item.assignee_id
+    previous_status, previous_priority = item.status, item.priority
     _apply(item, changes, new_tags)
+    if "status" in changes or "priority" in changes:
+        sla.apply_to_ticket(
+            item,
+            sla.load_settings(org),
+            previous_status=previous_status,
+            previous_priority=previous_priority,
+            now=item.updated_at,
+        )
+        item.set_index_keys()
     assign_to = changes.get("assigneeId")
     event = webhook_events.outbox_item(
         org,
@@ -551,17 +580,45 @@ def _comment_effects(
         TicketModel.updated_at.set(now),
         TicketModel.upd_sk.set(f"{now}#{item.ticket_id}"),
     ]
+    sla_before, status_read = item.running_sla_due(), item.status
+    next_due_before = item.next_due()
     if reopen:
         actions += [
             TicketModel.status.set(status),
             TicketModel.gsi_status.set(status_key(item.organization_id, status)),
         ]
+        previous_status, item.status = item.status, status
+        sla.apply_to_ticket(
+            item,
+            sla.load_settings(item.organization_id),
+            previous_status=previous_status,
+            previous_priority=item.priority,
+            now=now,
+        )
+        actions += [
+            _set_or_remove(TicketModel.resolution_due_at, item.resolution_due_at),
+            _set_or_remove(TicketModel.resolution_risk_at, item.resolution_risk_at),
+            _set_or_remove(TicketModel.sla_paused_at, item.sla_paused_at),
+        ]
     if principal.is_staff and not internal and item.first_responded_at is None:
         actions.append(TicketModel.first_responded_at.set(TicketModel.first_responded_at | now))
+        item.first_responded_at = now  # stops the first-response clock
+    if item.next_due() != next_due_before:
+        actions.append(TicketModel.due_sk.set(due_sort_key(item.next_due(), item.ticket_id)))
+    due = item.running_sla_due()
+    if due != sla_before:
+        actions += [
+            _set_or_remove(TicketModel.gsi_sla_due, sla_due_key(item.ticket_id) if due else None),
+            _set_or_remove(TicketModel.sla_due_sk, f"{due}#{item.ticket_id}" if due else None),
+        ]
     condition: Any = (
-        TicketModel.pk.exists() if principal.is_staff else TicketModel.status == item.status
+        TicketModel.pk.exists() if principal.is_staff else TicketModel.status == status_read
     )
     return actions, condition
+
+
+def _set_or_remove(attribute: Any, value: str | None) -> Any:
+    return attribute.set(value) if value is not None else attribute.remove()
 
 
 def add_comment(principal: Principal, ticket_id: str, data: CreateComment) -> Comment:

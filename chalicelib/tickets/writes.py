@@ -3,7 +3,6 @@ commit-time condition, and reading which transaction item's condition failed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -14,11 +13,12 @@ from chalicelib.authz.principal import Principal
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.org_keys import org_pk
 from chalicelib.identity.models import USER_PREFIX, UserModel
+from chalicelib.tickets import clock
 from chalicelib.tickets.policy import ASSIGNEE_ROLES, ON_BEHALF_REQUESTER_ROLES
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return clock.now()
 
 
 def entry(

@@ -25,7 +25,14 @@ TICKET_CREATED = "ticket.created"
 TICKET_UPDATED = "ticket.updated"
 COMMENT_CREATED = "comment.created"
 ATTACHMENT_SCANNED = "attachment.scanned"
-EVENT_TYPES = (TICKET_CREATED, TICKET_UPDATED, COMMENT_CREATED, ATTACHMENT_SCANNED)
+TICKET_SLA_BREACHED = "ticket.sla_breached"  # once per ticket and SLA target (tickets.sla_sweep)
+EVENT_TYPES = (
+    TICKET_CREATED,
+    TICKET_UPDATED,
+    COMMENT_CREATED,
+    ATTACHMENT_SCANNED,
+    TICKET_SLA_BREACHED,
+)
 
 
 def new_event_id() -> str:

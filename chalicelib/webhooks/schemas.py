@@ -11,7 +11,13 @@ from chalicelib.webhooks.endpoints import IssuedSecret
 from chalicelib.webhooks.events import EVENT_TYPES
 from chalicelib.webhooks.transport import MAX_URL_LENGTH
 
-EventType = Literal["ticket.created", "ticket.updated", "comment.created", "attachment.scanned"]
+EventType = Literal[
+    "ticket.created",
+    "ticket.updated",
+    "comment.created",
+    "attachment.scanned",
+    "ticket.sla_breached",
+]
 assert set(get_args(EventType)) == set(EVENT_TYPES)
 
 
@@ -25,7 +31,7 @@ class CreateWebhookBody(BaseModel):
 class UpdateWebhookBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     url: str | None = Field(default=None, min_length=8, max_length=MAX_URL_LENGTH)
-    events: list[EventType] | None = Field(default=None, min_length=1, max_length=4)
+    events: list[EventType] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
     active: bool | None = None
 
 

@@ -161,6 +161,18 @@ REQUEST_MAKERS: dict[tuple[str, str], RequestMaker] = {
     ("PUT", "/api/admin/groups/{group_id}/members"): lambda client, org, params: RequestParts(
         body={"userIds": [org.agent.id]}
     ),
+    ("PUT", "/api/admin/sla/calendar"): lambda client, org, params: RequestParts(
+        body={
+            "timeZone": "America/New_York",
+            "workingHours": [{"day": "mon", "start": "09:00", "end": "17:00"}],
+            "holidays": ["2026-11-26"],
+        }
+    ),
+    ("PUT", "/api/admin/sla/policy"): lambda client, org, params: RequestParts(
+        body={
+            "targets": [{"priority": "HIGH", "firstResponseMinutes": 60, "resolutionMinutes": 480}]
+        }
+    ),
 }
 
 # --- Expectations ---------------------------------------------------------------------------

@@ -11,7 +11,13 @@ from chalicelib.webhooks import delivery
 from devstack.webhook_receiver import Receiver, running
 from tests.support.orgs import TestOrg
 
-ALL_EVENTS = ["ticket.created", "ticket.updated", "comment.created", "attachment.scanned"]
+ALL_EVENTS = [
+    "ticket.created",
+    "ticket.updated",
+    "comment.created",
+    "attachment.scanned",
+    "ticket.sla_breached",
+]
 
 
 @contextmanager

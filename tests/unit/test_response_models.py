@@ -53,6 +53,9 @@ def test_a_ticket_dumps_to_the_contract_body() -> None:
         "mergedInto": None,
         "mergedFrom": [],
         "groupId": None,
+        "firstResponseDueAt": None,
+        "resolutionDueAt": None,
+        "slaState": None,
     }
 
 
