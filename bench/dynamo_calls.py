@@ -5,8 +5,8 @@ records each DynamoDB operation. Calls made before the RBAC gate (the authorizer
 apart from the route's own calls. Each route runs against an organization with 10 tickets and
 one with 5,000, seeded with the repository's batch writer (`--seed-in-memory`: the same items
 put straight into moto's in-memory table, see `seed_in_memory`; the counts do not depend on
-it); the directory and ticket-view rows run against an organization with 10 people and one with 5,000 (users and directory entries
-batch-written). Prints two tables.
+it); the directory and ticket-view rows run against an organization with 10 people and one
+with 5,000 (users and directory entries batch-written). Prints two tables.
 
     .venv/bin/python bench/dynamo_calls.py
 """
