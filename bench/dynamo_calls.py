@@ -3,9 +3,10 @@
 A botocore `before-call.dynamodb` hook (installed for every session, like moto's own stubber)
 records each DynamoDB operation. Calls made before the RBAC gate (the authorizer) are counted
 apart from the route's own calls. Each route runs against an organization with 10 tickets and
-one with 5,000, seeded with the repository's batch writer; the directory and ticket-view rows
-run against an organization with 10 people and one with 5,000 (users and directory entries
-batch-written). Prints two tables.
+one with 5,000, seeded with the repository's batch writer (`--seed-in-memory`: the same items
+put straight into moto's in-memory table, see `seed_in_memory`; the counts do not depend on
+it); the directory and ticket-view rows run against an organization with 10 people and one
+with 5,000 (users and directory entries batch-written). Prints two tables.
 
     .venv/bin/python bench/dynamo_calls.py
 """
@@ -151,7 +152,6 @@ def _print(results: dict[int, dict[str, tuple[int, int, str, int]]], noun: str) 
 
 
 def _seed(org: Any, count: int) -> list[str]:
-    from chalicelib.tickets import repository
     from chalicelib.tickets.models import Priority, TagModel, TermModel, TicketModel, new_id
     from chalicelib.tickets.search_terms import text_terms
 
@@ -178,8 +178,40 @@ def _seed(org: Any, count: int) -> list[str]:
             for term in text_terms([ticket.subject, body])
         )
         ids.append(ticket.ticket_id)
-    repository.put_tickets(items)
+    _put_items(items)
     return ids
+
+
+def _put_items(items: list[Any]) -> None:
+    from chalicelib.tickets import repository
+
+    repository.put_tickets(items)
+
+
+def seed_in_memory(org: Any, count: int) -> list[str]:
+    """`_seed`'s items put straight into moto's in-memory table (serialized attributes through
+    `Table.put_item`), skipping moto's HTTP handling of BatchWriteItem. For seeding only: the
+    measured requests still go through boto3 and moto as usual."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib.core.settings import get_settings
+    from chalicelib.tickets.models import TicketsItem
+
+    global _put_items
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][get_settings().region]
+    table = backend.get_table(TicketsItem.Meta.table_name)
+    through_api = _put_items
+
+    def put_in_memory(items: list[Any]) -> None:
+        for item in items:
+            table.put_item(item.serialize())
+
+    _put_items = put_in_memory
+    try:
+        return _seed(org, count)
+    finally:
+        _put_items = through_api
 
 
 def _measure(org: Any, ids: list[str], client: Any) -> dict[str, tuple[int, int, str, int]]:
@@ -360,7 +392,14 @@ def _measure(org: Any, ids: list[str], client: Any) -> dict[str, tuple[int, int,
 
 
 def main() -> None:
+    import argparse
+
     from chalicelib.authz import policy
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed-in-memory", action="store_true")
+    args = parser.parse_args()
+    seed = seed_in_memory if args.seed_in_memory else _seed
 
     real_check = policy.check
 
@@ -384,7 +423,7 @@ def main() -> None:
         factory = OrgFactory(client)
         for size in SIZES:
             org = factory()
-            ids = _seed(org, size)
+            ids = seed(org, size)
             results[size] = _measure(org, ids, client)
         for size in SIZES:
             org = factory()

@@ -200,16 +200,18 @@ def _choose_index(
     """(index, hash key, range condition, the filters the key already applies)."""
     if field == "createdAt":
         status, priority = _single(filters.statuses), _single(filters.priorities)
+        # The requester's partition comes first: a requester's list (always filtered by
+        # requester) must never read other requesters' tickets, or they would shape its pages.
         candidates: list[tuple[str, str, str | None]] = [
-            (
-                "assignee",
-                "by_assignee",
-                filters.assignee_id and assignee_key(org, filters.assignee_id),
-            ),
             (
                 "requester",
                 "by_requester",
                 filters.requester_id and requester_key(org, filters.requester_id),
+            ),
+            (
+                "assignee",
+                "by_assignee",
+                filters.assignee_id and assignee_key(org, filters.assignee_id),
             ),
             ("status", "by_status", status and status_key(org, status)),
             ("priority", "by_priority", priority and priority_key(org, priority)),
@@ -270,7 +272,7 @@ def plan_ticket_query(
     """The index, key condition and FilterExpression of a ticket list (see docs/data-model.md).
 
     `sort=createdAt` (the default, descending) picks the most selective single-value partition:
-    assignee, requester, status, priority, else the whole organization. `updatedAt` and
+    requester, assignee, status, priority, else the whole organization. `updatedAt` and
     `priority` sorts read the requester's partition when there is a requester filter (always
     for a requester) and the organization's otherwise. `updatedSince` is a key condition on
     the `updatedAt` indexes and a filter elsewhere; every other filter is a FilterExpression."""
