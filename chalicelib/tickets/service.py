@@ -491,14 +491,16 @@ def update_ticket(
     added = [tag for tag in new_tags if tag not in old_tags]
     previous_assignee_id = item.assignee_id
     previous_status, previous_priority = item.status, item.priority
+    previous_group_id = item.group_id
     _apply(item, changes, new_tags)
-    if "status" in changes or "priority" in changes:
+    if changes.keys() & {"status", "priority", "groupId"}:
         sla.apply_to_ticket(
             item,
             sla.load_settings(org),
             previous_status=previous_status,
             previous_priority=previous_priority,
             now=item.updated_at,
+            group_changed=item.group_id != previous_group_id,
         )
         item.set_index_keys()
     assign_to = changes.get("assigneeId")

@@ -9,7 +9,8 @@ A ticket's clocks (`apply_to_ticket`, called by every ticket write that can chan
 
 - on create, the targets of its priority (the override of its `groupId`, when the ticket has
   one and the policy names it) set `firstResponseDueAt` and `resolutionDueAt`: that many
-  business minutes after creation; a priority change recomputes both from the creation time;
+  business minutes after creation; a priority or group change recomputes both from the
+  creation time;
 - the first public staff reply stops the first-response clock (`firstRespondedAt`);
 - RESOLVED or CLOSED stops the resolution clock (the target is met unless already breached),
   and so does PENDING when `pauseResolutionWhenPending`; when the ticket leaves the stopped
@@ -189,7 +190,7 @@ def _clock_stopped(status: str, policy: PolicyIn) -> bool:
 def _set_targets(item: TicketModel, settings: SlaSettings) -> None:
     """Due and at-risk times from the creation time, for the ticket's priority and group."""
     created = _instant(item.created_at)
-    response, resolution = settings.targets_for(item.priority, getattr(item, "group_id", None))
+    response, resolution = settings.targets_for(item.priority, item.group_id)
     calendar = settings.calendar
     if response is None:
         item.first_response_due_at = item.first_response_risk_at = None
@@ -214,10 +215,12 @@ def apply_to_ticket(
     previous_status: str | None,
     previous_priority: str | None,
     now: str,
+    group_changed: bool = False,
 ) -> None:
-    """Bring the SLA fields of `item` (already carrying its new status and priority) up to
-    date; `previous_*` None means the ticket is new. Call before `set_index_keys`."""
-    if previous_priority is None or previous_priority != item.priority:
+    """Bring the SLA fields of `item` (already carrying its new status, priority and group) up
+    to date; `previous_*` None means the ticket is new. A new priority or group recomputes the
+    targets from the creation time. Call before `set_index_keys`."""
+    if previous_priority is None or previous_priority != item.priority or group_changed:
         _set_targets(item, settings)
         if item.resolution_due_at and item.sla_paused_at:
             # Recomputed from the creation time: the stopped time already passed still counts

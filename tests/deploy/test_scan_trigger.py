@@ -40,12 +40,13 @@ def test_scanner_is_a_plain_function_chalice_can_package() -> None:
     app = load_app()
     assert SCANNER_FUNCTION in {f.name for f in app.pure_lambda_functions}
     # No S3 event source (`chalice package` refuses them); the schedules stay (the scanner's
-    # two, the audit checkpoint sweep and the webhook retry sweep).
+    # two, the audit checkpoint sweep, the webhook retry sweep and the SLA breach sweep).
     assert {s.name for s in app.event_sources} == {
         "retry_attachment_scans",
         "refresh_av_definitions",
         "checkpoint_audit_chains",
         "retry_webhook_deliveries",
+        "sweep_sla_breaches",
     }
 
 

@@ -294,6 +294,15 @@ def test_agents_limited_to_their_groups_see_only_those_tickets(client: Any, make
     comment = client.post(f"{hidden}/comments", json={"body": "x"}, token=org.agent.token)
     assert comment.status == 404
     assert client.get(f"{hidden}/comments", token=org.agent.token).status == 404
+    # Merging reads both tickets as the caller may: a hidden one is missing, either way round.
+    for source, target in ((in_theirs, in_mine), (in_mine, in_theirs)):
+        merged = client.post(
+            f"/api/tickets/{source['id']}/merge",
+            json={"intoId": target["id"]},
+            token=org.agent.token,
+            headers={"If-Match": str(source["version"])},
+        )
+        assert merged.status == 404, merged.body
     assert client.get(hidden, token=outsider.token).status == 200
     # Back to the default: every agent sees every ticket.
     client.patch(

@@ -266,7 +266,7 @@ def test_pages_return_exactly_the_matches_in_order(
                 return pages, positions
 
     @settings(
-        max_examples=8,
+        max_examples=4,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -270,30 +270,26 @@ def test_sweep_marks_each_target_once(
     assert _events(other, "ticket.sla_breached") == []
 
 
-def test_group_override_applies_when_the_ticket_has_the_group(
+def test_group_override_applies_to_tickets_of_the_group_and_follows_a_group_change(
     make_org: Callable[..., TestOrg], client: Any, frozen: FrozenClock
 ) -> None:
-    from chalicelib.tickets import sla
-    from chalicelib.tickets.models import TicketModel
-
     org = make_org()
-    _configure(client, org)
-    settings = sla.load_settings(org.id)
+    token = org.admin.token
+    group = client.post("/api/admin/groups", json={"name": "VIP"}, token=token).json
+    override = {**POLICY["groupOverrides"][0], "groupId": group["id"]}  # type: ignore[index]
+    assert client.put("/api/admin/sla/calendar", json=CALENDAR, token=token).status == 200
+    policy = {**POLICY, "groupOverrides": [override]}
+    assert client.put("/api/admin/sla/policy", json=policy, token=token).status == 200
     frozen.berlin(2026, 3, 31, 9, 0)
-    item = TicketModel.new(
-        org.id,
-        requester_id=org.requester.id,
-        subject="s",
-        body_markdown="b",
-        body_html="<p>b</p>",
-        now=frozen.now(),
-    )
-    item.group_id = "vip"  # type: ignore[attr-defined]
-    sla.apply_to_ticket(
-        item, settings, previous_status=None, previous_priority=None, now=frozen.now()
-    )
-    assert item.first_response_due_at == utc(2026, 3, 31, 7, 30)
-    assert item.resolution_due_at is None
+    vip = create_ticket(client, org.agent, requesterId=org.requester.id, groupId=group["id"])
+    assert vip["firstResponseDueAt"] == utc(2026, 3, 31, 7, 30)  # 30 business minutes
+    assert vip["resolutionDueAt"] is None  # the override has no resolution target
+    plain = create_ticket(client, org.requester)
+    assert plain["firstResponseDueAt"] == utc(2026, 3, 31, 11, 0)  # NORMAL: 240 minutes
+    moved = patch(client, org.agent, plain, groupId=group["id"])
+    assert moved.status == 200, moved.body
+    assert moved.json["firstResponseDueAt"] == utc(2026, 3, 31, 7, 30)
+    assert moved.json["resolutionDueAt"] is None
 
 
 def test_lists_filter_by_sla_state(
