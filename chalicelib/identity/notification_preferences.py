@@ -2,7 +2,8 @@
 
 A user changes them with `PUT /api/me/notifications`, or turns one kind off from the
 `List-Unsubscribe` link of a notification (`chalicelib.notifications.unsubscribe`). The item keeps
-only the kinds turned off, so a kind added later starts on for everyone.
+only the kinds turned off, so a kind added later starts on for everyone. Every change that
+turns something on or off is audited (`user.notifications`), in one transaction with it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
+from chalicelib.audit.trail import AuditEntry, transact
 from chalicelib.authz.principal import Role
 from chalicelib.core.dynamo import is_condition_failure
 from chalicelib.core.errors import NotFound
@@ -44,24 +48,57 @@ def preferences_of(item: UserModel) -> dict[str, bool]:
     return _from_off(item.notifications_off)
 
 
+def _update_audited(
+    organization_id: str,
+    user_id: str,
+    action: Action,
+    before: dict[str, bool],
+    after: dict[str, bool],
+    *,
+    via: str,
+) -> bool:
+    """The user item's update and its audit record in one transaction; False when the user
+    does not exist."""
+    item = UserModel(org_pk(organization_id), f"{USER_PREFIX}{user_id}")
+    changed = {kind: on for kind, on in after.items() if before.get(kind) != on}
+    entry = AuditEntry(
+        organization_id=organization_id,
+        actor_id=user_id,
+        action="user.notifications",
+        target_type="user",
+        target_id=user_id,
+        before={kind: before[kind] for kind in changed},
+        after=changed | {"via": via},
+    )
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(item, actions=[action], condition=UserModel.pk.exists())
+
+    try:
+        transact(entry, build)
+    except TransactWriteError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
 def set_preferences(
     organization_id: str, user_id: str, preferences: Mapping[str, bool]
 ) -> dict[str, bool]:
-    """Replace the user's preferences (kinds not named keep their value); one UpdateItem."""
+    """Replace the user's preferences (kinds not named keep their value): one transaction with
+    its audit record, none when nothing changes."""
     unknown = set(preferences) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown notification kinds: {sorted(unknown)}")
-    current = get_preferences(organization_id, user_id)
-    current.update(preferences)
+    before = get_preferences(organization_id, user_id)
+    current = before | dict(preferences)
+    if current == before:
+        return current
     off = {kind for kind, on in current.items() if not on}
-    item = UserModel(org_pk(organization_id), f"{USER_PREFIX}{user_id}")
     action = UserModel.notifications_off.set(off) if off else UserModel.notifications_off.remove()
-    try:
-        item.update(actions=[action], condition=UserModel.pk.exists())
-    except UpdateError as error:
-        if is_condition_failure(error):
-            raise NotFound() from None
-        raise
+    if not _update_audited(organization_id, user_id, action, before, current, via="settings"):
+        raise NotFound()
     return current
 
 
@@ -69,16 +106,15 @@ def turn_off(organization_id: str, user_id: str, kind: str) -> bool:
     """Turn one kind off (the one-click unsubscribe); False when the user does not exist."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    item = UserModel(org_pk(organization_id), f"{USER_PREFIX}{user_id}")
     try:
-        item.update(
-            actions=[UserModel.notifications_off.add({kind})], condition=UserModel.pk.exists()
-        )
-    except UpdateError as error:
-        if is_condition_failure(error):
-            return False
-        raise
-    return True
+        before = get_preferences(organization_id, user_id)
+    except NotFound:
+        return False
+    if not before[kind]:
+        return True  # already off: nothing to change or audit
+    action = UserModel.notifications_off.add({kind})
+    after = before | {kind: False}
+    return _update_audited(organization_id, user_id, action, before, after, via="unsubscribe")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from chalice.app import Chalice
 
+from chalicelib.audit.models import AuditRecordModel
+from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings
 from chalicelib.mail import addresses
 from chalicelib.notifications import queue
@@ -30,6 +32,14 @@ ALL_ON = {"ticketCreated": True, "publicReply": True, "requesterReply": True, "a
 
 def notify(app: Chalice) -> None:
     notification_pump.drain(app)
+
+
+def _preference_audits(org: TestOrg, user: TestUser) -> list[dict[str, Any]]:
+    return [
+        {"actor": record.actor_id, **json.loads(record.details)}
+        for record in AuditRecordModel.query(org_pk(org.id), AuditRecordModel.sk.startswith("REC#"))
+        if record.action == "user.notifications" and record.target_id == user.id
+    ]
 
 
 def _ticket(client: Any, user: TestUser, subject: str = "Printer on fire") -> dict[str, Any]:
@@ -213,6 +223,15 @@ def test_preferences_default_on_and_a_kind_turned_off_is_not_mailed(
     response = client.put("/api/me/notifications", json=off, token=org.agent.token)
     assert response.status == 200 and response.json == off
     assert client.get("/api/me/notifications", token=org.agent.token).json == off
+    # Audited with what changed; the same PUT again changes and records nothing.
+    assert client.put("/api/me/notifications", json=off, token=org.agent.token).status == 200
+    assert _preference_audits(org, org.agent) == [
+        {
+            "actor": org.agent.id,
+            "before": {"ticketCreated": True},
+            "after": {"ticketCreated": False, "via": "settings"},
+        }
+    ]
     _ticket(client, org.requester)
     notify(app)
     assert inbox(org.agent.email) == []
@@ -248,6 +267,13 @@ def test_the_one_click_unsubscribe_link_turns_that_kind_off(
         "ticketCreated": False,
     }
     assert _one_click(client, link).status == 200  # idempotent
+    assert _preference_audits(org, org.agent) == [
+        {
+            "actor": org.agent.id,
+            "before": {"ticketCreated": True},
+            "after": {"ticketCreated": False, "via": "unsubscribe"},
+        }
+    ]
     _ticket(client, org.requester, "Second")
     notify(app)
     assert [m.subject for m in inbox(org.agent.email)] == ["[New ticket] First"]
