@@ -328,6 +328,15 @@ NOTIFICATION_READS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The sender reads the recipient, the organization's settings and the ticket (and comment) by
+# key, and an agent's groups (one Query of the organization's partition) when the organization
+# limits agents to their groups.
+SENDER_READS: dict[str, tuple[str, ...]] = {
+    "identity": ("dynamodb:GetItem",),
+    "tickets": ("dynamodb:GetItem", "dynamodb:Query"),
+}
+
+
 def _notifications_queue(sid: str, actions: list[str]) -> dict[str, Any]:
     return {
         "Sid": sid,
@@ -363,9 +372,9 @@ def notifications_router_policy() -> list[dict[str, Any]]:
 
 def notifications_sender_policy() -> list[dict[str, Any]]:
     statements: list[dict[str, Any]] = [
-        _table_statement(f"Read{spec.logical_id}", ("dynamodb:GetItem",), spec)
+        _table_statement(f"Read{spec.logical_id}", SENDER_READS[spec.short_name], spec)
         for spec in table_specs()
-        if spec.short_name in NOTIFICATION_READS
+        if spec.short_name in SENDER_READS
     ]
     statements.append(
         _notifications_queue(

@@ -6,8 +6,8 @@ lookup is keyed by it).
   group (`groupId`) that still exists, that group's members; never the
   person who opened it.
 - `comment.created`, public reply by staff: the requester. Internal notes: nobody, ever.
-- `comment.created`, reply by the requester: the assignee, or every agent and admin when the
-  ticket has none.
+- `comment.created`, reply by the requester: the assignee, or when the ticket has none, its
+  group's members (every agent and admin for an ungrouped ticket).
 - `ticket.updated` that changed the assignee: the new assignee, unless they assigned themself.
 
 The author of a change is never told about it.
@@ -143,7 +143,7 @@ def _comment_created(event: _Event) -> list[Notice]:
         return event.notices(
             [ticket.requester_id], prefs.PUBLIC_REPLY, ticket_id, author, comment_id
         )
-    targets = [ticket.assignee_id] if ticket.assignee_id else _staff_ids(org)
+    targets = [ticket.assignee_id] if ticket.assignee_id else _group_or_staff(org, ticket.group_id)
     return event.notices(targets, prefs.REQUESTER_REPLY, ticket_id, author, comment_id)
 
 

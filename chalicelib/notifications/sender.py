@@ -3,9 +3,10 @@
 Before a send, everything is read again in the notice's organization (every key is built from
 it, so a user, ticket or comment of another organization cannot be addressed): the recipient
 must exist and be active and want this kind; a requester is only told about their own ticket
-and staff only as staff; an internal note is never mailed. A notice that no longer applies is
-dropped (acknowledged). A failed send is reported as a batch item failure, so SQS makes it
-visible again, and after `maxReceiveCount` receives moves it to the dead-letter queue.
+and staff only as staff, an agent limited to their groups only about a ticket they may see; an
+internal note is never mailed. A notice that no longer applies is dropped (acknowledged). A
+failed send is reported as a batch item failure, so SQS makes it visible again, and after
+`maxReceiveCount` receives moves it to the dead-letter queue.
 
 Logs name the kind and the ids, never an address, a subject or a body.
 """
@@ -16,15 +17,16 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.authz.principal import STAFF_ROLES
+from chalicelib.authz.principal import STAFF_ROLES, Role
 from chalicelib.core.observability import count_metric, logger
 from chalicelib.core.settings import get_settings
 from chalicelib.identity import notification_preferences as prefs
+from chalicelib.identity import org_settings
 from chalicelib.identity.notification_preferences import Recipient
 from chalicelib.mail import send
 from chalicelib.notifications.recipients import Notice
 from chalicelib.notifications.render import render
-from chalicelib.tickets import repository
+from chalicelib.tickets import groups, policy, repository
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
     CommentModel,
@@ -49,7 +51,23 @@ def _refusal(notice: Notice, recipient: Recipient | None, ticket: TicketModel | 
         return "no_ticket"
     if notice.kind in _REQUESTER_KINDS:
         return "" if ticket.requester_id == recipient.user_id else "not_visible"
-    return "" if recipient.role in STAFF_ROLES else "not_visible"
+    staff_may_read = recipient.role in STAFF_ROLES and _staff_sees(recipient, ticket)
+    return "" if staff_may_read else "not_visible"
+
+
+def _staff_sees(recipient: Recipient, ticket: TicketModel) -> bool:
+    """Whether the agent or admin may read the ticket now: an agent of an organization that
+    limits agents to their groups is mailed only about tickets that limit allows."""
+    org = recipient.organization_id
+    if (
+        recipient.role is not Role.AGENT
+        or org_settings.agent_ticket_visibility(org) != org_settings.GROUPS
+    ):
+        return True
+    limit = policy.GroupLimit(
+        recipient.user_id, frozenset(groups.groups_of(org, recipient.user_id))
+    )
+    return limit.allows(ticket.group_id, ticket.assignee_id)
 
 
 def _public_comment(notice: Notice) -> CommentModel | None:

@@ -441,3 +441,36 @@ def test_a_deactivated_agent_receives_nothing(app: Chalice, client: Any, make_or
     notify(app)
     assert inbox(org.agent.email) == []
     assert len(inbox(org.admin.email)) == 1
+
+
+def test_agents_limited_to_their_groups_are_mailed_only_about_tickets_they_may_see(
+    app: Chalice, client: Any, make_org: Any
+) -> None:
+    org: TestOrg = make_org()
+    member = org.add_user(org.agent.role)
+    token = org.admin.token
+    group = client.post("/api/admin/groups", json={"name": "Billing"}, token=token).json
+    response = client.put(
+        f"/api/admin/groups/{group['id']}/members", json={"userIds": [member.id]}, token=token
+    )
+    assert response.status == 200, response.body
+    response = client.patch(
+        "/api/admin/settings", json={"agentTicketVisibility": "groups"}, token=token
+    )
+    assert response.status == 200, response.body
+    # Announced to every agent while ungrouped; moved into the group before the notices are
+    # sent: the agent outside it can no longer read it and is not mailed.
+    ticket = _ticket(client, org.requester, "Invoice twice")
+    notification_pump.route_once(app)
+    moved = patch(client, org.admin, ticket, groupId=group["id"])
+    assert moved.status == 200, moved.body
+    notify(app)
+    assert inbox(org.agent.email) == []
+    assert [m.subject for m in inbox(member.email)] == ["[New ticket] Invoice twice"]
+    assert len(inbox(org.admin.email)) == 1  # admins see every ticket
+    # A requester's reply on the unassigned grouped ticket goes to the group, not to all staff.
+    assert comment(client, org.requester, ticket["id"], "Any news?").status == 201
+    notify(app)
+    assert inbox(org.agent.email) == []
+    assert len(inbox(member.email)) == 2
+    assert len(inbox(org.admin.email)) == 1
