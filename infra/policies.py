@@ -330,10 +330,17 @@ NOTIFICATION_READS: dict[str, tuple[str, ...]] = {
 
 # The sender reads the recipient, the organization's settings and the ticket (and comment) by
 # key, and an agent's groups (one Query of the organization's partition) when the organization
-# limits agents to their groups.
+# limits agents to their groups; it writes one send-once record per notice.
 SENDER_READS: dict[str, tuple[str, ...]] = {
     "identity": ("dynamodb:GetItem",),
     "tickets": ("dynamodb:GetItem", "dynamodb:Query"),
+    # The send-once records (Powertools idempotency: put, complete, delete on a failed send).
+    "idempotency": (
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ),
 }
 
 

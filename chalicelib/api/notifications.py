@@ -127,6 +127,6 @@ def route_notifications(event: dict[str, Any], context: Any) -> dict[str, int]:
 def send_notifications(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A batch of the notifications queue -> mail; failed sends go back to the queue."""
     with traced("## send_notifications") as annotate:
-        result = sender.process_queue_event(event)
+        result = sender.process_queue_event(event, lambda_context=context)
         annotate(failed=len(result["batchItemFailures"]))
     return result

@@ -6,7 +6,9 @@ must exist and be active and want this kind; a requester is only told about thei
 and staff only as staff, an agent limited to their groups only about a ticket they may see; an
 internal note is never mailed. A notice that no longer applies is dropped (acknowledged). A
 failed send is reported as a batch item failure, so SQS makes it visible again, and after
-`maxReceiveCount` receives moves it to the dead-letter queue.
+`maxReceiveCount` receives moves it to the dead-letter queue. A notice is sent at most once
+per event, recipient and kind (a Powertools idempotency record, kept for
+`IDEMPOTENCY_TTL_SECONDS`): SQS and the stream both deliver at least once.
 
 Logs name the kind and the ids, never an address, a subject or a body.
 """
@@ -26,7 +28,7 @@ from chalicelib.identity.notification_preferences import Recipient
 from chalicelib.mail import send
 from chalicelib.notifications.recipients import Notice
 from chalicelib.notifications.render import render
-from chalicelib.tickets import groups, policy, repository
+from chalicelib.tickets import groups, idempotency, policy, repository
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
     CommentModel,
@@ -81,7 +83,7 @@ def _public_comment(notice: Notice) -> CommentModel | None:
     return comment if comment.internal is False else None
 
 
-def deliver(notice: Notice) -> str:
+def deliver(notice: Notice, *, lambda_context: Any = None) -> str:
     """Send one notice if it still applies: "sent" or why it was dropped. Raises if the send
     fails (the message is retried)."""
     org = notice.organization_id
@@ -97,11 +99,27 @@ def deliver(notice: Notice) -> str:
         comment = _public_comment(notice)
         if comment is None:
             return "no_public_comment"  # gone, or an internal note: never mailed
-    send(render(notice.kind, recipient, ticket, comment))
-    return "sent"
+    message = render(notice.kind, recipient, ticket, comment)
+    sent: list[bool] = []
+
+    def send_now() -> dict[str, Any]:
+        send(message)
+        sent.append(True)
+        return {"sent": True}
+
+    # Once per event, recipient and kind: a redelivered message or a re-routed stream batch
+    # finds the record and sends nothing. A failed send stores nothing, so its retry sends.
+    scope = {
+        "organizationId": org,
+        "userId": notice.user_id,
+        "operation": f"notification:{notice.kind}",
+        "key": f"{notice.event_id}:{notice.comment_id or ''}",
+    }
+    idempotency.once(scope, {}, send_now, lambda_context=lambda_context)
+    return "sent" if sent else "duplicate"
 
 
-def process_queue_event(event: dict[str, Any]) -> dict[str, Any]:
+def process_queue_event(event: dict[str, Any], *, lambda_context: Any = None) -> dict[str, Any]:
     """An SQS batch -> each notice delivered; the failed ones returned as
     `batchItemFailures` (the event source mapping reports partial batch failures)."""
     failures: list[dict[str, str]] = []
@@ -114,7 +132,7 @@ def process_queue_event(event: dict[str, Any]) -> dict[str, Any]:
             outcomes["unreadable"] = outcomes.get("unreadable", 0) + 1
             continue  # never sendable: retrying it only fills the dead-letter queue
         try:
-            outcome = deliver(notice)
+            outcome = deliver(notice, lambda_context=lambda_context)
         except Exception as error:
             # The error's type only: an SES message can quote the recipient's address.
             logger.error(

@@ -91,6 +91,31 @@ def run_once(
     """
     if key is None:
         return produce()
+    scope = {
+        "organizationId": principal.organization_id,
+        "userId": principal.user_id,
+        "operation": operation,
+        "key": key,
+    }
+    try:
+        return once(scope, payload, produce, lambda_context=lambda_context)
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("A request with this Idempotency-Key is still in progress.") from None
+    except IdempotencyValidationError:
+        raise Conflict("This Idempotency-Key was already used for a different request.") from None
+
+
+def once(
+    scope: dict[str, str],
+    payload: dict[str, Any],
+    produce: Callable[[], dict[str, Any]],
+    *,
+    lambda_context: Any = None,
+) -> dict[str, Any]:
+    """`produce()` once per `scope` (which must name `organizationId`); a later call returns the
+    stored result. If `produce()` raises, nothing is stored and the next call runs it again.
+    Raises Powertools' `IdempotencyAlreadyInProgressError` while another call holds the scope,
+    and `IdempotencyValidationError` when `payload` differs from the first call's."""
     settings = get_settings()
     persistence = _persistence(settings.table_name("idempotency"))
 
@@ -102,19 +127,5 @@ def run_once(
     def execute(request: dict[str, Any]) -> dict[str, Any]:
         return produce()
 
-    request = {
-        "scope": {
-            "organizationId": principal.organization_id,
-            "userId": principal.user_id,
-            "operation": operation,
-            "key": key,
-        },
-        "payload": payload,
-    }
-    try:
-        result: dict[str, Any] = execute(request=request)
-    except IdempotencyAlreadyInProgressError:
-        raise Conflict("A request with this Idempotency-Key is still in progress.") from None
-    except IdempotencyValidationError:
-        raise Conflict("This Idempotency-Key was already used for a different request.") from None
+    result: dict[str, Any] = execute(request={"scope": scope, "payload": payload})
     return result

@@ -474,3 +474,20 @@ def test_agents_limited_to_their_groups_are_mailed_only_about_tickets_they_may_s
     assert inbox(org.agent.email) == []
     assert len(inbox(member.email)) == 2
     assert len(inbox(org.admin.email)) == 1
+
+
+def test_a_notice_delivered_twice_is_mailed_once(app: Chalice, client: Any, make_org: Any) -> None:
+    """SQS and the stream deliver at least once: the same notice again sends nothing."""
+    from chalicelib.notifications import recipients
+    from chalicelib.webhooks.models import EventModel
+
+    org: TestOrg = make_org()
+    _ticket(client, org.requester, "Once only")
+    events = [e for e in EventModel.scan() if e.organization_id == org.id]
+    notices = [n for event in events for n in recipients.notices_for(event)]
+    assert {n.user_id for n in notices} == {org.agent.id, org.admin.id}
+    notify(app)
+    assert len(inbox(org.agent.email)) == 1
+    queue.enqueue(notices)  # the router's batch, routed again
+    notify(app)
+    assert len(inbox(org.agent.email)) == 1 and len(inbox(org.admin.email)) == 1
