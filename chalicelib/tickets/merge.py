@@ -27,7 +27,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.audit import trail as audit
 from chalicelib.authz.principal import Principal
 from chalicelib.core.errors import Conflict, NotFound
-from chalicelib.tickets import names, policy, repository, sla, writes
+from chalicelib.tickets import names, policy, repository, search, sla, writes
 from chalicelib.tickets.markdown_render import render_markdown
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
@@ -223,4 +223,6 @@ def merge_ticket(principal: Principal, ticket_id: str, into_id: str, if_match: i
                 "One of the tickets was changed or merged meanwhile; reload them and retry."
             ) from None
         raise
+    # After the commit, like every index write: the merged words now find the target too.
+    search.reindex_ticket(org, into_id)
     return names.name_ticket(org, Ticket.from_model(target))

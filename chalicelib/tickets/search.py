@@ -11,7 +11,8 @@ condition, not filtered afterwards.
 Terms are written with BatchWriteItem right after the change's transaction commits (one ticket
 subject alone yields more terms than the 100 items a DynamoDB transaction may hold). If the
 process dies in between, the ticket is missing from search until `python -m cli tickets reindex`
-rebuilds it; the ticket itself and its audit record are never affected.
+rebuilds it; the ticket itself and its audit record are never affected. A merge reindexes the
+target with the merged ticket's text, so its words find the target too.
 """
 
 from __future__ import annotations
@@ -52,18 +53,35 @@ def index_text(
     return len(items)
 
 
+def _texts(collection: Iterable[object]) -> tuple[list[str], list[str]]:
+    """A ticket collection's public text (subject, body, public replies) and internal notes."""
+    public: list[str] = []
+    notes: list[str] = []
+    for item in collection:
+        if isinstance(item, TicketModel):
+            public += [item.subject, item.body_markdown]
+        elif isinstance(item, CommentModel):
+            (notes if item.internal else public).append(item.body_markdown)
+    return public, notes
+
+
 def reindex_ticket(organization_id: str, ticket_id: str) -> tuple[int, int]:
-    """Rebuild one ticket's terms from its current text: (terms put, stale terms deleted)."""
+    """Rebuild one ticket's terms from its current text and that of the tickets merged into it:
+    (terms put, stale terms deleted)."""
     collection = repository.ticket_collection(organization_id, ticket_id)
     ticket = next((item for item in collection if isinstance(item, TicketModel)), None)
     existing = {str(item.sk): item for item in collection if isinstance(item, TermModel)}
     wanted: dict[str, TermModel] = {}
     if ticket is not None:
-        public = [ticket.subject, ticket.body_markdown]
-        notes: list[str] = []
-        for item in collection:
-            if isinstance(item, CommentModel):
-                (notes if item.internal else public).append(item.body_markdown)
+        public, notes = _texts(collection)
+        # A merged ticket's words find the ticket it was merged into, whose conversation
+        # shows them (and still find the merged ticket itself).
+        for merged_id in ticket.merged_from or ():
+            merged_public, merged_notes = _texts(
+                repository.ticket_collection(organization_id, merged_id)
+            )
+            public += merged_public
+            notes += merged_notes
         rid = ticket.requester_id
         for term_item in _terms(organization_id, ticket_id, rid, public, public=True) + _terms(
             organization_id, ticket_id, rid, notes, public=False

@@ -131,6 +131,28 @@ def test_target_shows_the_merged_conversation_oldest_first(client: Any, make_org
     assert owners == [t, s, s, t, s, t]
 
 
+def test_search_finds_the_target_by_the_merged_tickets_words(client: Any, make_org: Any) -> None:
+    org = make_org()
+    other, source, target = two_requesters(client, org)
+    assert comment(client, other, source["id"], "the zeppelin printer jams").status == 201
+    assert comment(client, org.agent, source["id"], "vendor quokka", internal=True).status == 201
+    source = get(client, org.agent, source["id"]).json
+    assert merge_call(client, org.agent, source, target["id"]).status == 200
+
+    def found(user: TestUser, q: str) -> set[str]:
+        response = client.get(f"/api/tickets?q={q}", token=user.token)
+        assert response.status == 200, response.body
+        return {item["id"] for item in response.json["items"]}
+
+    assert found(org.agent, "zeppelin") == {source["id"], target["id"]}
+    assert found(org.agent, "quokka") == {source["id"], target["id"]}
+    # The target's requester reads the merged public replies on the target, so finds it by
+    # them; never by an internal note; the source's requester still finds only the source.
+    assert found(org.requester, "zeppelin") == {target["id"]}
+    assert found(org.requester, "quokka") == set()
+    assert found(other, "zeppelin") == {source["id"]}
+
+
 @pytest.mark.parametrize("limit", [1, 2, 4])
 def test_merged_conversation_pages_visit_every_comment_once(
     client: Any, make_org: Any, limit: int
