@@ -1,1 +1,1 @@
-"""Inbound mail: SES stores the raw message in S3, this package turns it into tickets and comments."""
+"""Inbound mail: SES stores each received message in S3; this package tickets it."""
