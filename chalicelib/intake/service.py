@@ -62,6 +62,7 @@ from chalicelib.mail.addresses import (
     ticket_of_message_id,
     ticket_of_reply_address,
 )
+from chalicelib.security_events import events as security_events
 from chalicelib.tickets import repository
 from chalicelib.tickets import service as tickets
 from chalicelib.tickets.models import TicketModel, new_id
@@ -206,6 +207,13 @@ def _process(
         return _finish(claim, Outcome(MailStatus.IGNORED, org, reason=automatic), verdicts)
     failed = verdicts.failed()
     if failed:
+        security_events.emit(
+            "security.suspicious_activity",
+            reason="mail_quarantined",
+            kind=",".join(failed),
+            organization_id=org,
+            email=mail.sender,
+        )
         _quarantine(org, raw, mail, claim, reason=",".join(failed), verdicts=verdicts)
         return _finish(
             claim, Outcome(MailStatus.QUARANTINED, org, reason=",".join(failed)), verdicts
@@ -221,12 +229,13 @@ def deliver(org: str, raw: bytes, mail: parse.ParsedMail) -> Outcome:
     principal = Principal(user_id=sender.id, organization_id=org, role=sender.role)
     ticket = _thread(org, mail)
     note = _dropped_note(mail.dropped)
+    reason = "new"
     if ticket is not None and _may_reply(principal, ticket):
         body = _body(parse.trim_reply(mail.text), note)
         try:
             comment = tickets.add_comment(principal, ticket.ticket_id, CreateComment(body=body))
         except (Conflict, NotFound):
-            comment = None  # closed meanwhile, or not visible: a new ticket below
+            comment = None  # a requester's reply to a CLOSED ticket: a new ticket below
         if comment is not None:
             count = _attach(principal, ticket.ticket_id, raw, mail.files)
             return Outcome(
@@ -238,7 +247,16 @@ def deliver(org: str, raw: bytes, mail: parse.ParsedMail) -> Outcome:
                 attachments=count,
                 dropped_parts=len(mail.dropped),
             )
-    reason = "new" if ticket is None else "not-a-participant"
+        reason = "closed"
+    elif ticket is not None:
+        reason = "not-a-participant"
+        security_events.emit(
+            "security.suspicious_activity",
+            reason="mail_reply_not_participant",
+            organization_id=org,
+            ticket_id=ticket.ticket_id,
+            email=mail.sender,
+        )
     subject = (mail.subject or _NO_SUBJECT)[:SUBJECT_MAX]
     created = tickets.create_ticket(
         principal,
