@@ -16,6 +16,7 @@ from chalicelib.api.directory import directory_bp
 from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
+from chalicelib.api.mail_intake import mail_intake_bp
 from chalicelib.api.passwords import passwords_bp
 from chalicelib.api.tickets import tickets_bp
 from chalicelib.api.webhook_delivery import webhook_delivery_bp
@@ -42,5 +43,6 @@ app.register_blueprint(admin_webhooks_bp, url_prefix="/api")
 app.register_blueprint(audit_bp, url_prefix="/api")
 app.register_blueprint(audit_chainer_bp)
 app.register_blueprint(webhook_delivery_bp)
+app.register_blueprint(mail_intake_bp)
 app.register_blueprint(docs_bp, url_prefix="/api")
 register_preflight(app)  # last: one CORS preflight view per path registered above

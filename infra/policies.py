@@ -317,6 +317,37 @@ def webhooks_policy() -> list[dict[str, Any]]:
     return statements
 
 
+# The inbound-mail function writes what a ticket or comment write does (tickets, identity for
+# a new requester, audit appends, attachments, webhook outbox events), nothing on rate limits,
+# revocations or idempotency records.
+MAIL_INTAKE_TABLES = ("tickets", "identity", "audit", "attachments", "webhooks")
+
+
+def mail_intake_policy() -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for spec in table_specs():
+        if spec.short_name in MAIL_INTAKE_TABLES:
+            actions = API_TABLE_ACTIONS.get(spec.short_name, ITEM_READ + ITEM_WRITE)
+            statements.append(_table_statement(f"Intake{spec.logical_id}", actions, spec))
+    statements += [
+        {
+            # The stored message; quarantined messages put by the CLI path land here too.
+            "Sid": "ReadInboundMail",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [_objects("inbound_mail")],
+        },
+        {
+            # Mail attachments enter the scan-on-put path like uploads (never read back here).
+            "Sid": "PutMailAttachments",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [_objects("uploads")],
+        },
+    ]
+    return statements
+
+
 def token_use_attributes() -> list[str]:
     """The attributes the authorizer's last-use UpdateItem touches: the key and `last_used_at`."""
     keys = [
@@ -462,6 +493,7 @@ BUILDERS = {
     "definitions": definitions_policy,
     "audit_chainer": audit_chainer_policy,
     "webhooks": webhooks_policy,
+    "mail_intake": mail_intake_policy,
 }
 
 

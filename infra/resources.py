@@ -35,6 +35,7 @@ FUNCTION_POLICIES: dict[str, str] = {
     "checkpoint_audit_chains": "audit_chainer",  # schedule: checkpoint quiet organizations
     "deliver_webhooks": "webhooks",  # webhooks table stream -> fan-out, delivery attempts
     "retry_webhook_deliveries": "webhooks",  # schedule: attempts that are due (retries)
+    "ingest_mail": "mail_intake",  # inbound-mail bucket object created -> ticket or comment
 }
 POLICY_FILES: dict[str, str] = {
     "api": "policy-api.json",
@@ -43,10 +44,12 @@ POLICY_FILES: dict[str, str] = {
     "definitions": "policy-definitions.json",
     "audit_chainer": "policy-audit-chainer.json",
     "webhooks": "policy-webhooks.json",
+    "mail_intake": "policy-mail-intake.json",
 }
 SCANNER_FUNCTION = "scan_attachment"
 AUDIT_CHAINER_FUNCTION = "chain_audit_records"
 WEBHOOK_DELIVERY_FUNCTION = "deliver_webhooks"
+MAIL_INTAKE_FUNCTION = "ingest_mail"
 # The asymmetric KMS key that signs audit checkpoints (infra.cfn_audit).
 AUDIT_SIGNING_KEY = "AuditSigningKey"
 
@@ -176,6 +179,7 @@ BUCKETS = (
     BucketSpec("quarantine", "QuarantineBucket", "quarantine_bucket"),
     BucketSpec("definitions", "DefinitionsBucket", "definitions_bucket"),
     BucketSpec("audit_archive", "AuditArchiveBucket", "audit_archive_bucket"),
+    BucketSpec("inbound_mail", "InboundMailBucket", "inbound_mail_bucket"),
 )
 
 
