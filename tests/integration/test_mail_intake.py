@@ -403,3 +403,58 @@ def test_a_reply_to_a_closed_ticket_opens_a_new_one(org: TestOrg, client: Any) -
     assert outcome.status == "TICKETED"
     assert outcome.ticket_id != ticket_id
     assert _comments(org.id, ticket_id) == []
+
+
+def test_the_lambda_ingests_the_object_ses_stored(org: TestOrg) -> None:
+    from chalicelib.api.mail_intake import ingest_mail
+
+    settings = get_settings()
+    raw = corpus.plain(CUSTOMER, support_address(org.id))
+    s3 = boto3.client("s3", region_name=settings.region)
+    s3.put_object(Bucket=settings.inbound_mail_bucket, Key="inbound/abc123", Body=raw)
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {
+            "bucket": {"name": settings.inbound_mail_bucket},
+            "object": {"key": "inbound/abc123"},
+        },
+    }
+
+    (result,) = ingest_mail(event, None)
+    again = ingest_mail(event, None)
+
+    assert result["status"] == "TICKETED"
+    assert _ticket(org.id, result["ticketId"]).body_markdown == "The printer is on fire."
+    assert [r["status"] for r in again] == ["DUPLICATE"]
+
+
+def test_the_lambda_takes_verdicts_and_recipients_from_the_ses_receipt(org: TestOrg) -> None:
+    from chalicelib.api.mail_intake import ingest_mail
+
+    settings = get_settings()
+    raw = corpus.plain(CUSTOMER, "undisclosed-recipients:;")
+    s3 = boto3.client("s3", region_name=settings.region)
+    s3.put_object(Bucket=settings.inbound_mail_bucket, Key="inbound/m1", Body=raw)
+    receipt = {"recipients": [support_address(org.id)], "spamVerdict": {"status": "FAIL"}}
+    event = {"Records": [{"ses": {"mail": {"messageId": "m1"}, "receipt": receipt}}]}
+
+    (result,) = ingest_mail(event, None)
+
+    assert (result["status"], result["organizationId"], result["reason"]) == (
+        "QUARANTINED",
+        org.id,
+        "spam",
+    )
+
+
+def test_the_cli_ingests_an_eml_file(org: TestOrg, tmp_path: Any) -> None:
+    from cli.main import main
+
+    path = tmp_path / "message.eml"
+    path.write_bytes(corpus.plain(CUSTOMER, support_address(org.id)))
+
+    assert main(["mail", "ingest", str(path), "--org", org.id]) == 0
+    assert users.find_by_email(org.id, CUSTOMER) is not None
+    # Addressed to another organization than --org: dropped, exit 1.
+    assert main(["mail", "ingest", str(path), "--org", "nobody-org"]) == 1
