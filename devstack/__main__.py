@@ -124,13 +124,24 @@ def _start_webhooks(app: Any, stop: threading.Event) -> None:
         print(f"Webhook receiver on {receiver.url()} (register it as an endpoint URL)")
 
 
-def _start_mail_capture(stop: threading.Event) -> Path:
-    """Copy every mail moto's SES records to MAIL_DIR (default `.local/mail/`)."""
+def _start_mail_capture(stop: threading.Event, app: Any) -> Path:
+    """Copy every mail moto's SES records to MAIL_DIR (default `.local/mail/`), and ingest every
+    .eml dropped into `<MAIL_DIR>/inbox/` as received mail."""
     from devstack.mail_capture import MailCapture, MailCapturePump
 
     mail_dir = Path(os.environ.get("MAIL_DIR", ROOT / ".local" / "mail"))
     MailCapturePump(MailCapture(mail_dir), stop).start()
+    _start_mail_inbox(app, stop, mail_dir)
     return mail_dir
+
+
+def _start_mail_inbox(app: Any, stop: threading.Event, mail_dir: Path) -> Path:
+    """Ingest every .eml dropped into `<MAIL_DIR>/inbox/` as received mail."""
+    from devstack.mail_inbox import MailInboxPump
+
+    inbox = mail_dir / "inbox"
+    MailInboxPump(app, stop, inbox).start()
+    return inbox
 
 
 class Shutdown:
@@ -257,10 +268,13 @@ def start(host: str, port: int, moto_port: int, state_file: Path | None) -> Stac
     audit_pump = AuditStreamPump(app_module.app, stop)
     audit_pump.start()
     _start_webhooks(app_module.app, stop)
-    mail_dir = _start_mail_capture(stop)
+    mail_dir = _start_mail_capture(stop, app_module.app)
 
     _print_banner(f"http://{host}:{moto_port}", api_url, organizations, out, events_file)
-    print(f"Mail sent by the app (invitations, password resets) written to {mail_dir}/")
+    print(
+        f"Mail sent by the app (invitations, password resets) written to {mail_dir}/; "
+        f"drop received mail (.eml) into {mail_dir}/inbox/"
+    )
     if state_file is not None:
         restored = "restored" if state is not None else "nothing to restore yet"
         print(f"PERSIST=1: {restored}; state is saved to {state_file} at stop")

@@ -458,3 +458,18 @@ def test_the_cli_ingests_an_eml_file(org: TestOrg, tmp_path: Any) -> None:
     assert users.find_by_email(org.id, CUSTOMER) is not None
     # Addressed to another organization than --org: dropped, exit 1.
     assert main(["mail", "ingest", str(path), "--org", "nobody-org"]) == 1
+
+
+def test_the_local_drop_folder_ingests_eml_files(org: TestOrg, app: Any, tmp_path: Any) -> None:
+    import threading
+
+    from devstack.mail_inbox import MailInboxPump
+
+    (tmp_path / "one.eml").write_bytes(corpus.plain(CUSTOMER, support_address(org.id)))
+    pump = MailInboxPump(app, threading.Event(), tmp_path)
+
+    (outcome,) = pump.round()
+
+    assert outcome["status"] == "TICKETED"
+    assert (tmp_path / "done" / "one.eml").exists()
+    assert not (tmp_path / "one.eml").exists()
