@@ -165,15 +165,15 @@ def test_logs_carry_no_address_and_no_body(
     two_orgs: tuple[TestOrg, TestOrg], log_mark: int
 ) -> None:
     a, _ = two_orgs
-    secret_body = "my-unique-body-text-7f3a"
+    unique_body = "my-unique-body-text-7f3a"
     ticket_a = _ticket_of(a)
-    ingest(corpus.plain(CUSTOMER, support_address(a.id), secret_body + "\n"))
-    ingest(corpus.reply(STRANGER, reply_address(a.id, ticket_a), secret_body, ""))
+    ingest(corpus.plain(CUSTOMER, support_address(a.id), unique_body + "\n"))
+    ingest(corpus.reply(STRANGER, reply_address(a.id, ticket_a), unique_body, ""))
     ingest(corpus.plain(CUSTOMER, support_address(a.id), headers={"X-SES-Spam-Verdict": "FAIL"}))
     ingest(corpus.plain(CUSTOMER, "support@nobody-here.mail.deskguard.example"))
 
     lines = lines_since(log_mark)
     assert any(json.loads(line).get("mail_outcome") for line in lines)
     text = "\n".join(lines).lower()
-    for needle in (CUSTOMER, STRANGER, "nobody-here", secret_body, "printer on fire"):
+    for needle in (CUSTOMER, STRANGER, "nobody-here", unique_body, "printer on fire"):
         assert needle not in text
