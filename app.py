@@ -2,6 +2,7 @@
 
 from chalice.app import Chalice
 
+from chalicelib.api.admin_mail import admin_mail_bp
 from chalicelib.api.admin_security import admin_security_bp
 from chalicelib.api.admin_tokens import admin_tokens_bp
 from chalicelib.api.admin_users import admin_users_bp
@@ -40,6 +41,7 @@ app.register_blueprint(directory_bp, url_prefix="/api")
 app.register_blueprint(admin_tokens_bp, url_prefix="/api")
 app.register_blueprint(admin_security_bp, url_prefix="/api")
 app.register_blueprint(admin_webhooks_bp, url_prefix="/api")
+app.register_blueprint(admin_mail_bp, url_prefix="/api")
 app.register_blueprint(audit_bp, url_prefix="/api")
 app.register_blueprint(audit_chainer_bp)
 app.register_blueprint(webhook_delivery_bp)

@@ -204,6 +204,24 @@ def api_policy() -> list[dict[str, Any]]:
             "Action": ["s3:ListBucketVersions"],
             "Resource": [_bucket("uploads"), _bucket("quarantine")],
         },
+        {
+            # The quarantine review: a released message is read back into intake, a discarded
+            # one is deleted (every version). SES stores under inbound/, the CLI under
+            # quarantine/; never put here.
+            "Sid": "ReviewQuarantinedMail",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject"],
+            "Resource": [
+                _objects("inbound_mail", "inbound/"),
+                _objects("inbound_mail", "quarantine/"),
+            ],
+        },
+        {
+            "Sid": "ListQuarantinedMailVersions",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucketVersions"],
+            "Resource": [_bucket("inbound_mail")],
+        },
     ]
     statements += [
         {

@@ -96,6 +96,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): Rule(
         ADMIN_ONLY, api_tokens=False
     ),
+    # Inbound mail a failed SES verdict held back: its administrators review it.
+    ("GET", "/api/admin/mail/quarantine"): Rule(ADMIN_ONLY, scope="admin:mail"),
+    ("POST", "/api/admin/mail/quarantine/{mail_id}/release"): Rule(ADMIN_ONLY, scope="admin:mail"),
+    ("DELETE", "/api/admin/mail/quarantine/{mail_id}"): Rule(ADMIN_ONLY, scope="admin:mail"),
     # Audit
     ("GET", "/api/admin/audit"): Rule(ADMIN_ONLY, scope="admin:audit"),
     ("GET", "/api/admin/audit/verify"): Rule(ADMIN_ONLY, scope="admin:audit"),
@@ -118,6 +122,7 @@ SCOPES: frozenset[str] = frozenset(
         "admin:users",
         "admin:tokens",
         "admin:audit",
+        "admin:mail",
     }
 )
 
