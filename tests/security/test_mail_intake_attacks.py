@@ -5,16 +5,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
+import boto3
 import pytest
 
+from chalicelib.authz.principal import Role
+from chalicelib.core.settings import get_settings
+from chalicelib.identity import users
+from chalicelib.intake.models import (
+    QUARANTINE_PREFIX,
+    QuarantinedMailModel,
+    mail_pk,
+    message_hash,
+)
 from chalicelib.intake.service import ingest
 from chalicelib.mail.addresses import reply_address, support_address, thread_message_id
 from chalicelib.tickets import repository
 from chalicelib.tickets.models import CommentModel, ticket_pk
 from tests.support import mail_corpus as corpus
+from tests.support.assertions import assert_error
 from tests.support.logcheck import events_since, lines_since
-from tests.support.orgs import TestOrg
+from tests.support.orgs import TestOrg, mint_api_token
 
 CUSTOMER = "jane@customer.example"
 STRANGER = "mallory@attacker.example"
@@ -176,4 +188,142 @@ def test_logs_carry_no_address_and_no_body(
     assert any(json.loads(line).get("mail_outcome") for line in lines)
     text = "\n".join(lines).lower()
     for needle in (CUSTOMER, STRANGER, "nobody-here", unique_body, "printer on fire"):
+        assert needle not in text
+
+
+# --- The quarantine review --------------------------------------------------------------------
+
+QUARANTINE = "/api/admin/mail/quarantine"
+
+
+def _quarantined(org: TestOrg, body: str = "The printer is on fire.\n") -> str:
+    msg_id = corpus.message_id()
+    raw = corpus.plain(
+        CUSTOMER,
+        support_address(org.id),
+        body,
+        msg_id=msg_id,
+        headers={"X-SES-DKIM-Verdict": "FAIL", "X-SES-DMARC-Verdict": "FAIL"},
+    )
+    assert ingest(raw).status == "QUARANTINED"
+    return message_hash(msg_id)
+
+
+def _still_held(org: TestOrg, mail_id: str) -> bool:
+    """The `Q#` item is there and so is the stored message it names."""
+    items = [
+        item
+        for item in QuarantinedMailModel.query(
+            mail_pk(org.id), QuarantinedMailModel.sk.startswith(QUARANTINE_PREFIX)
+        )
+        if item.message_hash == mail_id
+    ]
+    if len(items) != 1:
+        return False
+    s3 = boto3.client("s3", region_name=get_settings().region)
+    s3.head_object(Bucket=items[0].raw_bucket, Key=items[0].raw_key)
+    return True
+
+
+def test_another_organizations_admin_cannot_release_or_discard_its_quarantined_mail(
+    client: Any, two_orgs: tuple[TestOrg, TestOrg]
+) -> None:
+    """A's message id sent by B's admin is the same 404 as an id that exists nowhere: nothing of
+    A is ticketed, deleted or given away, with a session and with an admin:mail token."""
+    a, b = two_orgs
+    mail_id = _quarantined(a)
+    unknown = "0" * 64
+    b_token = mint_api_token(b.admin, ["admin:mail"])
+
+    answers = []
+    for token in (b.admin.token, b_token):
+        for url in (f"{QUARANTINE}/{mail_id}", f"{QUARANTINE}/{unknown}"):
+            release = client.post(f"{url}/release", token=token)
+            discard = client.delete(url, token=token)
+            for response in (release, discard):
+                assert_error(response, 404, "NOT_FOUND")
+                assert mail_id not in response.body.decode() and a.id not in response.body.decode()
+            answers.append((release.json, discard.json))
+
+    assert len({json.dumps(answer, sort_keys=True) for answer in answers}) == 1
+    assert _still_held(a, mail_id)
+    assert users.find_by_email(a.id, CUSTOMER) is None
+    assert users.find_by_email(b.id, CUSTOMER) is None
+    assert client.get(QUARANTINE, token=b.admin.token).json["items"] == []
+    # A's admin still finds it where it was.
+    assert [i["id"] for i in client.get(QUARANTINE, token=a.admin.token).json["items"]] == [mail_id]
+
+
+def test_another_organizations_cursor_is_refused_on_the_quarantine_list(
+    client: Any, two_orgs: tuple[TestOrg, TestOrg]
+) -> None:
+    a, b = two_orgs
+    for _ in range(2):
+        _quarantined(a)
+    cursor = client.get(f"{QUARANTINE}?limit=1", token=a.admin.token).json["nextCursor"]
+    assert cursor
+
+    response = client.get(f"{QUARANTINE}?limit=1&cursor={cursor}", token=b.admin.token)
+
+    assert_error(response, 400, "VALIDATION_ERROR")
+    assert CUSTOMER not in response.body.decode()
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.REQUESTER])
+def test_agents_and_requesters_cannot_review_the_quarantine(
+    client: Any, two_orgs: tuple[TestOrg, TestOrg], role: Role
+) -> None:
+    """Even with every scope on an API token: the quarantine holds senders' addresses and mail
+    that failed authentication, for the organization's admins only."""
+    org, _ = two_orgs
+    mail_id = _quarantined(org)
+    user = org.agent if role is Role.AGENT else org.requester
+    everything = mint_api_token(
+        user, ["admin:mail", "admin:users", "tickets:read", "tickets:write"]
+    )
+
+    for token in (user.token, everything):
+        listed = client.get(QUARANTINE, token=token)
+        released = client.post(f"{QUARANTINE}/{mail_id}/release", token=token)
+        discarded = client.delete(f"{QUARANTINE}/{mail_id}", token=token)
+        for response in (listed, released, discarded):
+            assert_error(response, 403, "FORBIDDEN")
+            assert CUSTOMER not in response.body.decode()
+
+    assert _still_held(org, mail_id)
+    assert users.find_by_email(org.id, CUSTOMER) is None
+
+
+@pytest.mark.parametrize(
+    "mail_id",
+    ["..%2F..%2Fetc", "Q%232026-12-01T09%3A00%3A00.000%2B00%3A00", "A" * 64, "0" * 63, "0" * 65],
+)
+def test_malformed_quarantine_ids_are_a_plain_404(
+    client: Any, two_orgs: tuple[TestOrg, TestOrg], mail_id: str
+) -> None:
+    org, _ = two_orgs
+    held = _quarantined(org)
+
+    assert_error(
+        client.post(f"{QUARANTINE}/{mail_id}/release", token=org.admin.token), 404, "NOT_FOUND"
+    )
+    assert_error(client.delete(f"{QUARANTINE}/{mail_id}", token=org.admin.token), 404, "NOT_FOUND")
+    assert _still_held(org, held)
+
+
+def test_releasing_and_discarding_log_no_address_and_no_body(
+    client: Any, two_orgs: tuple[TestOrg, TestOrg], log_mark: int
+) -> None:
+    org, _ = two_orgs
+    unique_body = "my-unique-quarantined-text-41c9"
+    released = _quarantined(org, unique_body + "\n")
+    discarded = _quarantined(org, unique_body + "\n")
+
+    assert client.post(f"{QUARANTINE}/{released}/release", token=org.admin.token).status == 200
+    assert client.delete(f"{QUARANTINE}/{discarded}", token=org.admin.token).status == 204
+
+    reasons = {e.get("reason") for e in events_since(log_mark, "security.suspicious_activity")}
+    assert {"mail_quarantine_released", "mail_quarantine_discarded"} <= reasons
+    text = "\n".join(lines_since(log_mark)).lower()
+    for needle in (CUSTOMER, unique_body, "printer on fire"):
         assert needle not in text
