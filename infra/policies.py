@@ -206,11 +206,11 @@ def api_policy() -> list[dict[str, Any]]:
         },
         {
             # The quarantine review: a released message is read back into intake, a discarded
-            # one is deleted (every version). SES stores under inbound/, the CLI under
-            # quarantine/; never put here.
+            # one is deleted version by version. SES stores under inbound/, the CLI under
+            # quarantine/; the API never puts here.
             "Sid": "ReviewQuarantinedMail",
             "Effect": "Allow",
-            "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject"],
+            "Action": ["s3:DeleteObjectVersion", "s3:GetObject"],
             "Resource": [
                 _objects("inbound_mail", "inbound/"),
                 _objects("inbound_mail", "quarantine/"),

@@ -312,3 +312,31 @@ def test_a_ticketed_message_is_not_in_the_quarantine(client: Any, org: TestOrg) 
     assert_error(client.post(f"{url}/release", token=org.admin.token), 404, "NOT_FOUND")
     assert_error(client.delete(url, token=org.admin.token), 404, "NOT_FOUND")
     assert _claim(org.id, message_hash(msg_id)).status == "TICKETED"
+
+
+def test_a_message_ses_stored_is_released_and_discarded_from_where_ses_put_it(
+    client: Any, org: TestOrg
+) -> None:
+    from chalicelib.api.mail_intake import ingest_mail
+
+    settings = get_settings()
+    ids = []
+    for ses_id in ("ses-release", "ses-discard"):
+        msg_id = corpus.message_id()
+        raw = corpus.plain(CUSTOMER, support_address(org.id), msg_id=msg_id)
+        _s3().put_object(Bucket=settings.inbound_mail_bucket, Key=f"inbound/{ses_id}", Body=raw)
+        receipt = {"recipients": [support_address(org.id)], "spamVerdict": {"status": "FAIL"}}
+        event = {"Records": [{"ses": {"mail": {"messageId": ses_id}, "receipt": receipt}}]}
+        (result,) = ingest_mail(event, None)
+        assert result["status"] == "QUARANTINED"
+        ids.append(message_hash(msg_id))
+    keys = {item.raw_key for item in _held(org.id)}
+    assert keys == {"inbound/ses-release", "inbound/ses-discard"}
+
+    released = client.post(f"{LIST}/{ids[0]}/release", token=org.admin.token)
+    discarded = client.delete(f"{LIST}/{ids[1]}", token=org.admin.token)
+
+    assert (released.status, released.json["status"]) == (200, "TICKETED")
+    assert discarded.status == 204
+    left = _s3().list_object_versions(Bucket=settings.inbound_mail_bucket, Prefix="inbound/ses-")
+    assert [v["Key"] for v in left.get("Versions", [])] == ["inbound/ses-release"]
