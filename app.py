@@ -3,6 +3,7 @@
 from chalice.app import Chalice
 
 from chalicelib.api.admin_groups import admin_groups_bp
+from chalicelib.api.admin_mail import admin_mail_bp
 from chalicelib.api.admin_security import admin_security_bp
 from chalicelib.api.admin_settings import admin_settings_bp
 from chalicelib.api.admin_sla import admin_sla_bp
@@ -19,6 +20,7 @@ from chalicelib.api.directory import directory_bp
 from chalicelib.api.docs import docs_bp
 from chalicelib.api.health import health_bp
 from chalicelib.api.identity import identity_bp
+from chalicelib.api.mail_intake import mail_intake_bp
 from chalicelib.api.notifications import notifications_bp
 from chalicelib.api.passwords import passwords_bp
 from chalicelib.api.sla_sweep import sla_sweep_bp
@@ -46,11 +48,13 @@ app.register_blueprint(admin_tokens_bp, url_prefix="/api")
 app.register_blueprint(admin_security_bp, url_prefix="/api")
 app.register_blueprint(admin_webhooks_bp, url_prefix="/api")
 app.register_blueprint(admin_groups_bp, url_prefix="/api")
+app.register_blueprint(admin_mail_bp, url_prefix="/api")
 app.register_blueprint(admin_settings_bp, url_prefix="/api")
 app.register_blueprint(admin_sla_bp, url_prefix="/api")
 app.register_blueprint(audit_bp, url_prefix="/api")
 app.register_blueprint(audit_chainer_bp)
 app.register_blueprint(webhook_delivery_bp)
 app.register_blueprint(sla_sweep_bp)
+app.register_blueprint(mail_intake_bp)
 app.register_blueprint(docs_bp, url_prefix="/api")
 register_preflight(app)  # last: one CORS preflight view per path registered above

@@ -283,6 +283,19 @@ def _measure(org: Any, ids: list[str], client: Any) -> dict[str, tuple[int, int,
         "/api/tickets?status=OPEN&sort=updatedAt&limit=25",
         requester,
     )
+    run(
+        "GET /tickets?sort=dueAt",
+        "GET",
+        "/api/tickets?status=OPEN&sort=dueAt&limit=25",
+        agent,
+    )
+    run(
+        "GET /tickets?slaState=at_risk,breached",
+        "GET",
+        "/api/tickets?slaState=at_risk,breached&limit=25",
+        agent,
+    )
+    run("GET /tickets?groupId=mine", "GET", "/api/tickets?groupId=mine&limit=25", agent)
     run("GET /tickets?q=seeded (one word)", "GET", "/api/tickets?q=seeded&limit=25", agent)
     run(
         "GET /tickets?q=seeded+printer (two words)",

@@ -14,11 +14,11 @@ import os
 import sys
 from typing import Any
 
-from cli import audit, keys, security_events, stages, tenants, tickets, tokens
+from cli import audit, keys, mail, security_events, stages, tenants, tickets, tokens
 from cli.common import Output, UsageError, aws_options
 from cli.failures import describe
 
-GROUPS = (tenants, tokens, audit, security_events, stages, keys, tickets)
+GROUPS = (tenants, tokens, audit, security_events, stages, keys, tickets, mail)
 
 EPILOG = """\
 examples:
@@ -29,6 +29,7 @@ examples:
       --scopes tickets:read --expires-in-days 30
   python -m cli audit verify --org acme
   python -m cli tickets reindex --org acme
+  python -m cli mail ingest message.eml --org acme
   python -m cli security-events query --category security.failed_login --since 1h
   python -m cli stages new globex
   python -m cli keys show --stage prod

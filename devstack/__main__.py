@@ -135,13 +135,24 @@ def _start_notifications(app: Any, stop: threading.Event) -> Any:
     return pump
 
 
-def _start_mail_capture(stop: threading.Event) -> Path:
-    """Copy every mail moto's SES records to MAIL_DIR (default `.local/mail/`)."""
+def _start_mail_capture(stop: threading.Event, app: Any) -> Path:
+    """Copy every mail moto's SES records to MAIL_DIR (default `.local/mail/`), and ingest every
+    .eml dropped into `<MAIL_DIR>/inbox/` as received mail."""
     from devstack.mail_capture import MailCapture, MailCapturePump
 
     mail_dir = Path(os.environ.get("MAIL_DIR", ROOT / ".local" / "mail"))
     MailCapturePump(MailCapture(mail_dir), stop).start()
+    _start_mail_inbox(app, stop, mail_dir)
     return mail_dir
+
+
+def _start_mail_inbox(app: Any, stop: threading.Event, mail_dir: Path) -> Path:
+    """Ingest every .eml dropped into `<MAIL_DIR>/inbox/` as received mail."""
+    from devstack.mail_inbox import MailInboxPump
+
+    inbox = mail_dir / "inbox"
+    MailInboxPump(app, stop, inbox).start()
+    return inbox
 
 
 class Shutdown:
@@ -270,11 +281,12 @@ def start(host: str, port: int, moto_port: int, state_file: Path | None) -> Stac
     audit_pump.start()
     notification_pump = _start_notifications(app_module.app, stop)
     _start_webhooks(app_module.app, stop)
-    mail_dir = _start_mail_capture(stop)
+    mail_dir = _start_mail_capture(stop, app_module.app)
 
     _print_banner(f"http://{host}:{moto_port}", api_url, organizations, out, events_file)
     print(
-        f"Mail sent by the app (invitations, password resets, notifications) written to {mail_dir}/"
+        f"Mail sent by the app (invitations, password resets, notifications) written to "
+        f"{mail_dir}/; drop received mail (.eml) into {mail_dir}/inbox/"
     )
     if state_file is not None:
         restored = "restored" if state is not None else "nothing to restore yet"

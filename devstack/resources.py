@@ -21,7 +21,12 @@ from chalicelib.notifications.queue import (
 
 def bucket_names() -> list[str]:
     settings = get_settings()
-    return [settings.uploads_bucket, settings.quarantine_bucket, settings.definitions_bucket]
+    return [
+        settings.uploads_bucket,
+        settings.quarantine_bucket,
+        settings.definitions_bucket,
+        settings.inbound_mail_bucket,
+    ]
 
 
 def create_buckets() -> None:

@@ -1,4 +1,5 @@
-"""The S3 buckets of the merge template (uploads, quarantine, definitions, audit archive) and
+"""The S3 buckets of the merge template (uploads, quarantine, definitions, audit archive,
+inbound mail) and
 their bucket policies: private, encrypted, versioned, TLS 1.2+ only; uploads readable only once
 tagged CLEAN (except by the scanner functions), quarantine never readable, the audit archive
 under COMPLIANCE Object Lock."""
@@ -29,6 +30,10 @@ _LIFECYCLE: dict[str, list[dict[str, Any]]] = {
         {"Id": "ExpireOldDefinitions", "Status": "Enabled",
          "NoncurrentVersionExpiration": {"NoncurrentDays": 7}},
     ],
+    "inbound_mail": [
+        {"Id": "ExpireRawMail", "Status": "Enabled", "ExpirationInDays": 90,
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
+    ],
     "audit_archive": [
         {"Id": "ArchiveToGlacier", "Status": "Enabled",
          "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 90}]},
@@ -56,7 +61,7 @@ def bucket_resource(kind: str, settings: Settings, production: bool) -> dict[str
         "VersioningConfiguration": {"Status": "Enabled"},
         "LifecycleConfiguration": {"Rules": copy.deepcopy(_LIFECYCLE[kind])},
     }
-    if kind == "uploads":
+    if kind in ("uploads", "inbound_mail"):
         # Object-created events go to EventBridge, where a rule invokes the scanner (Chalice's
         # packager cannot wire @app.on_s3_event, and a direct notification would be circular).
         properties["NotificationConfiguration"] = {
@@ -127,6 +132,18 @@ def bucket_policy(
                 "Action": ["s3:GetObject", "s3:GetObjectVersion"],
                 "Resource": [objects],
                 "Condition": condition,
+            }
+        )
+    if kind == "inbound_mail":
+        statements.append(
+            {
+                # SES's receipt rule stores each received message under inbound/ (this account).
+                "Sid": "AllowSesReceipt",
+                "Effect": "Allow",
+                "Principal": {"Service": "ses.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": [sub(f"${{{spec.logical_id}.Arn}}/inbound/*")],
+                "Condition": {"StringEquals": {"aws:SourceAccount": sub("${AWS::AccountId}")}},
             }
         )
     if kind == "quarantine":

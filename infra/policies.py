@@ -205,6 +205,24 @@ def api_policy() -> list[dict[str, Any]]:
             "Action": ["s3:ListBucketVersions"],
             "Resource": [_bucket("uploads"), _bucket("quarantine")],
         },
+        {
+            # The quarantine review: a released message is read back into intake, a discarded
+            # one is deleted version by version. SES stores under inbound/, the CLI under
+            # quarantine/; the API never puts here.
+            "Sid": "ReviewQuarantinedMail",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObjectVersion", "s3:GetObject"],
+            "Resource": [
+                _objects("inbound_mail", "inbound/"),
+                _objects("inbound_mail", "quarantine/"),
+            ],
+        },
+        {
+            "Sid": "ListQuarantinedMailVersions",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucketVersions"],
+            "Resource": [_bucket("inbound_mail")],
+        },
     ]
     # Invitations and password resets (chalicelib/mail).
     statements.append(_send_mail())
@@ -418,6 +436,37 @@ def sla_policy() -> list[dict[str, Any]]:
     ]
 
 
+# The inbound-mail function writes what a ticket or comment write does (tickets, identity for
+# a new requester, audit appends, attachments, webhook outbox events), nothing on rate limits,
+# revocations or idempotency records.
+MAIL_INTAKE_TABLES = ("tickets", "identity", "audit", "attachments", "webhooks")
+
+
+def mail_intake_policy() -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for spec in table_specs():
+        if spec.short_name in MAIL_INTAKE_TABLES:
+            actions = API_TABLE_ACTIONS.get(spec.short_name, ITEM_READ + ITEM_WRITE)
+            statements.append(_table_statement(f"Intake{spec.logical_id}", actions, spec))
+    statements += [
+        {
+            # The stored message; quarantined messages put by the CLI path land here too.
+            "Sid": "ReadInboundMail",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [_objects("inbound_mail")],
+        },
+        {
+            # Mail attachments enter the scan-on-put path like uploads (never read back here).
+            "Sid": "PutMailAttachments",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [_objects("uploads")],
+        },
+    ]
+    return statements
+
+
 def token_use_attributes() -> list[str]:
     """The attributes the authorizer's last-use UpdateItem touches: the key and `last_used_at`."""
     keys = [
@@ -566,6 +615,7 @@ BUILDERS = {
     "notifications_router": notifications_router_policy,
     "notifications_sender": notifications_sender_policy,
     "sla": sla_policy,
+    "mail_intake": mail_intake_policy,
 }
 
 

@@ -38,6 +38,7 @@ FUNCTION_POLICIES: dict[str, str] = {
     "route_notifications": "notifications_router",  # webhooks stream -> notices queued
     "send_notifications": "notifications_sender",  # notifications queue -> mail
     "sweep_sla_breaches": "sla",  # schedule: mark overdue SLA targets breached
+    "ingest_mail": "mail_intake",  # inbound-mail bucket object created -> ticket or comment
 }
 POLICY_FILES: dict[str, str] = {
     "api": "policy-api.json",
@@ -49,6 +50,7 @@ POLICY_FILES: dict[str, str] = {
     "notifications_router": "policy-notifications-router.json",
     "notifications_sender": "policy-notifications-sender.json",
     "sla": "policy-sla.json",
+    "mail_intake": "policy-mail-intake.json",
 }
 SCANNER_FUNCTION = "scan_attachment"
 AUDIT_CHAINER_FUNCTION = "chain_audit_records"
@@ -58,6 +60,7 @@ NOTIFICATIONS_SENDER_FUNCTION = "send_notifications"
 # The notifications queue and its dead-letter queue (infra.cfn_notifications).
 NOTIFICATIONS_QUEUE = "NotificationsQueue"
 NOTIFICATIONS_DLQ = "NotificationsDeadLetterQueue"
+MAIL_INTAKE_FUNCTION = "ingest_mail"
 # The asymmetric KMS key that signs audit checkpoints (infra.cfn_audit).
 AUDIT_SIGNING_KEY = "AuditSigningKey"
 
@@ -187,6 +190,7 @@ BUCKETS = (
     BucketSpec("quarantine", "QuarantineBucket", "quarantine_bucket"),
     BucketSpec("definitions", "DefinitionsBucket", "definitions_bucket"),
     BucketSpec("audit_archive", "AuditArchiveBucket", "audit_archive_bucket"),
+    BucketSpec("inbound_mail", "InboundMailBucket", "inbound_mail_bucket"),
 )
 
 

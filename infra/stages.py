@@ -110,6 +110,7 @@ def tenant_stage(config: dict[str, Any], tenant: str, suffix: str) -> dict[str, 
             "QUARANTINE_BUCKET": f"{prefix}-quarantine-{suffix}",
             "DEFINITIONS_BUCKET": f"{prefix}-av-definitions-{suffix}",
             "AUDIT_ARCHIVE_BUCKET": f"{prefix}-audit-archive-{suffix}",
+            "INBOUND_MAIL_BUCKET": f"{prefix}-inbound-mail-{suffix}",
             "JWT_SIGNING_KEY_SECRET_ID": f"{prefix}-signing-keys",
             "JWT_ISSUER": prefix,
         }

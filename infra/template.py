@@ -48,6 +48,7 @@ from infra.cfn_audit import audit_chainer_wiring
 from infra.cfn_buckets import bucket_policy, bucket_resource
 from infra.cfn_common import TemplateError, sub
 from infra.cfn_keys import data_key, signing_secret
+from infra.cfn_mail_intake import mail_intake_wiring
 from infra.cfn_notifications import notification_wiring
 from infra.cfn_observability import (
     FRAGMENT_SECTIONS,
@@ -127,6 +128,7 @@ def build_template(
     resources.update(audit_chainer_wiring(app, stage))
     resources.update(webhook_delivery_wiring(app))
     resources.update(notification_wiring(app, settings))
+    resources.update(mail_intake_wiring(app, settings))
     resources.update(scanner_functions(app, settings))
     resources.update(alarm_topic())
     rest_api, extra = rest_api_overrides(app, stage)

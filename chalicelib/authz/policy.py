@@ -118,6 +118,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/admin/sla/calendar"): Rule(ADMIN_ONLY, api_tokens=False),
     ("GET", "/api/admin/sla/policy"): Rule(ADMIN_ONLY, api_tokens=False),
     ("PUT", "/api/admin/sla/policy"): Rule(ADMIN_ONLY, api_tokens=False),
+    # Inbound mail a failed SES verdict held back: its administrators review it. Releasing
+    # overrides a failed SPF/DKIM/DMARC or spam verdict, and discarding destroys evidence, so
+    # both are session-only like clearing a security flag: a leaked token can only read the list.
+    ("GET", "/api/admin/mail/quarantine"): Rule(ADMIN_ONLY, scope="admin:mail"),
+    ("POST", "/api/admin/mail/quarantine/{mail_id}/release"): Rule(ADMIN_ONLY, api_tokens=False),
+    ("DELETE", "/api/admin/mail/quarantine/{mail_id}"): Rule(ADMIN_ONLY, api_tokens=False),
     # Audit
     ("GET", "/api/admin/audit"): Rule(ADMIN_ONLY, scope="admin:audit"),
     ("GET", "/api/admin/audit/verify"): Rule(ADMIN_ONLY, scope="admin:audit"),
@@ -140,6 +146,7 @@ SCOPES: frozenset[str] = frozenset(
         "admin:users",
         "admin:tokens",
         "admin:audit",
+        "admin:mail",
     }
 )
 

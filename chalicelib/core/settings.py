@@ -156,6 +156,13 @@ class Settings:
     # Ticket notifications (chalicelib/notifications): the SQS queue their sends wait in (a
     # dead-letter queue behind it, infra/cfn_notifications.py).
     notifications_queue: str = ""
+    # Inbound mail (chalicelib/intake): the bucket SES stores received messages in, the largest
+    # message read, and the parts, attachment size and attachment count one message may bring.
+    inbound_mail_bucket: str = ""
+    mail_max_message_bytes: int = 40 * 1024 * 1024
+    mail_max_parts: int = 32
+    mail_max_attachment_bytes: int = 10 * 1024 * 1024
+    mail_max_attachments: int = 10
     # One-time password tokens: how long a reset link and an invitation (setup) link live.
     password_reset_ttl_seconds: int = 1800
     password_setup_ttl_seconds: int = 72 * 3600
@@ -255,6 +262,11 @@ def load(env: Mapping[str, str]) -> Settings:
         mail_domain=(env.get("MAIL_DOMAIN") or "mail.deskguard.example").strip(".").lower(),
         public_app_url=(env.get("PUBLIC_APP_URL") or "http://localhost:8000").rstrip("/"),
         notifications_queue=env.get("NOTIFICATIONS_QUEUE") or f"{prefix}-notifications",
+        inbound_mail_bucket=env.get("INBOUND_MAIL_BUCKET") or f"{prefix}-inbound-mail",
+        mail_max_message_bytes=_int(env, "MAIL_MAX_MESSAGE_BYTES", 40 * 1024 * 1024),
+        mail_max_parts=_int(env, "MAIL_MAX_PARTS", 32),
+        mail_max_attachment_bytes=_int(env, "MAIL_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
+        mail_max_attachments=_int(env, "MAIL_MAX_ATTACHMENTS", 10),
         password_reset_ttl_seconds=_int(env, "PASSWORD_RESET_TTL_SECONDS", 1800),
         password_setup_ttl_seconds=_int(env, "PASSWORD_SETUP_TTL_SECONDS", 72 * 3600),
         password_reset_floor_ms=_int(env, "PASSWORD_RESET_FLOOR_MS", 0 if local else 800),

@@ -28,7 +28,7 @@ from chalicelib.identity.notification_preferences import Recipient
 from chalicelib.mail import send
 from chalicelib.notifications.recipients import Notice
 from chalicelib.notifications.render import render
-from chalicelib.tickets import groups, idempotency, policy, repository
+from chalicelib.tickets import groups, policy, repository
 from chalicelib.tickets.models import (
     COMMENT_PREFIX,
     CommentModel,
@@ -106,6 +106,9 @@ def deliver(notice: Notice, *, lambda_context: Any = None) -> str:
         send(message)
         sent.append(True)
         return {"sent": True}
+
+    # Powertools idempotency loads on the first send, not with the app (cold start).
+    from chalicelib.tickets import idempotency
 
     # Once per event, recipient and kind: a redelivered message or a re-routed stream batch
     # finds the record and sends nothing. A failed send stores nothing, so its retry sends.

@@ -47,10 +47,15 @@ def unsubscribe_url(organization_id: str, user_id: str, kind: str) -> str:
     return f"{get_settings().public_app_url}{UNSUBSCRIBE_PATH}?token={token}"
 
 
+def unsubscribe_mailbox() -> str:
+    """The address of the `mailto:` unsubscribe (inbound mail to it is `chalicelib.intake`'s)."""
+    return f"unsubscribe@{get_settings().mail_domain}"
+
+
 def unsubscribe_mailto(organization_id: str, user_id: str, kind: str) -> str:
     """The `mailto:` alternative of `List-Unsubscribe` (the token in the subject)."""
     token = quote(token_for(organization_id, user_id, kind), safe="")
-    return f"mailto:unsubscribe@{get_settings().mail_domain}?subject=unsubscribe%20{token}"
+    return f"mailto:{unsubscribe_mailbox()}?subject=unsubscribe%20{token}"
 
 
 def apply(token: str) -> tuple[str, str]:

@@ -45,7 +45,7 @@ def test_new_tenant_stage_gets_its_own_names_and_production_settings(config_copy
     }
     assert names == {
         f"deskguard-acme-{kind}-a1b2c3"
-        for kind in ("uploads", "quarantine", "av-definitions", "audit-archive")
+        for kind in ("uploads", "quarantine", "av-definitions", "audit-archive", "inbound-mail")
     }
     assert json.loads(config_copy.read_text())["stages"]["acme"] == stage
 

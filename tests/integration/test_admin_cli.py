@@ -188,6 +188,7 @@ def test_every_command_documents_itself(capsys: pytest.CaptureFixture[str]) -> N
         "stages": ["new"],
         "keys": ["init", "add", "activate", "retire", "show"],
         "tickets": ["reindex"],
+        "mail": ["ingest"],
     }
     groups = _subcommands(build_parser())
     assert {name: sorted(_subcommands(parser)) for name, parser in groups.items()} == {

@@ -491,3 +491,43 @@ def test_a_notice_delivered_twice_is_mailed_once(app: Chalice, client: Any, make
     queue.enqueue(notices)  # the router's batch, routed again
     notify(app)
     assert len(inbox(org.agent.email)) == 1 and len(inbox(org.admin.email)) == 1
+
+
+def test_the_mailto_unsubscribe_turns_that_kind_off(
+    app: Chalice, client: Any, make_org: Any
+) -> None:
+    """RFC 2369: a mail client that sends the `mailto:` of List-Unsubscribe (the subject as
+    given) turns off that one kind; a forged or altered token changes nothing."""
+    from urllib.parse import parse_qs, unquote
+
+    from chalicelib.intake.service import ingest
+    from tests.support import mail_corpus
+
+    org: TestOrg = make_org()
+    _ticket(client, org.requester, "Mailto first")
+    notify(app)
+    (mail,) = inbox(org.agent.email)
+    header = mail.headers["List-Unsubscribe"]
+    (mailto,) = [p.strip().strip("<>") for p in header.split(",") if "mailto:" in p]
+    address, _, query = mailto.removeprefix("mailto:").partition("?")
+    subject = unquote(parse_qs(query)["subject"][0])
+
+    def send(subject: str) -> str:
+        raw = mail_corpus.plain(org.agent.email, address, "", subject=subject)
+        return ingest(raw, recipients=[address]).status
+
+    assert send(subject[:-3] + "abc") == "DROPPED"  # altered token
+    assert send("unsubscribe") == "DROPPED"
+    assert client.get("/api/me/notifications", token=org.agent.token).json == ALL_ON
+    assert send(subject) == "UNSUBSCRIBED"
+    assert client.get("/api/me/notifications", token=org.agent.token).json == {
+        **ALL_ON,
+        "ticketCreated": False,
+    }
+    assert _preference_audits(org, org.agent)[0]["after"] == {
+        "ticketCreated": False,
+        "via": "unsubscribe",
+    }
+    _ticket(client, org.requester, "Mailto second")
+    notify(app)
+    assert [m.subject for m in inbox(org.agent.email)] == ["[New ticket] Mailto first"]

@@ -120,13 +120,14 @@ class Budget:
 def real_objects(client: Any, org: Any) -> dict[str, str]:
     """Path parameter values naming real objects of the callers' organization (made by the
     object makers the authorization matrix uses, tests/support/objects.py): a ticket of its
-    requester with a CLEAN attachment, an API token of its admin, and a user who is none of the
-    callers (a fuzzed PATCH may demote them)."""
+    requester with a CLEAN attachment, an API token of its admin, a user who is none of the
+    callers (a fuzzed PATCH may demote them), and a quarantined message."""
     known: dict[str, str] = {}
     for path in (
         "/api/tickets/{ticket_id}/attachments/{attachment_id}",
         "/api/admin/tokens/{token_id}",
         "/api/admin/users/{user_id}",
+        "/api/admin/mail/quarantine/{mail_id}",
     ):
         known.update(make_objects(client, org, path))
     return known

@@ -22,10 +22,14 @@ from chalicelib.authz.principal import Principal, Role
 from chalicelib.core.org_keys import org_pk
 from chalicelib.core.settings import get_settings, override
 from chalicelib.identity import api_tokens, flags
+from chalicelib.intake import service as intake
+from chalicelib.intake.models import message_hash
+from chalicelib.mail.addresses import support_address
 from chalicelib.tickets import groups
 from chalicelib.webhooks import delivery as webhook_delivery_module
 from chalicelib.webhooks import endpoints as webhook_endpoints
 from chalicelib.webhooks import events as webhook_events
+from tests.support import mail_corpus
 from tests.support.orgs import TestOrg, TestUser
 from tests.support.tickets import create_ticket
 
@@ -131,6 +135,19 @@ def webhook_delivery(client: Any, org: TestOrg, params: dict[str, str]) -> str:
     return str(made.delivery_id)
 
 
+def quarantined_mail(client: Any, org: TestOrg, params: dict[str, str]) -> str:
+    """A message to the organization that SES judged spam: held in its quarantine."""
+    msg_id = mail_corpus.message_id()
+    raw = mail_corpus.plain(
+        "sender@customer.example",
+        support_address(org.id),
+        msg_id=msg_id,
+        headers={"X-SES-Spam-Verdict": "FAIL"},
+    )
+    assert intake.ingest(raw).status == "QUARANTINED"
+    return message_hash(msg_id)
+
+
 # Path prefix ending in a parameter -> a function making that object in `org` and returning the
 # value for the parameter. `params` holds the values of the parameters before it in the path.
 ObjectMaker = Callable[[Any, TestOrg, dict[str, str]], str]
@@ -141,6 +158,7 @@ OBJECT_MAKERS: dict[str, ObjectMaker] = {
     "/api/admin/tokens/{token_id}": api_token,
     "/api/admin/groups/{group_id}": group,
     "/api/admin/webhooks/{webhook_id}": webhook,
+    "/api/admin/mail/quarantine/{mail_id}": quarantined_mail,
     "/api/admin/webhooks/{webhook_id}/deliveries/{delivery_id}": webhook_delivery,
     "/api/tickets/{ticket_id}": ticket,
     "/api/tickets/{ticket_id}/attachments/{attachment_id}": clean_attachment,
