@@ -77,6 +77,8 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
     "application/vnd.openxmlformats-officedocument.presentationml.presentation": (".pptx",),
+    # Only inbound mail stores one (its `original.eml`); uploads cannot declare it.
+    "message/rfc822": (".eml",),
 }
 # Never served as-is, whatever the type (also refused because no type owns them; named here so
 # the refusal says why, and so `served_filename` can never let one through).

@@ -338,6 +338,25 @@ def test_attachments_and_inline_images_go_to_the_scan_path(org: TestOrg) -> None
     assert outcome.attachments == 3
 
 
+@pytest.mark.usefixtures("scanner_settings")
+def test_mail_files_and_the_original_message_scan_clean(app: Any, org: TestOrg) -> None:
+    """Through the real scanner (ClamAV): the mail's file and its `original.eml` come out
+    CLEAN, so both can be downloaded."""
+    from tests.support.attachments import deliver_created
+    from tests.support.av import pdf_bytes
+
+    pdf = pdf_bytes()
+    raw = corpus.with_files(
+        CUSTOMER, support_address(org.id), [("invoice.pdf", "application/pdf", pdf)]
+    )
+    outcome = ingest(raw)
+    ticket_id = _ticket(org.id, outcome.ticket_id).ticket_id
+    for attachment in _attachments(org.id, ticket_id):
+        deliver_created(app, attachment.s3_key)
+    statuses = {a.filename: a.status for a in _attachments(org.id, ticket_id)}
+    assert statuses == {"invoice.pdf": "CLEAN", "original.eml": "CLEAN"}
+
+
 def test_an_attachment_over_the_limit_is_dropped_and_named(org: TestOrg) -> None:
     big = b"A" * (20 * 1024 * 1024)
     raw = corpus.with_files(

@@ -22,7 +22,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 ZIP = "application/zip"
 EXECUTABLE = "application/x-executable"
-TEXT_TYPES = frozenset({"text/plain", "text/csv"})
+# Types told apart from plain text by nothing but their name (a stored mail is text too).
+TEXT_TYPES = frozenset({"text/plain", "text/csv", "message/rfc822"})
 SNIFF_BYTES = 8192
 _CHUNK_BYTES = 1024 * 1024
 
