@@ -4,8 +4,8 @@ For stages whose functions are deployed by plain `chalice deploy --stage <stage>
 "Per-tenant stage with chalice deploy"). The stack `deskguard-<stage>-data` holds what outlives
 code: the data key, the tables, the buckets and their policies, the signing-key secret, the
 scan-events bus, the scanner's dead-letter queue, the notifications queue with its dead-letter
-queue, the audit signing key, the alarm topic and alarms, and the functions' log groups with
-the security metric filters and saved queries. Every
+queue, SES's inbound receipt rule set, the audit signing key, the alarm topic and alarms, and
+the functions' log groups with the security metric filters and saved queries. Every
 resource comes from the same builders as the all-in-CloudFormation merge template
 (`infra.template`); what differs is only how they name the functions and roles, which here are
 Chalice's deploy names (`deskguard-<stage>-<function>`, fixed by `chalice deploy`), so the bucket
@@ -30,6 +30,7 @@ from infra.cfn_audit import audit_lag_alarm, audit_signing_key
 from infra.cfn_buckets import bucket_policy, bucket_resource
 from infra.cfn_common import TemplateError, retain, sub
 from infra.cfn_keys import data_key, signing_secret
+from infra.cfn_mail_intake import receipt_rules
 from infra.cfn_notifications import notification_data_resources
 from infra.cfn_observability import (
     FRAGMENT_SECTIONS,
@@ -44,6 +45,7 @@ from infra.resources import (
     API_HANDLER,
     BUCKETS,
     FUNCTION_POLICIES,
+    MAIL_INTAKE_FUNCTION,
     NOTIFICATIONS_SENDER_FUNCTION,
     SCANNER_FUNCTIONS,
     app_functions,
@@ -144,6 +146,8 @@ def build_data_template(stage: str, app: Chalice | None = None) -> dict[str, Any
         resources.update(scanner_data_resources(settings))
     if NOTIFICATIONS_SENDER_FUNCTION in functions:
         resources.update(notification_data_resources(settings))
+    if MAIL_INTAKE_FUNCTION in functions:
+        resources.update(receipt_rules(settings))  # the trigger itself: infra.post_deploy
     chainers = [name for name in functions if FUNCTION_POLICIES.get(name) == "audit_chainer"]
     if chainers:
         resources.update(audit_signing_key(stage, [_role_arn(stage, n) for n in chainers]))

@@ -16,6 +16,7 @@ prints `nothing to change`). What it applies, from the same definitions as the m
   their ephemeral storage, and the on-failure destination of their asynchronous invocations;
 - the upload trigger: the uploads bucket's EventBridge notifications, the `Object Created` rule
   -> `scan_attachment` and its invoke permission;
+- the inbound-mail trigger, the same for the inbound-mail bucket's `inbound/` -> `ingest_mail`;
 - the audit chainer's trigger: the audit table's stream -> `chain_audit_records`;
 - ticket notifications: the webhooks table's stream -> `route_notifications` and the
   notifications queue -> `send_notifications`.
@@ -39,11 +40,13 @@ from botocore.exceptions import ClientError
 from infra import data_stack, stages
 from infra.cfn_api import REQUEST_AUTHORIZERS, THROTTLE_BURST, THROTTLE_RATE, gateway_responses
 from infra.cfn_audit import audit_stream_mapping
+from infra.cfn_mail_intake import mail_rule
 from infra.cfn_notifications import router_stream_mapping, sender_queue_mapping
 from infra.cfn_scanner import event_invoke_config, upload_rule
 from infra.errors import OperatorError
 from infra.resources import (
     AUDIT_CHAINER_FUNCTION,
+    MAIL_INTAKE_FUNCTION,
     NOTIFICATIONS_QUEUE,
     NOTIFICATIONS_ROUTER_FUNCTION,
     NOTIFICATIONS_SENDER_FUNCTION,
@@ -54,6 +57,7 @@ from infra.resources import (
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_ZIP = ROOT / "build" / "scanner-layer" / "clamav-layer.zip"
 UPLOAD_PERMISSION_SID = "deskguard-upload-created"
+MAIL_PERMISSION_SID = "deskguard-inbound-mail-stored"
 # A layer uploaded inline is limited to 50 MB; larger ones go through the artifacts bucket.
 INLINE_LAYER_LIMIT = 50 * 1024 * 1024
 
@@ -280,7 +284,30 @@ class PostDeploy:
                 self.changes.append(f"{function}: on-failure destination")
 
     def upload_trigger(self) -> None:
-        bucket = self.settings.uploads_bucket
+        function = self._function_arn(SCANNER_FUNCTION)
+        self._bucket_trigger(
+            self.settings.uploads_bucket,
+            f"{self.settings.table_prefix}-upload-created",
+            upload_rule(self.settings, function),
+            function,
+            UPLOAD_PERMISSION_SID,
+        )
+
+    def mail_trigger(self) -> None:
+        """Stored inbound mail -> `ingest_mail` (SES's receipt rules are in the data stack)."""
+        function = self._function_arn(MAIL_INTAKE_FUNCTION)
+        self._bucket_trigger(
+            self.settings.inbound_mail_bucket,
+            f"{self.settings.table_prefix}-inbound-mail-stored",
+            mail_rule(self.settings, function),
+            function,
+            MAIL_PERMISSION_SID,
+        )
+
+    def _bucket_trigger(
+        self, bucket: str, rule: str, wanted: dict[str, Any], function: str, sid: str
+    ) -> None:
+        """The bucket's EventBridge notifications, the rule, its target and the permission."""
         notifications = self.s3.get_bucket_notification_configuration(Bucket=bucket)
         notifications.pop("ResponseMetadata", None)
         if "EventBridgeConfiguration" not in notifications:
@@ -289,16 +316,13 @@ class PostDeploy:
                 Bucket=bucket, NotificationConfiguration=notifications
             )
             self.changes.append(f"bucket {bucket}: EventBridge notifications")
-        function = self._function_arn(SCANNER_FUNCTION)
-        wanted = upload_rule(self.settings, function)
-        rule = f"{self.settings.table_prefix}-upload-created"
         try:
             current = self.events.describe_rule(Name=rule)
         except ClientError:
             current = {}
         pattern = json.loads(current.get("EventPattern", "null"))
         if pattern != wanted["EventPattern"] or current.get("State") != "ENABLED":
-            current = self.events.put_rule(
+            self.events.put_rule(
                 Name=rule,
                 EventPattern=json.dumps(wanted["EventPattern"]),
                 Description=wanted["Description"],
@@ -311,7 +335,7 @@ class PostDeploy:
         if have != wanted["Targets"]:
             self.events.put_targets(Rule=rule, Targets=wanted["Targets"])
             self.changes.append(f"rule {rule} -> {function.rsplit(':', 1)[-1]}")
-        self._permit(function, UPLOAD_PERMISSION_SID, "events.amazonaws.com", rule_arn)
+        self._permit(function, sid, "events.amazonaws.com", rule_arn)
 
     # -- the audit chainer -----------------------------------------------------------------
     def audit_stream(self) -> None:
@@ -386,6 +410,7 @@ class PostDeploy:
         self.stage_settings()
         self.scanner_functions(self.scanner_layer())
         self.upload_trigger()
+        self.mail_trigger()
         self.audit_stream()
         self.notification_triggers()
         return self.changes

@@ -41,6 +41,8 @@ DATA_TYPES_ONLY = {
     "AWS::CloudWatch::Alarm",
     "AWS::CloudWatch::Dashboard",
     "AWS::Logs::LogGroup",
+    "AWS::SES::ReceiptRuleSet",  # SES stores inbound mail: configuration, no code
+    "AWS::SES::ReceiptRule",
     "AWS::Logs::MetricFilter",
     "AWS::Logs::QueryDefinition",
 }
@@ -72,7 +74,12 @@ def test_data_stack_reuses_the_template_definitions_and_holds_no_code() -> None:
     kinds = {resource["Type"] for resource in data_template["Resources"].values()}
     assert kinds <= DATA_TYPES_ONLY
     for logical_id, resource in data_template["Resources"].items():
-        if resource["Type"] in {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue"}:
+        if resource["Type"] in {
+            "AWS::DynamoDB::Table",
+            "AWS::S3::Bucket",
+            "AWS::SQS::Queue",
+            "AWS::SES::ReceiptRule",
+        }:
             assert resource == merge[logical_id], logical_id
     # The uploads bucket lets exactly the scanner roles chalice deploy creates read unscanned files.
     policy = data_template["Resources"]["UploadsBucketPolicy"]["Properties"]["PolicyDocument"]
@@ -220,6 +227,16 @@ def test_post_deploy_applies_once_then_changes_nothing_and_restores_after_a_rede
     events = boto3.client("events", region_name=REGION)
     targets = events.list_targets_by_rule(Rule="deskguard-dev-upload-created")["Targets"]
     assert [t["Arn"].rsplit(":", 1)[-1] for t in targets] == ["deskguard-dev-scan_attachment"]
+    # Stored inbound mail -> ingest_mail, invocable by that rule only.
+    rule = events.describe_rule(Name="deskguard-dev-inbound-mail-stored")
+    pattern = json.loads(rule["EventPattern"])
+    assert pattern["detail"]["object"] == {"key": [{"prefix": "inbound/"}]}
+    targets = events.list_targets_by_rule(Rule="deskguard-dev-inbound-mail-stored")["Targets"]
+    assert [t["Arn"].rsplit(":", 1)[-1] for t in targets] == ["deskguard-dev-ingest_mail"]
+    permission = json.loads(lam.get_policy(FunctionName="deskguard-dev-ingest_mail")["Policy"])
+    (statement,) = permission["Statement"]
+    assert statement["Principal"]["Service"] == "events.amazonaws.com"
+    assert rule["Arn"] in json.dumps(statement["Condition"])
     mappings = lam.list_event_source_mappings(FunctionName="deskguard-dev-chain_audit_records")
     assert [m["EventSourceArn"] for m in mappings["EventSourceMappings"]] == [
         data["AuditTableStreamArn"]
