@@ -74,6 +74,10 @@ class Verdicts:
     def as_dict(self) -> dict[str, str]:
         return {name: value for name in VERDICTS if (value := getattr(self, name)) is not None}
 
+    def sender_authenticated(self) -> bool:
+        """DMARC passed: the From domain is the one SPF or DKIM authenticated (aligned)."""
+        return self.dmarc == "PASS"
+
     def failed(self) -> list[str]:
         """The checks that failed (quarantine); GRAY and PROCESSING_FAILED do not count."""
         return [name for name, value in self.as_dict().items() if value == "FAIL"]

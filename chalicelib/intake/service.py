@@ -10,7 +10,9 @@ is read from it. Otherwise the order of the checks is the security model:
 2. The claim: a conditional put of `ORG#<org>#MAIL` / `MSG#<sha256(Message-ID)>`; a message
    seen before (a retry, a replay) stops here.
 3. Automatic mail (auto-replies, bounces, lists, our own Message-IDs) is recorded, never ticketed.
-4. A failed SES verdict (spam, virus, SPF, DKIM, DMARC) quarantines the message for review.
+4. A failed SES verdict (spam, virus, SPF, DKIM, DMARC) quarantines the message for review, and
+   so does a message from a staff member's address without a DMARC pass (a From header is
+   easy to forge; only an aligned DMARC pass makes it a staff reply).
 5. Threading: a genuine reply address first (its keyed tag is checked under the receiving
    organization's domain, so a reply token of organization A sent to B's address matches
    nothing), then In-Reply-To/References naming a ticket of the same organization, else a new
@@ -236,6 +238,10 @@ def _process(
     if automatic is not None:
         return _finish(claim, Outcome(MailStatus.IGNORED, org, reason=automatic), verdicts)
     failed = verdicts.failed()
+    if not failed and _claims_staff(org, mail) and not verdicts.sender_authenticated():
+        # A From address of staff is only believed with an aligned DMARC pass: anyone can
+        # write it. Held for an administrator instead of becoming a staff reply.
+        failed = ["staff-unauthenticated"]
     if failed:
         security_events.emit(
             "security.suspicious_activity",
@@ -249,6 +255,15 @@ def _process(
             claim, Outcome(MailStatus.QUARANTINED, org, reason=",".join(failed)), verdicts
         )
     return _finish(claim, deliver(org, raw, mail), verdicts)
+
+
+def _claims_staff(org: str, mail: parse.ParsedMail) -> bool:
+    """Whether the From address is an agent's or admin's of the organization (read only)."""
+    address = mail.sender
+    if not address or "@" not in address or len(address) > 254:
+        return False
+    user = users.find_by_email(org, address)
+    return user is not None and user.role in STAFF_ROLES
 
 
 def deliver(org: str, raw: bytes, mail: parse.ParsedMail) -> Outcome:
@@ -371,8 +386,12 @@ def _attach(
     principal: Principal, ticket_id: str, raw: bytes, files: tuple[parse.MailFile, ...]
 ) -> int:
     """Write the files and the original message as PENDING_SCAN attachments of the ticket: the
-    record first, then the object, under the generated key the scanner expects."""
-    items = [*files, parse.MailFile(ORIGINAL_NAME, ORIGINAL_TYPE, raw, inline=False)]
+    record first, then the object, under the generated key the scanner expects. A staff
+    member's mail keeps no `original.eml`: its quoted history and headers (colleagues, Cc)
+    would reach the requester, who sees the ticket's attachments."""
+    items = list(files)
+    if principal.role not in STAFF_ROLES:
+        items.append(parse.MailFile(ORIGINAL_NAME, ORIGINAL_TYPE, raw, inline=False))
     for file in items:
         _put_attachment(principal, ticket_id, file)
     return len(items)

@@ -118,17 +118,32 @@ def _bulk_value(request: BulkRequestData) -> Any:
     return request.tag
 
 
-def _chunks(changes: Sequence[_BulkChange], capacity: int) -> list[list[_BulkChange]]:
+def _chunks(
+    changes: Sequence[_BulkChange], capacity: int, *, group_checks: bool = False
+) -> list[list[_BulkChange]]:
+    """Changes in transactions of at most `capacity` items: the ticket, its tag item, and (for
+    an assignment, `group_checks`) one condition per distinct group of the chunk."""
     chunks: list[list[_BulkChange]] = [[]]
     used = 0
+    groups: set[str] = set()
     for change in changes:
-        size = 1 + (1 if change.tag_put or change.tag_delete else 0)
+        own = 1 + (1 if change.tag_put or change.tag_delete else 0)
+        group = change.item.group_id if group_checks else None
+        size = own + (1 if group is not None and group not in groups else 0)
         if used + size > capacity:
             chunks.append([])
             used = 0
+            groups = set()
+            size = own + (1 if group is not None else 0)
         chunks[-1].append(change)
         used += size
+        if group is not None:
+            groups.add(group)
     return [chunk for chunk in chunks if chunk]
+
+
+def _groups_of(pending: Sequence[_BulkChange]) -> list[str]:
+    return sorted({change.item.group_id for change in pending if change.item.group_id})
 
 
 def _group_members(
@@ -184,7 +199,8 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
     checks = 1 if assign_to is not None else 0
     value = _bulk_value(request)
     committed_any = False
-    for chunk in _chunks(changes, MAX_TRANSACTION_ITEMS - AUDIT_ITEMS - checks):
+    capacity = MAX_TRANSACTION_ITEMS - AUDIT_ITEMS - checks
+    for chunk in _chunks(changes, capacity, group_checks=assign_to is not None):
         pending = list(chunk)
         while pending:
             try:
@@ -207,11 +223,16 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
                     for change in pending:
                         results[change.ticket_id] = "FORBIDDEN"
                     break
+                # The condition checks come first (the assignee, then each group), then the
+                # tag deletes, then the tickets.
+                groups = _groups_of(pending) if assign_to is not None else []
+                left_group = {g for i, g in enumerate(groups) if checks + i in failed}
                 deletes = sum(1 for change in pending if change.tag_delete)
+                first_ticket = checks + len(groups) + deletes
                 conflicted = {
                     change.ticket_id
                     for position, change in enumerate(pending)
-                    if checks + deletes + position in failed
+                    if first_ticket + position in failed or change.item.group_id in left_group
                 }
                 if not conflicted:
                     conflicted = {change.ticket_id for change in pending}
@@ -266,6 +287,9 @@ def _bulk_builder(
     def build(tx: TransactWrite) -> None:
         if assign_to is not None:
             writes.assignee_check(tx, org, assign_to)
+            # Still a member of each ticket's group at commit (a racing membership change fails).
+            for group_id in _groups_of(pending):
+                groups.group_check(tx, org, group_id, assign_to, require_active=False)
         for change in pending:
             if change.tag_delete:
                 tx.delete(TagModel.for_ticket(org, change.ticket_id, change.tag_delete))

@@ -160,13 +160,21 @@ def merge_ticket(principal: Principal, ticket_id: str, into_id: str, if_match: i
     source_event = webhook_events.outbox_item(
         org,
         webhook_events.TICKET_UPDATED,
-        ticket_event_data(source, committed_version=if_match + 1, changed=["mergedInto", "status"]),
+        ticket_event_data(
+            source,
+            committed_version=if_match + 1,
+            changed=["mergedInto", "status"],
+            changed_by=principal.user_id,
+        ),
     )
     target_event = webhook_events.outbox_item(
         org,
         webhook_events.TICKET_UPDATED,
         ticket_event_data(
-            target, committed_version=int(target.version or 0) + 1, changed=["mergedFrom"]
+            target,
+            committed_version=int(target.version or 0) + 1,
+            changed=["mergedFrom"],
+            changed_by=principal.user_id,
         ),
     )
     source_actions: list[Any] = [

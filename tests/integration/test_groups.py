@@ -235,6 +235,46 @@ def test_bulk_assignment_follows_the_group_rule(client: Any, make_org: Any) -> N
     assert stored["assigneeId"] is None
 
 
+def test_bulk_assignment_rechecks_membership_at_commit(
+    client: Any, make_org: Any, monkeypatch: Any
+) -> None:
+    """A membership read before a concurrent removal does not let the assignment through: the
+    transaction conditions on the group item, so only that group's tickets conflict."""
+    from chalicelib.tickets import bulk
+
+    org = make_org()
+    left = _group(client, org, "Left", members=[org.admin.id])  # the agent was just removed
+    stays = _group(client, org, "Stays", members=[org.agent.id])
+    stale = create_ticket(client, org.agent, groupId=left["id"])
+    fine = create_ticket(client, org.agent, groupId=stays["id"])
+    free = create_ticket(client, org.agent)
+    monkeypatch.setattr(
+        bulk,
+        "_group_members",
+        lambda *_: {left["id"]: {org.agent.id}, stays["id"]: {org.agent.id}},
+    )
+    response = client.post(
+        "/api/tickets/bulk",
+        json={
+            "action": "assign",
+            "ids": [stale["id"], fine["id"], free["id"]],
+            "assigneeId": org.agent.id,
+        },
+        token=org.agent.token,
+    )
+    assert response.status == 200, response.body
+    assert response.json["results"] == [
+        {"id": stale["id"], "result": "CONFLICT"},
+        {"id": fine["id"], "result": "ok"},
+        {"id": free["id"], "result": "ok"},
+    ]
+    assignees = {
+        t["id"]: client.get(f"/api/tickets/{t['id']}", token=org.agent.token).json["assigneeId"]
+        for t in (stale, fine, free)
+    }
+    assert assignees == {stale["id"]: None, fine["id"]: org.agent.id, free["id"]: org.agent.id}
+
+
 def test_lists_filter_by_group_and_by_mine(client: Any, make_org: Any) -> None:
     org = make_org()
     mine = _group(client, org, "Mine", members=[org.agent.id])

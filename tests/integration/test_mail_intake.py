@@ -195,16 +195,37 @@ def test_a_reply_threads_by_in_reply_to(org: TestOrg) -> None:
     assert [c.body_markdown for c in _comments(org.id, ticket_id)] == ["Threaded by header."]
 
 
-def test_staff_reply_by_mail_is_a_public_comment(org: TestOrg) -> None:
+def test_staff_reply_by_mail_with_a_dmarc_pass_is_a_public_comment(org: TestOrg) -> None:
     ticket_id = _open_ticket(org)
     raw = corpus.reply(org.agent.email, reply_address(org.id, ticket_id), "On it.", "")
 
-    outcome = ingest(raw)
+    outcome = ingest(raw, receipt={"dmarcVerdict": {"status": "PASS"}})
 
     assert outcome.status == "COMMENTED"
     (comment,) = _comments(org.id, ticket_id)
     assert (comment.author_id, comment.internal) == (org.agent.id, False)
     assert _ticket(org.id, ticket_id).first_responded_at is not None
+    # The staff member's raw mail (quoted history, colleagues in Cc) is not handed to the
+    # requester as an attachment; the requester's own original is.
+    names = [a.filename for a in _attachments(org.id, ticket_id)]
+    assert names == ["original.eml"]  # the one of the requester's mail that opened it
+
+
+@pytest.mark.parametrize("dmarc", [None, "GRAY", "PROCESSING_FAILED"])
+def test_a_staff_address_without_a_dmarc_pass_is_held_not_believed(
+    org: TestOrg, dmarc: str | None
+) -> None:
+    """Anyone can write an agent's address in From: without an aligned DMARC pass the message
+    is quarantined for an administrator, never a staff reply on the ticket."""
+    ticket_id = _open_ticket(org)
+    raw = corpus.reply(org.agent.email, reply_address(org.id, ticket_id), "Refund sent.", "")
+    receipt = {"dmarcVerdict": {"status": dmarc}} if dmarc else None
+
+    outcome = ingest(raw, receipt=receipt)
+
+    assert (outcome.status, outcome.reason) == ("QUARANTINED", "staff-unauthenticated")
+    assert _comments(org.id, ticket_id) == []
+    assert _ticket(org.id, ticket_id).first_responded_at is None
 
 
 def test_a_replayed_message_id_makes_one_ticket(org: TestOrg) -> None:

@@ -366,6 +366,7 @@ def test_webhook_events_and_audit_record(client: Any, make_org: Any) -> None:
     assert updated[target["id"]]["changedFields"] == ["mergedFrom"]
     assert updated[target["id"]]["mergedFrom"] == [source["id"]]
     assert updated[target["id"]]["version"] == target["version"] + 1
+    assert {data["changedBy"] for data in updated.values()} == {org.agent.id}
 
     records = [
         record
