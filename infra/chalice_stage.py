@@ -165,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", required=True)
     args = parser.parse_args(argv)
+    problem = stages.public_settings_problem(args.stage)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     outputs = data_stack.outputs(args.stage)
     if "SigningKeySecretArn" not in outputs:
         # moto's CloudFormation does not create secrets (AWS always outputs it): ask Secrets

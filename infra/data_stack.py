@@ -314,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.print:
         print(json.dumps(build_data_template(args.stage), indent=2, sort_keys=True))
         return 0
+    problem = stages.public_settings_problem(args.stage)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     result = deploy(args.stage, args.artifacts_bucket)
     print(f"stack {stack_name(args.stage)}: {result}")
     return 0

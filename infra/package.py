@@ -234,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", required=True)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    problem = stages.public_settings_problem(args.stage)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     summary = package(args.stage, args.out)
     mib = 1024 * 1024
     function_bytes = int(str(summary["function_unzipped_bytes"]))

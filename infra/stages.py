@@ -87,6 +87,25 @@ def is_production(stage: str) -> bool:
     return stage not in LOCAL_STAGES and stage != "dev"
 
 
+def public_settings_problem(stage: str, config: dict[str, Any] | None = None) -> str | None:
+    """For a production stage: `PUBLIC_APP_URL` (https), `MAIL_DOMAIN` and `MAIL_FROM` must be
+    set in its environment, or reset, invitation and unsubscribe links and reply addresses
+    would point at the local defaults. The deploy commands refuse (exit 1) with this sentence
+    before changing anything in AWS; None when the stage is ready."""
+    if not is_production(stage):
+        return None
+    env = stage_environment(stage, config)
+    missing = {name for name in ("PUBLIC_APP_URL", "MAIL_DOMAIN", "MAIL_FROM") if not env.get(name)}
+    if not env.get("PUBLIC_APP_URL", "").startswith("https://"):
+        missing.add("PUBLIC_APP_URL")
+    if not missing:
+        return None
+    return (
+        f"Stage {stage}: set {', '.join(sorted(missing))} in its environment_variables in "
+        ".chalice/config.json (PUBLIC_APP_URL must be https://...) before deploying."
+    )
+
+
 def tenant_stage(config: dict[str, Any], tenant: str, suffix: str) -> dict[str, Any]:
     """The config block of a new tenant stage: a copy of `prod` with its own names.
 

@@ -50,6 +50,36 @@ def test_new_tenant_stage_gets_its_own_names_and_production_settings(config_copy
     assert json.loads(config_copy.read_text())["stages"]["acme"] == stage
 
 
+def test_deploy_commands_refuse_a_tenant_stage_without_its_public_settings(
+    config_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new tenant stage mails links and reply addresses: the deploy commands stop (exit 1,
+    one sentence) until PUBLIC_APP_URL (https), MAIL_DOMAIN and MAIL_FROM are set."""
+    from infra import chalice_stage, data_stack, package
+
+    stages.add_tenant("acme", config_copy, suffix="a1b2c3")
+    for command in (data_stack.main, chalice_stage.main, package.main):
+        assert command(["--stage", "acme"]) == 1
+        err = capsys.readouterr().err
+        assert "Stage acme: set MAIL_DOMAIN, MAIL_FROM, PUBLIC_APP_URL" in err
+    config = json.loads(config_copy.read_text())
+    config["stages"]["acme"]["environment_variables"].update(
+        {
+            "PUBLIC_APP_URL": "http://help.acme.example",
+            "MAIL_DOMAIN": "mail.acme.example",
+            "MAIL_FROM": "Acme Support <support@acme.example>",
+        }
+    )
+    config_copy.write_text(json.dumps(config))
+    assert "PUBLIC_APP_URL must be https" in str(stages.public_settings_problem("acme"))
+    config["stages"]["acme"]["environment_variables"]["PUBLIC_APP_URL"] = (
+        "https://help.acme.example"
+    )
+    config_copy.write_text(json.dumps(config))
+    assert stages.public_settings_problem("acme") is None
+    assert stages.public_settings_problem("dev") is None  # no real data: defaults are fine
+
+
 @pytest.mark.parametrize("name", ["prod", "local", "Acme", "a", "acme-corp", "x" * 21])
 def test_tenant_names_are_validated(config_copy: Path, name: str) -> None:
     with pytest.raises(ValueError):
