@@ -124,10 +124,16 @@ def _find(organization_id: str, mail_id: str) -> tuple[InboundMailModel, Quarant
 
 
 def _raw_location(held: QuarantinedMailModel) -> tuple[str, str] | None:
-    """Where the raw message is kept: only ever the inbound-mail bucket."""
-    if held.raw_bucket != get_settings().inbound_mail_bucket or not held.raw_key:
+    """Where the raw message is kept: only ever the inbound-mail bucket, under SES's `inbound/`
+    or this organization's `quarantine/<org>/` (the IAM policy says the same; this keeps a
+    stored key from naming anything else even where a policy is broader)."""
+    key = held.raw_key or ""
+    prefixes = ("inbound/", f"quarantine/{held.organization_id}/")
+    if held.raw_bucket != get_settings().inbound_mail_bucket or not key.startswith(prefixes):
         return None
-    return held.raw_bucket, held.raw_key
+    if ".." in key.split("/"):
+        return None
+    return held.raw_bucket, key
 
 
 def _read_raw(held: QuarantinedMailModel) -> bytes | None:
