@@ -47,6 +47,7 @@ def test_every_list_route_is_covered(app: Any) -> None:
     assert _list_routes(app) == [
         "/api/admin/audit",
         "/api/admin/groups",
+        "/api/admin/mail/quarantine",
         "/api/admin/security/flags",
         "/api/admin/tokens",
         "/api/admin/users",
