@@ -225,10 +225,10 @@ def bulk_update(principal: Principal, request: BulkRequestData) -> list[dict[str
                     break
                 # The condition checks come first (the assignee, then each group), then the
                 # tag deletes, then the tickets.
-                groups = _groups_of(pending) if assign_to is not None else []
-                left_group = {g for i, g in enumerate(groups) if checks + i in failed}
+                checked = _groups_of(pending) if assign_to is not None else []
+                left_group = {g for i, g in enumerate(checked) if checks + i in failed}
                 deletes = sum(1 for change in pending if change.tag_delete)
-                first_ticket = checks + len(groups) + deletes
+                first_ticket = checks + len(checked) + deletes
                 conflicted = {
                     change.ticket_id
                     for position, change in enumerate(pending)
