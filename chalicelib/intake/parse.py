@@ -55,14 +55,14 @@ class ParsedMail:
 def parse(raw: bytes, limits: Limits) -> ParsedMail:
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
-    name, sender = parseaddr(_header(message, "From"))
+    name, sender = parseaddr(header(message, "From"))
     text, files, dropped = _walk(message, limits)
     return ParsedMail(
         message=message,
-        message_id=_message_id(_header(message, "Message-ID")),
+        message_id=_message_id(header(message, "Message-ID")),
         sender=sender.strip().lower(),
         sender_name=name.strip(),
-        subject=" ".join(_header(message, "Subject").split()),
+        subject=" ".join(header(message, "Subject").split()),
         text=text,
         files=tuple(files),
         dropped=tuple(dropped),
@@ -71,7 +71,8 @@ def parse(raw: bytes, limits: Limits) -> ParsedMail:
     )
 
 
-def _header(message: Message, name: str) -> str:
+def header(message: Message, name: str) -> str:
+    """A header as text; "" when absent or undecodable."""
     try:
         value = message.get(name)
     except (ValueError, TypeError, IndexError):  # a header the parser cannot decode
@@ -85,13 +86,13 @@ def _message_id(value: str) -> str | None:
 
 
 def _recipients(message: Message) -> list[str]:
-    values = [_header(message, header) for header in ("Delivered-To", "X-Original-To", "To", "Cc")]
+    values = [header(message, name) for name in ("Delivered-To", "X-Original-To", "To", "Cc")]
     return [addr.strip().lower() for _, addr in getaddresses(values) if addr]
 
 
 def _references(message: Message) -> list[str]:
-    found = re.findall(r"<[^<>\s]+>", _header(message, "In-Reply-To"))
-    found += reversed(re.findall(r"<[^<>\s]+>", _header(message, "References")))
+    found = re.findall(r"<[^<>\s]+>", header(message, "In-Reply-To"))
+    found += reversed(re.findall(r"<[^<>\s]+>", header(message, "References")))
     return list(dict.fromkeys(found))
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from email.message import Message
 from typing import Any
 
+from chalicelib.intake.parse import header
 from chalicelib.mail.addresses import is_own_message_id
 
 VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
@@ -28,11 +29,7 @@ _BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
 
 
 def _header(message: Message, name: str) -> str:
-    try:
-        value = message.get(name)
-    except (ValueError, TypeError, IndexError):
-        return ""
-    return str(value).strip() if value is not None else ""
+    return header(message, name).strip()
 
 
 def automatic_reason(  # noqa: PLR0911 (one return per kind of automatic mail)
