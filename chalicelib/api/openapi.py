@@ -28,12 +28,13 @@ from typing import Any
 from chalice.app import Chalice
 from pydantic import BaseModel
 
-from chalicelib.api.routing import BODYLESS_STATUSES, NoBody, RouteDoc, route_doc
+from chalicelib.api.routing import BODYLESS_STATUSES, RouteDoc, route_doc
 from chalicelib.authz.policy import POLICY, SCOPES, Rule
 from chalicelib.core.cursors import Page
 from chalicelib.core.errors import DeskguardError
 from chalicelib.core.headers import HSTS, security_headers
 from chalicelib.core.list_query import ListQuery
+from chalicelib.core.schemas import NoBody
 
 API_VERSION = "0.1.0"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

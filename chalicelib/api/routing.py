@@ -13,13 +13,11 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Blueprint, Request, Response
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib.api.authorizer import deskguard_authorizer
-from chalicelib.auth import containment
 from chalicelib.auth.authorizer import SAFE_METHODS, CsrfRejected, check_csrf
 from chalicelib.authz import policy
 from chalicelib.authz.principal import Credential, Principal
@@ -33,15 +31,28 @@ from chalicelib.core.errors import (
     ValidationFailed,
 )
 from chalicelib.core.http import error_response
+from chalicelib.core.lazy import deferred_names, lazy_module, resolve
 from chalicelib.core.observability import bind_principal, current_context, logger
 from chalicelib.core.route_classes import route_class
-from chalicelib.identity import users
 from chalicelib.ratelimit import limiter as ratelimit
 from chalicelib.security_events import emit
-from chalicelib.tickets import repository as tickets_repository
 from chalicelib.tickets.models import is_valid_id
 
-SchemaT = TypeVar("SchemaT", bound=BaseModel)
+if TYPE_CHECKING:
+    # Needed only by denials, 404s and validation: imported on first use (chalicelib.core.lazy).
+    from pydantic import BaseModel, ValidationError
+
+    from chalicelib.auth import containment
+    from chalicelib.core import schemas as core_schemas
+    from chalicelib.identity import users
+    from chalicelib.tickets import repository as tickets_repository
+else:
+    containment = lazy_module("chalicelib.auth.containment")
+    core_schemas = deferred_names("chalicelib.core.schemas")
+    users = lazy_module("chalicelib.identity.users")
+    tickets_repository = lazy_module("chalicelib.tickets.repository")
+
+SchemaT = TypeVar("SchemaT", bound="BaseModel")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +100,8 @@ class ApiCall:
         return body
 
     def body(self, schema: type[SchemaT]) -> SchemaT:
-        """The body validated against a pydantic schema; field errors go in `details`."""
+        """The body validated against a pydantic schema (or a `Deferred` reference to one);
+        field errors go in `details`."""
         return validated(schema, self.json_object())
 
     def query(self, schema: type[SchemaT]) -> SchemaT:
@@ -100,9 +112,13 @@ class ApiCall:
 
 
 def validated(schema: type[SchemaT], data: object) -> SchemaT:
-    """`data` validated against `schema`, or a 400 with the field errors in `details`."""
+    """`data` validated against `schema` (a model or a `Deferred` reference to one), or a 400
+    with the field errors in `details`."""
+    from pydantic import ValidationError
+
+    model: type[SchemaT] = resolve(schema)
     try:
-        return schema.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         raise ValidationFailed(details=validation_details(error)) from None
 
@@ -234,13 +250,10 @@ class RouteDoc:
 ROUTE_DOC_ATTR = "deskguard_route_doc"
 
 
-class NoBody(BaseModel):
-    """`body=NoBody`: the route reads no request body (a POST that acts on its path alone).
-
-    Documented as an operation without `requestBody`, so a missing body is not a gap.
-    """
-
-    model_config = ConfigDict(defer_build=True)
+# `body=NoBody`: the route reads no request body (a POST that acts on its path alone), documented
+# as an operation without `requestBody`, so a missing body is not a gap. A `Deferred` reference
+# (the model lives in `core.schemas`), like every model a route declares: see `route_doc`.
+NoBody = core_schemas.NoBody
 
 
 # Success statuses that carry no body: documented without content (a 3xx with `Location`).
@@ -248,9 +261,15 @@ BODYLESS_STATUSES = frozenset({204, 301, 302, 303, 307, 308})
 
 
 def route_doc(view: Callable[..., Any]) -> RouteDoc | None:
-    """The documentation a view was registered with (None for views not made by `api_route`)."""
+    """The documentation a view was registered with (None for views not made by `api_route`),
+    its models resolved: routes name them by `Deferred` reference, so that registering a route
+    imports none of them (chalicelib.core.lazy)."""
     doc = getattr(view, ROUTE_DOC_ATTR, None)
-    return doc if isinstance(doc, RouteDoc) else None
+    if not isinstance(doc, RouteDoc):
+        return None
+    return dataclasses.replace(
+        doc, body=resolve(doc.body), query=resolve(doc.query), response=resolve(doc.response)
+    )
 
 
 # --- end route documentation ---

@@ -7,28 +7,25 @@ string. Internal notes reach this module only for staff (the service filters the
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
-from pydantic import ValidationError
 
 from chalicelib.api.routing import ApiCall, api_route, validation_details
 from chalicelib.core.errors import PreconditionRequired, ValidationFailed
-from chalicelib.core.list_query import ListQuery
-from chalicelib.tickets import bulk as bulk_actions
-from chalicelib.tickets import merge, service
-from chalicelib.tickets.schemas import (
-    BULK_REQUEST,
-    BulkOut,
-    BulkRequest,
-    CommentOut,
-    CreateComment,
-    CreateTicket,
-    ListTicketsQuery,
-    MergeTicket,
-    TicketOut,
-    UpdateTicket,
-)
+from chalicelib.core.lazy import deferred_names, lazy_module
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.core import list_query
+    from chalicelib.tickets import bulk as bulk_actions
+    from chalicelib.tickets import merge, service
+    from chalicelib.tickets import schemas as models
+else:
+    list_query = deferred_names("chalicelib.core.list_query")
+    bulk_actions = lazy_module("chalicelib.tickets.bulk")
+    merge = lazy_module("chalicelib.tickets.merge")
+    service = lazy_module("chalicelib.tickets.service")
+    models = deferred_names("chalicelib.tickets.schemas")
 
 tickets_bp = Blueprint(__name__)
 
@@ -60,8 +57,8 @@ def _if_match(call: ApiCall) -> int:
     "/tickets",
     methods=["POST"],
     status=201,
-    body=CreateTicket,
-    response=TicketOut,
+    body=models.CreateTicket,
+    response=models.TicketOut,
     summary=(
         "Open a ticket requested by the caller, or (staff) on behalf of a customer given by "
         "`requesterId` or `requester` {email, name}; `submitterId` records the caller. "
@@ -75,7 +72,7 @@ def _if_match(call: ApiCall) -> int:
 )
 def create_ticket(call: ApiCall) -> Response:
     payload = call.json_object()
-    body = call.body(CreateTicket)
+    body = call.body(models.CreateTicket)
     # Lazy: Powertools' idempotency machinery is costly to import and only creates need it, so
     # the API function's cold start (and every read) does not pay for it.
     from chalicelib.tickets import idempotency
@@ -86,7 +83,7 @@ def create_ticket(call: ApiCall) -> Response:
         "tickets.create",
         key,
         payload,
-        lambda: TicketOut.dump(service.create_ticket(call.principal, body)),
+        lambda: models.TicketOut.dump(service.create_ticket(call.principal, body)),
         lambda_context=call.request.lambda_context,
     )
     return _with_etag(result, status=201)
@@ -96,8 +93,8 @@ def create_ticket(call: ApiCall) -> Response:
     tickets_bp,
     "/tickets",
     methods=["GET"],
-    query=ListTicketsQuery,
-    response=TicketOut,
+    query=models.ListTicketsQuery,
+    response=models.TicketOut,
     paginated=True,
     summary=(
         "Tickets the caller may see (a requester: their own), filtered, sorted (`sort`, default "
@@ -107,45 +104,49 @@ def create_ticket(call: ApiCall) -> Response:
     operation_id="listTickets",
 )
 def list_tickets(call: ApiCall) -> dict[str, Any]:
-    return service.list_tickets(call.principal, call.query(ListTicketsQuery)).dump(TicketOut)
+    return service.list_tickets(call.principal, call.query(models.ListTicketsQuery)).dump(
+        models.TicketOut
+    )
 
 
 @api_route(
     tickets_bp,
     "/tickets/bulk",
     methods=["POST"],
-    body=BulkRequest,
-    response=BulkOut,
+    body=models.BulkRequest,
+    response=models.BulkOut,
     summary="Apply one action to up to 100 tickets (staff); one outcome per id, in order.",
     operation_id="bulkUpdateTickets",
 )
 def bulk(call: ApiCall) -> dict[str, Any]:
+    from pydantic import ValidationError
+
     try:
-        request = BULK_REQUEST.validate_python(call.json_object())
+        request = models.BULK_REQUEST.validate_python(call.json_object())
     except ValidationError as error:
         raise ValidationFailed(details=validation_details(error)) from None
-    return BulkOut.dump({"results": bulk_actions.bulk_update(call.principal, request)})
+    return models.BulkOut.dump({"results": bulk_actions.bulk_update(call.principal, request)})
 
 
 @api_route(
     tickets_bp,
     "/tickets/{ticket_id}",
     methods=["GET"],
-    response=TicketOut,
+    response=models.TicketOut,
     summary="A ticket the caller may see; `ETag` carries its version.",
     operation_id="getTicket",
     response_headers=("ETag",),
 )
 def get_ticket(call: ApiCall, ticket_id: str) -> Response:
-    return _with_etag(TicketOut.dump(service.view_ticket(call.principal, ticket_id)))
+    return _with_etag(models.TicketOut.dump(service.view_ticket(call.principal, ticket_id)))
 
 
 @api_route(
     tickets_bp,
     "/tickets/{ticket_id}",
     methods=["PATCH"],
-    body=UpdateTicket,
-    response=TicketOut,
+    body=models.UpdateTicket,
+    response=models.TicketOut,
     summary=(
         "Change fields of a ticket. Requires `If-Match` with the version read (ETag); a stale "
         "version is a 409. Requesters may only change the subject or close their ticket."
@@ -156,18 +157,18 @@ def get_ticket(call: ApiCall, ticket_id: str) -> Response:
     errors=(428,),
 )
 def update_ticket(call: ApiCall, ticket_id: str) -> Response:
-    body = call.body(UpdateTicket)
+    body = call.body(models.UpdateTicket)
     version = _if_match(call)
     ticket = service.update_ticket(call.principal, ticket_id, body, version)
-    return _with_etag(TicketOut.dump(ticket))
+    return _with_etag(models.TicketOut.dump(ticket))
 
 
 @api_route(
     tickets_bp,
     "/tickets/{ticket_id}/merge",
     methods=["POST"],
-    body=MergeTicket,
-    response=TicketOut,
+    body=models.MergeTicket,
+    response=models.TicketOut,
     summary=(
         "Merge the ticket into `intoId` (staff): it is CLOSED with `mergedInto`, the target "
         "lists it in `mergedFrom` and shows its comments and attachments. Requires `If-Match` "
@@ -180,10 +181,10 @@ def update_ticket(call: ApiCall, ticket_id: str) -> Response:
     errors=(409, 428),
 )
 def merge_ticket(call: ApiCall, ticket_id: str) -> Response:
-    body = call.body(MergeTicket)
+    body = call.body(models.MergeTicket)
     version = _if_match(call)
     target = merge.merge_ticket(call.principal, ticket_id, body.intoId, version)
-    return _with_etag(TicketOut.dump(target))
+    return _with_etag(models.TicketOut.dump(target))
 
 
 @api_route(
@@ -191,8 +192,8 @@ def merge_ticket(call: ApiCall, ticket_id: str) -> Response:
     "/tickets/{ticket_id}/comments",
     methods=["POST"],
     status=201,
-    body=CreateComment,
-    response=CommentOut,
+    body=models.CreateComment,
+    response=models.CommentOut,
     summary=(
         "Reply to a ticket, or add an internal note (staff only). Optional `Idempotency-Key` "
         "header as on ticket creation."
@@ -202,7 +203,7 @@ def merge_ticket(call: ApiCall, ticket_id: str) -> Response:
 )
 def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     payload = call.json_object()
-    body = call.body(CreateComment)
+    body = call.body(models.CreateComment)
     from chalicelib.tickets import idempotency  # lazy, as in create_ticket
 
     key = idempotency.validate_key(call.header(idempotency.HEADER))
@@ -211,7 +212,7 @@ def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
         f"comments.create:{ticket_id}",
         key,
         payload,
-        lambda: CommentOut.dump(service.add_comment(call.principal, ticket_id, body)),
+        lambda: models.CommentOut.dump(service.add_comment(call.principal, ticket_id, body)),
         lambda_context=call.request.lambda_context,
     )
 
@@ -220,12 +221,12 @@ def add_comment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
     tickets_bp,
     "/tickets/{ticket_id}/comments",
     methods=["GET"],
-    query=ListQuery,
-    response=CommentOut,
+    query=list_query.ListQuery,
+    response=models.CommentOut,
     paginated=True,
     summary="A ticket's conversation, oldest first (requesters never see internal notes).",
     operation_id="listComments",
 )
 def list_comments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
-    page = service.list_comments(call.principal, ticket_id, call.query(ListQuery))
-    return page.dump(CommentOut)
+    page = service.list_comments(call.principal, ticket_id, call.query(list_query.ListQuery))
+    return page.dump(models.CommentOut)

@@ -53,3 +53,10 @@ class Out(BaseModel):
     def dump(cls, source: Any) -> dict[str, Any]:
         """The JSON body for `source` (camelCase names, JSON types)."""
         return cls.of(source).model_dump(mode="json")
+
+
+class NoBody(BaseModel):
+    """A route that reads no request body (`api_route(body=NoBody)`, a POST that acts on its
+    path alone): documented as an operation without `requestBody`."""
+
+    model_config = ConfigDict(defer_build=True)
