@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 from chalice.app import Blueprint, Cron, Rate
 
 from chalicelib.core.observability import logger, traced
@@ -33,6 +32,9 @@ OBJECT_CREATED = ("aws.s3", "Object Created")
 
 def created_object(event: dict[str, Any]) -> tuple[str, str, str | None] | None:
     """(bucket, key, version id) of an S3 "Object Created" EventBridge event, else None."""
+    # Lazy: Powertools' event classes are only needed by the functions that receive S3 events.
+    from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
+
     parsed = S3EventBridgeNotificationEvent(event)
     if (parsed.get("source"), parsed.get("detail-type")) != OBJECT_CREATED:
         return None

@@ -10,12 +10,17 @@ exception makes Lambda retry the batch; redelivered records are skipped by the c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Rate
 
-from chalicelib.audit.chainer import checkpoint_due_chains, handle_stream_event
+from chalicelib.core.lazy import lazy_module
 from chalicelib.core.observability import traced
+
+if TYPE_CHECKING:  # imported by these functions' first event, not by every function's import
+    from chalicelib.audit import chainer
+else:
+    chainer = lazy_module("chalicelib.audit.chainer")
 
 audit_chainer_bp = Blueprint(__name__)
 
@@ -27,7 +32,7 @@ CHECKPOINT_SWEEP_FUNCTION = "checkpoint_audit_chains"
 def chain_audit_records(event: dict[str, Any], context: Any) -> dict[str, int]:
     """A batch of the audit table's stream -> records chained (and checkpoints written)."""
     with traced("## chain_audit_records") as annotate:
-        outcome = handle_stream_event(event)
+        outcome = chainer.handle_stream_event(event)
         annotate(chained=outcome.chained, checkpoints=outcome.checkpoints)
     return {
         "chained": outcome.chained,
@@ -40,6 +45,6 @@ def chain_audit_records(event: dict[str, Any], context: Any) -> dict[str, int]:
 def checkpoint_audit_chains(event: Any) -> dict[str, int]:
     """Checkpoint quiet organizations whose last records no checkpoint covers yet."""
     with traced("## checkpoint_audit_chains") as annotate:
-        written = checkpoint_due_chains()
+        written = chainer.checkpoint_due_chains()
         annotate(checkpoints=written)
     return {"checkpoints": written}

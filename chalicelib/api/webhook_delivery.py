@@ -9,12 +9,17 @@ and anything the stream consumer missed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Rate
 
+from chalicelib.core.lazy import lazy_module
 from chalicelib.core.observability import traced
-from chalicelib.webhooks.delivery import process_due, process_stream_event
+
+if TYPE_CHECKING:  # imported by these functions' first event, not by every function's import
+    from chalicelib.webhooks import delivery
+else:
+    delivery = lazy_module("chalicelib.webhooks.delivery")
 
 webhook_delivery_bp = Blueprint(__name__)
 
@@ -33,7 +38,7 @@ def _summary(outcomes: list[Any]) -> dict[str, int]:
 def deliver_webhooks(event: dict[str, Any], context: Any) -> dict[str, int]:
     """A batch of the webhooks table's stream -> events fanned out, deliveries attempted."""
     with traced("## deliver_webhooks") as annotate:
-        counts = _summary(process_stream_event(event))
+        counts = _summary(delivery.process_stream_event(event))
         annotate(**counts)
     return counts
 
@@ -42,6 +47,6 @@ def deliver_webhooks(event: dict[str, Any], context: Any) -> dict[str, int]:
 def retry_webhook_deliveries(event: Any) -> dict[str, int]:
     """Attempt every delivery whose next attempt is due (and fan out missed events)."""
     with traced("## retry_webhook_deliveries") as annotate:
-        counts = _summary(process_due())
+        counts = _summary(delivery.process_due())
         annotate(**counts)
     return counts
