@@ -75,3 +75,36 @@ def test_the_authorizer_module_leaves_pydantic_token_management_and_audit_writes
         "chalicelib.ratelimit",
     )
     assert write_side == set()
+
+
+def test_importing_the_app_loads_no_model_nor_any_route_s_domain_service() -> None:
+    """Registering the routes names their models and services; the first request imports them."""
+    modules = loaded_after("import app")
+    assert "chalicelib.api.admin_webhooks" in modules  # every route module is registered
+    deferred = under(modules, "pydantic", "pydantic_core", "chalicelib.core.list_query")
+    deferred |= {m for m in modules if m.startswith("chalicelib.") and m.endswith("schemas")}
+    deferred |= under(
+        modules,
+        "chalicelib.tickets.service",
+        "chalicelib.tickets.bulk",
+        "chalicelib.tickets.merge",
+        "chalicelib.tickets.sla",
+        "chalicelib.attachments.service",
+        "chalicelib.webhooks.delivery",
+        "chalicelib.webhooks.endpoints",
+        "chalicelib.intake",
+        "chalicelib.audit.chainer",
+        "chalicelib.identity.password_flows",
+        "aws_lambda_powertools.utilities.data_classes",
+    )
+    assert deferred == set()
+
+
+def test_a_route_s_declared_models_load_when_they_are_used() -> None:
+    """The OpenAPI document (and a request) resolves the references a route was declared with."""
+    modules = loaded_after(
+        "import app; from chalicelib.api.routing import route_doc; "
+        "doc = route_doc(app.app.routes['/api/tickets']['GET'].view_function); "
+        "assert doc is not None and doc.query.__name__ == 'ListTicketsQuery'"
+    )
+    assert {"pydantic", "chalicelib.tickets.schemas", "chalicelib.core.list_query"} <= modules
