@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.core.list_query import ListQuery
-from chalicelib.core.text import check_one_line
-from chalicelib.identity import api_tokens
-from chalicelib.identity.schemas import IssuedTokenOut, TokenOut
+from chalicelib.core.lazy import deferred_names, lazy_module
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.core import list_query
+    from chalicelib.identity import api_tokens
+    from chalicelib.identity import schemas as models
+else:
+    list_query = deferred_names("chalicelib.core.list_query")
+    api_tokens = lazy_module("chalicelib.identity.api_tokens")
+    models = deferred_names("chalicelib.identity.schemas")
 
 admin_tokens_bp = Blueprint(__name__)
-
-
-class CreateTokenBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    name: Annotated[str, Field(min_length=1, max_length=80), AfterValidator(check_one_line)]
-    scopes: list[str] = Field(min_length=1, max_length=20)
-    expiresInDays: int  # noqa: N815 (the contract's field name)
 
 
 @api_route(
@@ -28,8 +26,8 @@ class CreateTokenBody(BaseModel):
     "/admin/tokens",
     methods=["POST"],
     status=201,
-    body=CreateTokenBody,
-    response=IssuedTokenOut,
+    body=models.CreateTokenBody,
+    response=models.IssuedTokenOut,
     summary=(
         "Create an API token owned by the caller (known scopes; expiry 1..API_TOKEN_MAX_DAYS "
         "days); the secret is in the response only."
@@ -37,29 +35,29 @@ class CreateTokenBody(BaseModel):
     operation_id="createApiToken",
 )
 def create_token(call: ApiCall) -> dict[str, Any]:
-    body = call.body(CreateTokenBody)
+    body = call.body(models.CreateTokenBody)
     issued = api_tokens.create_token(
         call.principal, name=body.name, scopes=body.scopes, expires_in_days=body.expiresInDays
     )
-    return IssuedTokenOut.dump(issued)
+    return models.IssuedTokenOut.dump(issued)
 
 
 @api_route(
     admin_tokens_bp,
     "/admin/tokens",
     methods=["GET"],
-    query=ListQuery,
-    response=TokenOut,
+    query=list_query.ListQuery,
+    response=models.TokenOut,
     paginated=True,
     summary="The organization's API tokens (never their secrets), a page at a time.",
     operation_id="listApiTokens",
 )
 def list_tokens(call: ApiCall) -> dict[str, Any]:
-    query = call.query(ListQuery)
+    query = call.query(list_query.ListQuery)
     page = api_tokens.list_tokens(
         call.principal.organization_id, limit=query.limit, cursor=query.cursor
     )
-    return page.dump(TokenOut)
+    return page.dump(models.TokenOut)
 
 
 @api_route(
@@ -68,7 +66,7 @@ def list_tokens(call: ApiCall) -> dict[str, Any]:
     methods=["POST"],
     status=201,
     body=NoBody,
-    response=IssuedTokenOut,
+    response=models.IssuedTokenOut,
     summary=(
         "Issue a successor (same owner, name, scopes, lifetime); the old token keeps working "
         "for a grace period. 409 unless the token is active."
@@ -76,7 +74,7 @@ def list_tokens(call: ApiCall) -> dict[str, Any]:
     operation_id="rotateApiToken",
 )
 def rotate_token(call: ApiCall, token_id: str) -> dict[str, Any]:
-    return IssuedTokenOut.dump(api_tokens.rotate_token(call.principal, token_id))
+    return models.IssuedTokenOut.dump(api_tokens.rotate_token(call.principal, token_id))
 
 
 @api_route(

@@ -6,28 +6,22 @@ in the ticket, comment and attachment bodies instead.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
-from pydantic import AfterValidator, Field
 
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.authz.principal import Role
-from chalicelib.core.list_query import ListQuery
-from chalicelib.core.text import check_one_line
-from chalicelib.identity import users
-from chalicelib.identity.schemas import DirectoryUserOut
+from chalicelib.core.lazy import deferred_names, lazy_module
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.identity import schemas as models
+    from chalicelib.identity import users
+else:
+    users = lazy_module("chalicelib.identity.users")
+    models = deferred_names("chalicelib.identity.schemas")
 
 directory_bp = Blueprint(__name__)
-
-SearchPrefix = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(check_one_line)]
-
-
-class DirectoryQuery(ListQuery):
-    """`role`: only that role; `q`: name or e-mail starts with it (case-insensitive)."""
-
-    role: Literal["REQUESTER", "AGENT", "ADMIN"] | None = None
-    q: SearchPrefix | None = None
 
 
 @api_route(
@@ -35,8 +29,8 @@ class DirectoryQuery(ListQuery):
     "/users",
     methods=["GET"],
     operation_id="listDirectoryUsers",
-    query=DirectoryQuery,
-    response=DirectoryUserOut,
+    query=models.DirectoryQuery,
+    response=models.DirectoryUserOut,
     paginated=True,
     summary=(
         "The organization's people sorted by name, a page at a time; `role` filters by role, "
@@ -44,7 +38,7 @@ class DirectoryQuery(ListQuery):
     ),
 )
 def list_directory(call: ApiCall) -> dict[str, Any]:
-    query = call.query(DirectoryQuery)
+    query = call.query(models.DirectoryQuery)
     page = users.list_directory(
         call.principal.organization_id,
         role=None if query.role is None else Role(query.role),
@@ -52,7 +46,7 @@ def list_directory(call: ApiCall) -> dict[str, Any]:
         limit=query.limit,
         cursor=query.cursor,
     )
-    return page.dump(DirectoryUserOut)
+    return page.dump(models.DirectoryUserOut)
 
 
 @api_route(
@@ -60,8 +54,8 @@ def list_directory(call: ApiCall) -> dict[str, Any]:
     "/users/{user_id}",
     methods=["GET"],
     operation_id="getDirectoryUser",
-    response=DirectoryUserOut,
+    response=models.DirectoryUserOut,
     summary="One person of the caller's organization (404 for anyone else).",
 )
 def get_directory_user(call: ApiCall, user_id: str) -> dict[str, Any]:
-    return DirectoryUserOut.dump(users.get_user(call.principal.organization_id, user_id))
+    return models.DirectoryUserOut.dump(users.get_user(call.principal.organization_id, user_id))

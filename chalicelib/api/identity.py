@@ -3,41 +3,33 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.auth import devices
 from chalicelib.auth.authorizer import SESSION_COOKIE
-from chalicelib.auth.sessions import issue_session
 from chalicelib.core.errors import Unauthenticated
+from chalicelib.core.lazy import deferred_names, lazy_module
 from chalicelib.core.observability import current_context
 from chalicelib.core.settings import get_settings
-from chalicelib.identity import revocation, users
-from chalicelib.identity.schemas import LoginOut, UserOut
 from chalicelib.ratelimit import limiter as ratelimit
 from chalicelib.security_events import emit
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.auth import devices, sessions
+    from chalicelib.identity import revocation, users
+    from chalicelib.identity import schemas as models
+else:
+    devices = lazy_module("chalicelib.auth.devices")
+    sessions = lazy_module("chalicelib.auth.sessions")
+    revocation = lazy_module("chalicelib.identity.revocation")
+    users = lazy_module("chalicelib.identity.users")
+    models = deferred_names("chalicelib.identity.schemas")
 
 identity_bp = Blueprint(__name__)
 
 _COOKIE_ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Strict"
-
-
-class LoginBody(BaseModel):
-    """`organization` is the organization's slug: identities belong to one organization, and
-    the same e-mail may have an account (and another password) in several."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    organization: str = Field(min_length=1, max_length=64)
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
-
-    def account(self) -> str:
-        """What the login limiter and the device cookie are keyed by: the organization and the
-        e-mail together (one organization's guesser cannot slow another's user down)."""
-        return f"{self.organization.strip().lower()}/{users.normalize_email(self.email)}"
 
 
 def _answer_no_sooner_than_the_floor(started: float) -> None:
@@ -54,15 +46,15 @@ def _answer_no_sooner_than_the_floor(started: float) -> None:
     "/auth/login",
     methods=["POST"],
     public=True,
-    body=LoginBody,
-    response=LoginOut,
+    body=models.LoginBody,
+    response=models.LoginOut,
     errors=(401,),
     operation_id="login",
 )
 def login(call: ApiCall) -> Response:
     """Log in. Only failures count against the limits (docs/identity.md, "Login throttling")."""
     started = time.monotonic()
-    body = call.body(LoginBody)
+    body = call.body(models.LoginBody)
     account = body.account()
     device_id = devices.trusted_device(call.header("cookie"), account)
     attempt = ratelimit.begin_login(account, ip=current_context().ip, device_id=device_id)
@@ -74,14 +66,14 @@ def login(call: ApiCall) -> Response:
         _answer_no_sooner_than_the_floor(started)
         raise
     ratelimit.record_login_success(attempt)
-    session = issue_session(user.id, user.organization_id, user.role)
+    session = sessions.issue_session(user.id, user.organization_id, user.role)
     cookie = (
         f"{SESSION_COOKIE}={session.token}; Max-Age={get_settings().session_ttl_seconds}; "
         f"{_COOKIE_ATTRIBUTES}"
     )
     payload = {"token": session.token, "expires_at": session.expires_at, "user": user}
     return Response(
-        body=LoginOut.dump(payload),
+        body=models.LoginOut.dump(payload),
         status_code=200,
         headers={
             "Content-Type": "application/json",
@@ -94,12 +86,12 @@ def login(call: ApiCall) -> Response:
     identity_bp,
     "/me",
     methods=["GET"],
-    response=UserOut,
+    response=models.UserOut,
     operation_id="getMe",
 )
 def me(call: ApiCall) -> dict[str, Any]:
     principal = call.principal
-    return UserOut.dump(users.get_user(principal.organization_id, principal.user_id))
+    return models.UserOut.dump(users.get_user(principal.organization_id, principal.user_id))
 
 
 @api_route(

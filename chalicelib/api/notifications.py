@@ -4,59 +4,44 @@ queue; the queue -> mail). docs/api.md, "Notifications"."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
+from chalicelib.core.lazy import deferred_names, lazy_module
 from chalicelib.core.observability import traced
-from chalicelib.core.schemas import Out
-from chalicelib.identity import notification_preferences
-from chalicelib.notifications import router, sender, unsubscribe
+
+if TYPE_CHECKING:  # imported on a route's or a function's first use (chalicelib.core.lazy)
+    from chalicelib.identity import notification_preferences
+    from chalicelib.identity import schemas as models
+    from chalicelib.notifications import router, sender, unsubscribe
+else:
+    notification_preferences = lazy_module("chalicelib.identity.notification_preferences")
+    models = deferred_names("chalicelib.identity.schemas")
+    router = lazy_module("chalicelib.notifications.router")
+    sender = lazy_module("chalicelib.notifications.sender")
+    unsubscribe = lazy_module("chalicelib.notifications.unsubscribe")
 
 notifications_bp = Blueprint(__name__)
 
 ROUTER_FUNCTION = "route_notifications"
 SENDER_FUNCTION = "send_notifications"
-
-
-class NotificationPreferences(BaseModel):
-    """Every kind, `true` = mailed. PUT sends all of them."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    ticketCreated: bool  # noqa: N815
-    publicReply: bool  # noqa: N815
-    requesterReply: bool  # noqa: N815
-    assigned: bool
-
-
-class NotificationPreferencesOut(Out):
-    ticket_created: bool
-    public_reply: bool
-    requester_reply: bool
-    assigned: bool
+# The path of the mails' one-click links (`unsubscribe.UNSUBSCRIBE_PATH`, built by
+# `unsubscribe.unsubscribe_url`) without the blueprint's `/api` prefix, written out: reading it
+# from that module would import the preferences domain at the cold start.
+UNSUBSCRIBE_ROUTE = "/notifications/unsubscribe"
 
 
 def _out(preferences: dict[str, bool]) -> dict[str, Any]:
-    return NotificationPreferencesOut.model_validate(preferences).model_dump(mode="json")
-
-
-class UnsubscribeQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    token: str = Field(min_length=1, max_length=400)
-
-
-class UnsubscribedOut(Out):
-    kind: str
-    subscribed: bool
+    return models.NotificationPreferencesOut.model_validate(preferences).model_dump(mode="json")
 
 
 @api_route(
     notifications_bp,
     "/me/notifications",
     methods=["GET"],
-    response=NotificationPreferencesOut,
+    response=models.NotificationPreferencesOut,
     operation_id="getNotificationPreferences",
     summary="Which ticket notifications the caller receives by mail (every kind on by default).",
 )
@@ -71,14 +56,14 @@ def get_preferences(call: ApiCall) -> dict[str, Any]:
     notifications_bp,
     "/me/notifications",
     methods=["PUT"],
-    body=NotificationPreferences,
-    response=NotificationPreferencesOut,
+    body=models.NotificationPreferences,
+    response=models.NotificationPreferencesOut,
     operation_id="setNotificationPreferences",
     summary="Set which ticket notifications the caller receives by mail (every kind given).",
 )
 def put_preferences(call: ApiCall) -> dict[str, Any]:
     principal = call.principal
-    body = call.body(NotificationPreferences)
+    body = call.body(models.NotificationPreferences)
     return _out(
         notification_preferences.set_preferences(
             principal.organization_id, principal.user_id, body.model_dump()
@@ -88,12 +73,12 @@ def put_preferences(call: ApiCall) -> dict[str, Any]:
 
 @api_route(
     notifications_bp,
-    unsubscribe.UNSUBSCRIBE_PATH.removeprefix("/api"),
+    UNSUBSCRIBE_ROUTE,
     methods=["POST"],
     public=True,
     body=NoBody,
-    query=UnsubscribeQuery,
-    response=UnsubscribedOut,
+    query=models.UnsubscribeQuery,
+    response=models.UnsubscribedOut,
     errors=(404,),
     operation_id="unsubscribeNotification",
     content_types=(
@@ -109,9 +94,9 @@ def put_preferences(call: ApiCall) -> dict[str, Any]:
     ),
 )
 def unsubscribe_one_click(call: ApiCall) -> dict[str, Any]:
-    query = call.query(UnsubscribeQuery)
+    query = call.query(models.UnsubscribeQuery)
     _, kind = unsubscribe.apply(query.token)
-    return UnsubscribedOut.dump({"kind": kind, "subscribed": False})
+    return models.UnsubscribedOut.dump({"kind": kind, "subscribed": False})
 
 
 @notifications_bp.lambda_function(name=ROUTER_FUNCTION)

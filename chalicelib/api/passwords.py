@@ -4,18 +4,24 @@ invitation's setup), and the admin-initiated reset. docs/identity.md, "Passwords
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
 from chalicelib.auth.authorizer import SESSION_COOKIE
-from chalicelib.auth.sessions import issue_session
 from chalicelib.authz.principal import Credential
+from chalicelib.core.lazy import deferred_names, lazy_module
 from chalicelib.core.settings import get_settings
-from chalicelib.identity import password_flows
-from chalicelib.identity.schemas import AdminResetOut, LoginOut, ResetRequestedOut
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.auth import sessions
+    from chalicelib.identity import password_flows
+    from chalicelib.identity import schemas as models
+else:
+    sessions = lazy_module("chalicelib.auth.sessions")
+    password_flows = lazy_module("chalicelib.identity.password_flows")
+    models = deferred_names("chalicelib.identity.schemas")
 
 passwords_bp = Blueprint(__name__)
 
@@ -26,31 +32,13 @@ RESET_REQUESTED = (
 )
 
 
-class ChangePasswordBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    currentPassword: str = Field(min_length=1, max_length=1024)  # noqa: N815
-    newPassword: str = Field(min_length=1, max_length=1024)  # noqa: N815
-
-
-class ResetRequestBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    organization: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
-    email: str = Field(min_length=3, max_length=254)
-
-
-class ResetCompleteBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    token: str = Field(min_length=1, max_length=200)
-    newPassword: str = Field(min_length=1, max_length=1024)  # noqa: N815
-
-
 @api_route(
     passwords_bp,
     "/me/password",
     methods=["POST"],
     operation_id="changePassword",
-    body=ChangePasswordBody,
-    response=LoginOut,
+    body=models.ChangePasswordBody,
+    response=models.LoginOut,
     summary=(
         "Change the caller's password (current password required; length rule and breached-"
         "password list). Ends every session of the user, this one included, and answers with "
@@ -58,12 +46,12 @@ class ResetCompleteBody(BaseModel):
     ),
 )
 def change_password(call: ApiCall) -> Response:
-    body = call.body(ChangePasswordBody)
+    body = call.body(models.ChangePasswordBody)
     principal = call.principal
     user = password_flows.change_password(
         principal.organization_id, principal.user_id, body.currentPassword, body.newPassword
     )
-    session = issue_session(user.id, user.organization_id, user.role)
+    session = sessions.issue_session(user.id, user.organization_id, user.role)
     headers: dict[str, Any] = {"Content-Type": "application/json"}
     if principal.credential is Credential.COOKIE:
         headers["Set-Cookie"] = (
@@ -71,7 +59,7 @@ def change_password(call: ApiCall) -> Response:
             f"{_COOKIE_ATTRIBUTES}"
         )
     payload = {"token": session.token, "expires_at": session.expires_at, "user": user}
-    return Response(body=LoginOut.dump(payload), status_code=200, headers=headers)
+    return Response(body=models.LoginOut.dump(payload), status_code=200, headers=headers)
 
 
 def _hold_until_the_floor(started: float) -> None:
@@ -89,8 +77,8 @@ def _hold_until_the_floor(started: float) -> None:
     operation_id="requestPasswordReset",
     status=202,
     public=True,
-    body=ResetRequestBody,
-    response=ResetRequestedOut,
+    body=models.ResetRequestBody,
+    response=models.ResetRequestedOut,
     summary=(
         "Ask for a password-reset link by e-mail. The same 202 and body whether or not the "
         "address has an account in the organization."
@@ -98,12 +86,12 @@ def _hold_until_the_floor(started: float) -> None:
 )
 def request_password_reset(call: ApiCall) -> dict[str, Any]:
     started = time.monotonic()
-    body = call.body(ResetRequestBody)
+    body = call.body(models.ResetRequestBody)
     try:
         password_flows.request_reset(body.organization, body.email)
     finally:
         _hold_until_the_floor(started)
-    return ResetRequestedOut.dump({"message": RESET_REQUESTED})
+    return models.ResetRequestedOut.dump({"message": RESET_REQUESTED})
 
 
 @api_route(
@@ -113,14 +101,14 @@ def request_password_reset(call: ApiCall) -> dict[str, Any]:
     operation_id="completePasswordReset",
     status=204,
     public=True,
-    body=ResetCompleteBody,
+    body=models.ResetCompleteBody,
     summary=(
         "Set a new password with the one-time token of a reset or invitation link (works once, "
         "before it expires, and not after the password changed). Ends every session of the user."
     ),
 )
 def complete_password_reset(call: ApiCall) -> Response:
-    body = call.body(ResetCompleteBody)
+    body = call.body(models.ResetCompleteBody)
     password_flows.complete_with_token(body.token, body.newPassword)
     return Response(body="", status_code=204)
 
@@ -132,7 +120,7 @@ def complete_password_reset(call: ApiCall) -> Response:
     operation_id="sendPasswordReset",
     status=202,
     body=NoBody,
-    response=AdminResetOut,
+    response=models.AdminResetOut,
     summary=(
         "Send a user of the caller's organization a password-reset link (audited); their "
         "current password works until the link is used. 409 for a deactivated user."
@@ -147,4 +135,4 @@ def admin_password_reset(call: ApiCall, user_id: str) -> dict[str, Any]:
         if sent
         else ("The reset link could not be mailed; try again later.")
     )
-    return AdminResetOut.dump({"message": message, "mail_sent": sent})
+    return models.AdminResetOut.dump({"message": message, "mail_sent": sent})

@@ -60,3 +60,9 @@ class NoBody(BaseModel):
     path alone): documented as an operation without `requestBody`."""
 
     model_config = ConfigDict(defer_build=True)
+
+
+# `GET /api/health` (no docstring: the OpenAPI document shows it as the schema's description).
+class HealthOut(Out):
+    status: str
+    stage: str

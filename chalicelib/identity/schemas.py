@@ -1,16 +1,134 @@
-"""Response schemas of the identity routes (users, login, API tokens): `XOut.dump(...)` is the
-body (see `chalicelib.core.schemas`), the OpenAPI document and the fuzzer's oracle."""
+"""Schemas of the identity routes (login, passwords, users, the directory, API tokens,
+notification preferences): `XOut.dump(...)` is the body (see `chalicelib.core.schemas`), the
+OpenAPI document and the fuzzer's oracle; the `...Body` and `...Query` models are what the routes
+accept. The route modules name them by deferred reference, so this module (and pydantic) load on
+a route's first request, not at the API function's cold start (see `chalicelib.core.lazy`)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chalicelib.authz.principal import Role
+from chalicelib.core.list_query import ListQuery
 from chalicelib.core.schemas import Out, UtcTimestamp, iso_from_epoch
+from chalicelib.core.text import check_one_line
+from chalicelib.identity import users
 from chalicelib.identity.api_token_format import token_status
 from chalicelib.identity.api_tokens import ListedToken
+
+RoleName = Literal["REQUESTER", "AGENT", "ADMIN"]
+# A person's name as others read it: no control characters, line breaks or bidi controls.
+OneLineName = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(check_one_line)]
+# A directory search: a name or e-mail prefix, on one line.
+SearchPrefix = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(check_one_line)]
+
+
+# --- Login and passwords ---------------------------------------------------------------------
+
+
+class LoginBody(BaseModel):
+    """`organization` is the organization's slug: identities belong to one organization, and
+    the same e-mail may have an account (and another password) in several."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    organization: str = Field(min_length=1, max_length=64)
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+    def account(self) -> str:
+        """What the login limiter and the device cookie are keyed by: the organization and the
+        e-mail together (one organization's guesser cannot slow another's user down)."""
+        return f"{self.organization.strip().lower()}/{users.normalize_email(self.email)}"
+
+
+class ChangePasswordBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    currentPassword: str = Field(min_length=1, max_length=1024)  # noqa: N815
+    newPassword: str = Field(min_length=1, max_length=1024)  # noqa: N815
+
+
+class ResetRequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    organization: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
+    email: str = Field(min_length=3, max_length=254)
+
+
+class ResetCompleteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    token: str = Field(min_length=1, max_length=200)
+    newPassword: str = Field(min_length=1, max_length=1024)  # noqa: N815
+
+
+# --- Users (admin) and the directory ---------------------------------------------------------
+
+
+class CreateUserBody(BaseModel):
+    """No `id`, `organizationId`, `password`, `passwordHash` or `active`: those are never
+    client-set. The new user chooses their password through the invitation mail's link."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    name: OneLineName
+    role: RoleName
+
+
+class UpdateUserBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    name: OneLineName | None = None
+    role: RoleName | None = None
+    active: bool | None = None
+
+
+class DirectoryQuery(ListQuery):
+    """`role`: only that role; `q`: name or e-mail starts with it (case-insensitive)."""
+
+    role: Literal["REQUESTER", "AGENT", "ADMIN"] | None = None
+    q: SearchPrefix | None = None
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+
+class CreateTokenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    name: Annotated[str, Field(min_length=1, max_length=80), AfterValidator(check_one_line)]
+    scopes: list[str] = Field(min_length=1, max_length=20)
+    expiresInDays: int  # noqa: N815 (the contract's field name)
+
+
+# --- Notification preferences and the one-click unsubscribe ---------------------------------
+
+
+class NotificationPreferences(BaseModel):
+    """Every kind, `true` = mailed. PUT sends all of them."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    ticketCreated: bool  # noqa: N815
+    publicReply: bool  # noqa: N815
+    requesterReply: bool  # noqa: N815
+    assigned: bool
+
+
+class NotificationPreferencesOut(Out):
+    ticket_created: bool
+    public_reply: bool
+    requester_reply: bool
+    assigned: bool
+
+
+class UnsubscribeQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    token: str = Field(min_length=1, max_length=400)
+
+
+class UnsubscribedOut(Out):
+    kind: str
+    subscribed: bool
+
+
+# --- Responses -------------------------------------------------------------------------------
 
 
 class UserOut(Out):

@@ -10,11 +10,11 @@ import pytest
 from chalice.app import Blueprint, Chalice
 from openapi_spec_validator import validate
 
-from chalicelib.api.health import HealthOut
 from chalicelib.api.openapi import generate, undocumented
 from chalicelib.api.routing import api_route
 from chalicelib.authz.policy import POLICY
 from chalicelib.core.cursors import DEFAULT_LIMIT, MAX_LIMIT
+from chalicelib.core.schemas import HealthOut
 from tests.support.assertions import assert_contract_headers
 
 
