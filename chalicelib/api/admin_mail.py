@@ -3,14 +3,21 @@ release into normal intake, discard. ADMIN only (policy)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.core.list_query import ListQuery
-from chalicelib.intake import quarantine
-from chalicelib.intake.schemas import QuarantinedMailOut, ReleasedMailOut
+from chalicelib.core.lazy import deferred_names, lazy_module
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.core import list_query
+    from chalicelib.intake import quarantine
+    from chalicelib.intake import schemas as models
+else:
+    list_query = deferred_names("chalicelib.core.list_query")
+    quarantine = lazy_module("chalicelib.intake.quarantine")
+    models = deferred_names("chalicelib.intake.schemas")
 
 admin_mail_bp = Blueprint(__name__)
 
@@ -19,18 +26,18 @@ admin_mail_bp = Blueprint(__name__)
     admin_mail_bp,
     "/admin/mail/quarantine",
     methods=["GET"],
-    query=ListQuery,
-    response=QuarantinedMailOut,
+    query=list_query.ListQuery,
+    response=models.QuarantinedMailOut,
     paginated=True,
     summary="The organization's quarantined inbound messages, newest first (never a body).",
     operation_id="listQuarantinedMail",
 )
 def list_quarantine(call: ApiCall) -> dict[str, Any]:
-    query = call.query(ListQuery)
+    query = call.query(list_query.ListQuery)
     page = quarantine.list_quarantined(
         call.principal.organization_id, limit=query.limit, cursor=query.cursor
     )
-    return page.dump(QuarantinedMailOut)
+    return page.dump(models.QuarantinedMailOut)
 
 
 @api_route(
@@ -38,7 +45,7 @@ def list_quarantine(call: ApiCall) -> dict[str, Any]:
     "/admin/mail/quarantine/{mail_id}/release",
     methods=["POST"],
     body=NoBody,
-    response=ReleasedMailOut,
+    response=models.ReleasedMailOut,
     errors=(409,),
     summary=(
         "Ingest a quarantined message as if its verdicts had passed: a ticket or a comment "
@@ -50,7 +57,7 @@ def list_quarantine(call: ApiCall) -> dict[str, Any]:
 def release_quarantined(call: ApiCall, mail_id: str) -> dict[str, Any]:
     principal = call.principal
     released = quarantine.release(principal.organization_id, mail_id, actor_id=principal.user_id)
-    return ReleasedMailOut.dump(released)
+    return models.ReleasedMailOut.dump(released)
 
 
 @api_route(

@@ -3,13 +3,19 @@ session-only (policy): a leaked API token cannot widen what agents see."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
 from chalicelib.api.routing import ApiCall, api_route
-from chalicelib.identity import org_settings
-from chalicelib.identity.schemas import OrgSettingsBody, OrgSettingsOut
+from chalicelib.core.lazy import deferred_names, lazy_module
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.identity import org_settings
+    from chalicelib.identity import schemas as models
+else:
+    org_settings = lazy_module("chalicelib.identity.org_settings")
+    models = deferred_names("chalicelib.identity.schemas")
 
 admin_settings_bp = Blueprint(__name__)
 
@@ -19,11 +25,11 @@ admin_settings_bp = Blueprint(__name__)
     "/admin/settings",
     methods=["GET"],
     operation_id="getOrgSettings",
-    response=OrgSettingsOut,
+    response=models.OrgSettingsOut,
     summary="The organization's settings.",
 )
 def get_settings(call: ApiCall) -> dict[str, Any]:
-    return OrgSettingsOut.dump(org_settings.get_settings(call.principal.organization_id))
+    return models.OrgSettingsOut.dump(org_settings.get_settings(call.principal.organization_id))
 
 
 @api_route(
@@ -31,17 +37,17 @@ def get_settings(call: ApiCall) -> dict[str, Any]:
     "/admin/settings",
     methods=["PATCH"],
     operation_id="updateOrgSettings",
-    body=OrgSettingsBody,
-    response=OrgSettingsOut,
+    body=models.OrgSettingsBody,
+    response=models.OrgSettingsOut,
     summary=(
         "Change `agentTicketVisibility` (audited): `organization` (agents see every ticket) or "
         "`groups` (agents see their groups' tickets, their own assignments and ungrouped ones)."
     ),
 )
 def update_settings(call: ApiCall) -> dict[str, Any]:
-    body = call.body(OrgSettingsBody)
+    body = call.body(models.OrgSettingsBody)
     principal = call.principal
     updated = org_settings.set_agent_ticket_visibility(
         principal.organization_id, body.agentTicketVisibility, actor_id=principal.user_id
     )
-    return OrgSettingsOut.dump(updated)
+    return models.OrgSettingsOut.dump(updated)

@@ -7,13 +7,19 @@ principal's organization).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 
 from chalicelib.api.routing import ApiCall, api_route
-from chalicelib.tickets import sla
-from chalicelib.tickets.sla_schemas import CalendarIn, CalendarOut, PolicyIn, PolicyOut
+from chalicelib.core.lazy import deferred_names, lazy_module
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.tickets import sla
+    from chalicelib.tickets import sla_schemas as models
+else:
+    sla = lazy_module("chalicelib.tickets.sla")
+    models = deferred_names("chalicelib.tickets.sla_schemas")
 
 admin_sla_bp = Blueprint(__name__)
 
@@ -23,11 +29,11 @@ admin_sla_bp = Blueprint(__name__)
     "/admin/sla/calendar",
     methods=["GET"],
     operation_id="getSlaCalendar",
-    response=CalendarOut,
+    response=models.CalendarOut,
     summary="The business calendar SLA targets count in (24/7 UTC until one is set).",
 )
 def get_calendar(call: ApiCall) -> dict[str, Any]:
-    return CalendarOut.dump(sla.calendar_body(call.principal.organization_id))
+    return models.CalendarOut.dump(sla.calendar_body(call.principal.organization_id))
 
 
 @api_route(
@@ -35,8 +41,8 @@ def get_calendar(call: ApiCall) -> dict[str, Any]:
     "/admin/sla/calendar",
     methods=["PUT"],
     operation_id="putSlaCalendar",
-    body=CalendarIn,
-    response=CalendarOut,
+    body=models.CalendarIn,
+    response=models.CalendarOut,
     errors=(409,),
     summary=(
         "Replace the business calendar: IANA time zone, working hours per weekday, holidays "
@@ -44,7 +50,7 @@ def get_calendar(call: ApiCall) -> dict[str, Any]:
     ),
 )
 def put_calendar(call: ApiCall) -> dict[str, Any]:
-    return CalendarOut.dump(sla.put_calendar(call.principal, call.body(CalendarIn)))
+    return models.CalendarOut.dump(sla.put_calendar(call.principal, call.body(models.CalendarIn)))
 
 
 @api_route(
@@ -52,11 +58,11 @@ def put_calendar(call: ApiCall) -> dict[str, Any]:
     "/admin/sla/policy",
     methods=["GET"],
     operation_id="getSlaPolicy",
-    response=PolicyOut,
+    response=models.PolicyOut,
     summary="The SLA policy: business-minute targets per priority, group overrides, pausing.",
 )
 def get_policy(call: ApiCall) -> dict[str, Any]:
-    return PolicyOut.dump(sla.policy_body(call.principal.organization_id))
+    return models.PolicyOut.dump(sla.policy_body(call.principal.organization_id))
 
 
 @api_route(
@@ -64,8 +70,8 @@ def get_policy(call: ApiCall) -> dict[str, Any]:
     "/admin/sla/policy",
     methods=["PUT"],
     operation_id="putSlaPolicy",
-    body=PolicyIn,
-    response=PolicyOut,
+    body=models.PolicyIn,
+    response=models.PolicyOut,
     errors=(409,),
     summary=(
         "Replace the SLA policy (audited). Applies to tickets created or re-prioritized from now "
@@ -73,4 +79,4 @@ def get_policy(call: ApiCall) -> dict[str, Any]:
     ),
 )
 def put_policy(call: ApiCall) -> dict[str, Any]:
-    return PolicyOut.dump(sla.put_policy(call.principal, call.body(PolicyIn)))
+    return models.PolicyOut.dump(sla.put_policy(call.principal, call.body(models.PolicyIn)))
