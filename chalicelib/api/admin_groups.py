@@ -8,20 +8,20 @@ organization's partition). Changes accept an optional `If-Match` with the versio
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
 
 from chalicelib.api.routing import ApiCall, api_route
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.tickets import groups
-from chalicelib.tickets.schemas import (
-    CreateGroup,
-    GroupOut,
-    ListGroupsQuery,
-    SetGroupMembers,
-    UpdateGroup,
-)
+from chalicelib.core.lazy import deferred_names, lazy_module
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.tickets import groups
+    from chalicelib.tickets import schemas as models
+else:
+    groups = lazy_module("chalicelib.tickets.groups")
+    models = deferred_names("chalicelib.tickets.schemas")
 
 admin_groups_bp = Blueprint(__name__)
 
@@ -54,16 +54,16 @@ def _optional_if_match(call: ApiCall) -> int | None:
     methods=["POST"],
     operation_id="createGroup",
     status=201,
-    body=CreateGroup,
-    response=GroupOut,
+    body=models.CreateGroup,
+    response=models.GroupOut,
     errors=(409,),
     summary="Create an agent group (audited); 409 if the name is taken or the limit reached.",
     response_headers=("ETag",),
 )
 def create_group(call: ApiCall) -> Response:
-    body = call.body(CreateGroup)
+    body = call.body(models.CreateGroup)
     item = groups.create_group(call.principal, name=body.name, description=body.description)
-    return _with_etag(GroupOut.dump(item), status=201)
+    return _with_etag(models.GroupOut.dump(item), status=201)
 
 
 @api_route(
@@ -71,18 +71,18 @@ def create_group(call: ApiCall) -> Response:
     "/admin/groups",
     methods=["GET"],
     operation_id="listGroups",
-    query=ListGroupsQuery,
-    response=GroupOut,
+    query=models.ListGroupsQuery,
+    response=models.GroupOut,
     paginated=True,
     summary="The organization's agent groups, oldest first; `archived=true|false` filters.",
 )
 def list_groups(call: ApiCall) -> dict[str, Any]:
-    query = call.query(ListGroupsQuery)
+    query = call.query(models.ListGroupsQuery)
     archived = None if query.archived is None else query.archived == "true"
     page = groups.list_groups(
         call.principal.organization_id, archived=archived, limit=query.limit, cursor=query.cursor
     )
-    return page.dump(GroupOut)
+    return page.dump(models.GroupOut)
 
 
 @api_route(
@@ -90,12 +90,14 @@ def list_groups(call: ApiCall) -> dict[str, Any]:
     "/admin/groups/{group_id}",
     methods=["GET"],
     operation_id="getGroup",
-    response=GroupOut,
+    response=models.GroupOut,
     summary="One agent group with its members.",
     response_headers=("ETag",),
 )
 def get_group(call: ApiCall, group_id: str) -> Response:
-    return _with_etag(GroupOut.dump(groups.get_group(call.principal.organization_id, group_id)))
+    return _with_etag(
+        models.GroupOut.dump(groups.get_group(call.principal.organization_id, group_id))
+    )
 
 
 @api_route(
@@ -103,8 +105,8 @@ def get_group(call: ApiCall, group_id: str) -> Response:
     "/admin/groups/{group_id}",
     methods=["PATCH"],
     operation_id="updateGroup",
-    body=UpdateGroup,
-    response=GroupOut,
+    body=models.UpdateGroup,
+    response=models.GroupOut,
     errors=(409,),
     summary=(
         "Rename, re-describe, archive or unarchive a group (audited). Optional `If-Match`: a "
@@ -114,13 +116,13 @@ def get_group(call: ApiCall, group_id: str) -> Response:
     response_headers=("ETag",),
 )
 def update_group(call: ApiCall, group_id: str) -> Response:
-    body = call.body(UpdateGroup)
+    body = call.body(models.UpdateGroup)
     fields = body.model_fields_set
     changes = {name: getattr(body, name) for name in fields if getattr(body, name) is not None}
     if not changes:
         raise ValidationFailed("Nothing to change: send name, description or archived.")
     item = groups.update_group(call.principal, group_id, changes, if_match=_optional_if_match(call))
-    return _with_etag(GroupOut.dump(item))
+    return _with_etag(models.GroupOut.dump(item))
 
 
 @api_route(
@@ -128,8 +130,8 @@ def update_group(call: ApiCall, group_id: str) -> Response:
     "/admin/groups/{group_id}/members",
     methods=["PUT"],
     operation_id="setGroupMembers",
-    body=SetGroupMembers,
-    response=GroupOut,
+    body=models.SetGroupMembers,
+    response=models.GroupOut,
     errors=(409,),
     summary=(
         "Replace a group's members (audited): each must be an active agent or admin of the "
@@ -139,8 +141,8 @@ def update_group(call: ApiCall, group_id: str) -> Response:
     response_headers=("ETag",),
 )
 def set_group_members(call: ApiCall, group_id: str) -> Response:
-    body = call.body(SetGroupMembers)
+    body = call.body(models.SetGroupMembers)
     item = groups.set_members(
         call.principal, group_id, body.userIds, if_match=_optional_if_match(call)
     )
-    return _with_etag(GroupOut.dump(item))
+    return _with_etag(models.GroupOut.dump(item))

@@ -7,20 +7,22 @@ one (the service reads only the caller's organization's partition).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
 
 from chalicelib.api.routing import ApiCall, NoBody, api_route
-from chalicelib.core.list_query import ListQuery
-from chalicelib.webhooks import delivery, endpoints
-from chalicelib.webhooks.schemas import (
-    CreateWebhookBody,
-    DeliveryOut,
-    UpdateWebhookBody,
-    WebhookOut,
-    WebhookSecretOut,
-)
+from chalicelib.core.lazy import deferred_names, lazy_module
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.core import list_query
+    from chalicelib.webhooks import delivery, endpoints
+    from chalicelib.webhooks import schemas as models
+else:
+    list_query = deferred_names("chalicelib.core.list_query")
+    delivery = lazy_module("chalicelib.webhooks.delivery")
+    endpoints = lazy_module("chalicelib.webhooks.endpoints")
+    models = deferred_names("chalicelib.webhooks.schemas")
 
 admin_webhooks_bp = Blueprint(__name__)
 
@@ -31,8 +33,8 @@ admin_webhooks_bp = Blueprint(__name__)
     methods=["POST"],
     operation_id="createWebhook",
     status=201,
-    body=CreateWebhookBody,
-    response=WebhookSecretOut,
+    body=models.CreateWebhookBody,
+    response=models.WebhookSecretOut,
     errors=(409,),
     summary=(
         "Register a webhook endpoint (https URL, event types); the signing secret is in the "
@@ -40,11 +42,11 @@ admin_webhooks_bp = Blueprint(__name__)
     ),
 )
 def create_webhook(call: ApiCall) -> dict[str, Any]:
-    body = call.body(CreateWebhookBody)
+    body = call.body(models.CreateWebhookBody)
     issued = endpoints.create_endpoint(
         call.principal, url=body.url, events=body.events, active=body.active
     )
-    return WebhookSecretOut.dump(issued)
+    return models.WebhookSecretOut.dump(issued)
 
 
 @api_route(
@@ -52,17 +54,17 @@ def create_webhook(call: ApiCall) -> dict[str, Any]:
     "/admin/webhooks",
     methods=["GET"],
     operation_id="listWebhooks",
-    query=ListQuery,
-    response=WebhookOut,
+    query=list_query.ListQuery,
+    response=models.WebhookOut,
     paginated=True,
     summary="The organization's webhook endpoints (never their secrets), a page at a time.",
 )
 def list_webhooks(call: ApiCall) -> dict[str, Any]:
-    query = call.query(ListQuery)
+    query = call.query(list_query.ListQuery)
     page = endpoints.list_endpoints(
         call.principal.organization_id, limit=query.limit, cursor=query.cursor
     )
-    return page.dump(WebhookOut)
+    return page.dump(models.WebhookOut)
 
 
 @api_route(
@@ -70,11 +72,13 @@ def list_webhooks(call: ApiCall) -> dict[str, Any]:
     "/admin/webhooks/{webhook_id}",
     methods=["GET"],
     operation_id="getWebhook",
-    response=WebhookOut,
+    response=models.WebhookOut,
     summary="One webhook endpoint (never its secret).",
 )
 def get_webhook(call: ApiCall, webhook_id: str) -> dict[str, Any]:
-    return WebhookOut.dump(endpoints.get_endpoint(call.principal.organization_id, webhook_id))
+    return models.WebhookOut.dump(
+        endpoints.get_endpoint(call.principal.organization_id, webhook_id)
+    )
 
 
 @api_route(
@@ -82,16 +86,16 @@ def get_webhook(call: ApiCall, webhook_id: str) -> dict[str, Any]:
     "/admin/webhooks/{webhook_id}",
     methods=["PATCH"],
     operation_id="updateWebhook",
-    body=UpdateWebhookBody,
-    response=WebhookOut,
+    body=models.UpdateWebhookBody,
+    response=models.WebhookOut,
     summary="Change an endpoint's URL, event types or active switch.",
 )
 def update_webhook(call: ApiCall, webhook_id: str) -> dict[str, Any]:
-    body = call.body(UpdateWebhookBody)
+    body = call.body(models.UpdateWebhookBody)
     item = endpoints.update_endpoint(
         call.principal, webhook_id, url=body.url, events=body.events, active=body.active
     )
-    return WebhookOut.dump(item)
+    return models.WebhookOut.dump(item)
 
 
 @api_route(
@@ -114,7 +118,7 @@ def delete_webhook(call: ApiCall, webhook_id: str) -> Response:
     operation_id="rotateWebhookSecret",
     status=201,
     body=NoBody,
-    response=WebhookSecretOut,
+    response=models.WebhookSecretOut,
     errors=(409,),
     summary=(
         "A new signing secret (in the response only); the old one keeps signing deliveries, "
@@ -122,7 +126,7 @@ def delete_webhook(call: ApiCall, webhook_id: str) -> Response:
     ),
 )
 def rotate_webhook_secret(call: ApiCall, webhook_id: str) -> dict[str, Any]:
-    return WebhookSecretOut.dump(endpoints.rotate_secret(call.principal, webhook_id))
+    return models.WebhookSecretOut.dump(endpoints.rotate_secret(call.principal, webhook_id))
 
 
 @api_route(
@@ -130,17 +134,17 @@ def rotate_webhook_secret(call: ApiCall, webhook_id: str) -> dict[str, Any]:
     "/admin/webhooks/{webhook_id}/deliveries",
     methods=["GET"],
     operation_id="listWebhookDeliveries",
-    query=ListQuery,
-    response=DeliveryOut,
+    query=list_query.ListQuery,
+    response=models.DeliveryOut,
     paginated=True,
     summary="The endpoint's delivery log, newest first: status, attempts, latency, next attempt.",
 )
 def list_webhook_deliveries(call: ApiCall, webhook_id: str) -> dict[str, Any]:
-    query = call.query(ListQuery)
+    query = call.query(list_query.ListQuery)
     page = delivery.list_deliveries(
         call.principal.organization_id, webhook_id, limit=query.limit, cursor=query.cursor
     )
-    return page.dump(DeliveryOut)
+    return page.dump(models.DeliveryOut)
 
 
 @api_route(
@@ -150,7 +154,7 @@ def list_webhook_deliveries(call: ApiCall, webhook_id: str) -> dict[str, Any]:
     operation_id="redeliverWebhookDelivery",
     status=202,
     body=NoBody,
-    response=DeliveryOut,
+    response=models.DeliveryOut,
     errors=(409,),
     summary=(
         "Queue the delivery's event again (same body and event id, a new delivery id); it is "
@@ -158,4 +162,4 @@ def list_webhook_deliveries(call: ApiCall, webhook_id: str) -> dict[str, Any]:
     ),
 )
 def redeliver_webhook(call: ApiCall, webhook_id: str, delivery_id: str) -> dict[str, Any]:
-    return DeliveryOut.dump(delivery.redeliver(call.principal, webhook_id, delivery_id))
+    return models.DeliveryOut.dump(delivery.redeliver(call.principal, webhook_id, delivery_id))

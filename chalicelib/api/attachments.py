@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import ApiCall, api_route
-from chalicelib.attachments import service
-from chalicelib.attachments.schemas import AttachmentCreatedOut, AttachmentOut
-from chalicelib.core.list_query import ListQuery
+from chalicelib.core.lazy import deferred_names, lazy_module
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.attachments import schemas as models
+    from chalicelib.attachments import service
+    from chalicelib.core import list_query
+else:
+    models = deferred_names("chalicelib.attachments.schemas")
+    service = lazy_module("chalicelib.attachments.service")
+    list_query = deferred_names("chalicelib.core.list_query")
 
 attachments_bp = Blueprint(__name__)
 
@@ -18,26 +24,18 @@ attachments_bp = Blueprint(__name__)
 _BASE = "/tickets/{ticket_id}/attachments"
 
 
-class CreateAttachmentBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    # Longer than the 255-character rule on purpose: the service gives the precise message.
-    filename: str = Field(min_length=1, max_length=1024)
-    contentType: str = Field(min_length=1, max_length=255)  # noqa: N815 (contract field name)
-    size: int = Field(ge=1, le=5 * 1024**4)
-
-
 @api_route(
     attachments_bp,
     _BASE,
     methods=["POST"],
     status=201,
-    body=CreateAttachmentBody,
-    response=AttachmentCreatedOut,
+    body=models.CreateAttachmentBody,
+    response=models.AttachmentCreatedOut,
     summary="Record a PENDING_SCAN attachment and grant a presigned POST for its upload.",
     operation_id="createAttachment",
 )
 def create_attachment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
-    body = call.body(CreateAttachmentBody)
+    body = call.body(models.CreateAttachmentBody)
     grant = service.create_upload(
         call.principal,
         ticket_id,
@@ -45,37 +43,39 @@ def create_attachment(call: ApiCall, ticket_id: str) -> dict[str, Any]:
         content_type=body.contentType,
         size=body.size,
     )
-    return AttachmentCreatedOut.dump(grant)
+    return models.AttachmentCreatedOut.dump(grant)
 
 
 @api_route(
     attachments_bp,
     _BASE,
     methods=["GET"],
-    query=ListQuery,
-    response=AttachmentOut,
+    query=list_query.ListQuery,
+    response=models.AttachmentOut,
     paginated=True,
     summary="A page of the ticket's attachments, oldest first.",
     operation_id="listAttachments",
 )
 def list_attachments(call: ApiCall, ticket_id: str) -> dict[str, Any]:
-    query = call.query(ListQuery)
+    query = call.query(list_query.ListQuery)
     page = service.list_attachments(
         call.principal, ticket_id, limit=query.limit, cursor=query.cursor
     )
-    return page.dump(AttachmentOut)
+    return page.dump(models.AttachmentOut)
 
 
 @api_route(
     attachments_bp,
     _BASE + "/{attachment_id}",
     methods=["GET"],
-    response=AttachmentOut,
+    response=models.AttachmentOut,
     summary="One attachment of a ticket the caller may see.",
     operation_id="getAttachment",
 )
 def get_attachment(call: ApiCall, ticket_id: str, attachment_id: str) -> dict[str, Any]:
-    return AttachmentOut.dump(service.get_attachment(call.principal, ticket_id, attachment_id))
+    return models.AttachmentOut.dump(
+        service.get_attachment(call.principal, ticket_id, attachment_id)
+    )
 
 
 @api_route(

@@ -3,41 +3,35 @@ table and against the signed checkpoints in the archive)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
-from pydantic import Field
 
 from chalicelib.api.routing import ApiCall, api_route
-from chalicelib.audit import log as audit_log
-from chalicelib.audit.schemas import AuditRecordOut, VerifyOut
-from chalicelib.core.list_query import ListQuery
+from chalicelib.core.lazy import deferred_names, lazy_module
+
+if TYPE_CHECKING:  # imported on a route's first request (chalicelib.core.lazy)
+    from chalicelib.audit import log as audit_log
+    from chalicelib.audit import schemas as models
+else:
+    audit_log = lazy_module("chalicelib.audit.log")
+    models = deferred_names("chalicelib.audit.schemas")
 
 audit_bp = Blueprint(__name__)
-
-
-class AuditQuery(ListQuery):
-    """Query string of `GET /api/admin/audit` (all values arrive as strings)."""
-
-    actor: str | None = Field(default=None, max_length=128)
-    targetType: str | None = Field(default=None, max_length=64)  # noqa: N815 (query name)
-    targetId: str | None = Field(default=None, max_length=128)  # noqa: N815
-    since: str | None = Field(default=None, max_length=40)
-    until: str | None = Field(default=None, max_length=40)
 
 
 @api_route(
     audit_bp,
     "/admin/audit",
     methods=["GET"],
-    query=AuditQuery,
-    response=AuditRecordOut,
+    query=models.AuditQuery,
+    response=models.AuditRecordOut,
     paginated=True,
     summary="The organization's audit records, newest first, filtered (ISO 8601 since/until).",
     operation_id="listAuditRecords",
 )
 def list_audit(call: ApiCall) -> dict[str, Any]:
-    query = call.query(AuditQuery)
+    query = call.query(models.AuditQuery)
     filters = audit_log.AuditFilters(
         actor_id=query.actor,
         target_type=query.targetType,
@@ -48,17 +42,17 @@ def list_audit(call: ApiCall) -> dict[str, Any]:
     page = audit_log.list_records(
         call.principal.organization_id, filters, limit=query.limit, cursor=query.cursor
     )
-    return page.dump(AuditRecordOut)
+    return page.dump(models.AuditRecordOut)
 
 
 @api_route(
     audit_bp,
     "/admin/audit/verify",
     methods=["GET"],
-    response=VerifyOut,
+    response=models.VerifyOut,
     summary="Check the hash chain in the table and against the signed archived checkpoints; "
     "report the first broken seq.",
     operation_id="verifyAuditChain",
 )
 def verify_audit(call: ApiCall) -> dict[str, Any]:
-    return VerifyOut.dump(audit_log.verify_chain(call.principal.organization_id))
+    return models.VerifyOut.dump(audit_log.verify_chain(call.principal.organization_id))

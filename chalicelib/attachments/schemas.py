@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from chalicelib.attachments.models import AttachmentStatus
 from chalicelib.core.schemas import Out, UtcTimestamp
 
@@ -53,3 +55,11 @@ class AttachmentCreatedOut(Out):
                 "attachment": AttachmentOut.of(source.attachment),
             }
         )
+
+
+class CreateAttachmentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    # Longer than the 255-character rule on purpose: the service gives the precise message.
+    filename: str = Field(min_length=1, max_length=1024)
+    contentType: str = Field(min_length=1, max_length=255)  # noqa: N815 (contract field name)
+    size: int = Field(ge=1, le=5 * 1024**4)

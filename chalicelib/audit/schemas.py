@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, Self
 
+from pydantic import Field
+
+from chalicelib.core.list_query import ListQuery
 from chalicelib.core.schemas import Out, UtcTimestamp
 
 
@@ -84,3 +87,13 @@ class VerifyOut(Out):
     checkpoints: int
     checkpoint_seq: int
     first_broken: BrokenLinkOut | None
+
+
+class AuditQuery(ListQuery):
+    """Query string of `GET /api/admin/audit` (all values arrive as strings)."""
+
+    actor: str | None = Field(default=None, max_length=128)
+    targetType: str | None = Field(default=None, max_length=64)  # noqa: N815 (query name)
+    targetId: str | None = Field(default=None, max_length=128)  # noqa: N815
+    since: str | None = Field(default=None, max_length=40)
+    until: str | None = Field(default=None, max_length=40)
