@@ -1,4 +1,4 @@
-"""Three moto 5.2 gaps the chalice-deploy path meets, filled so the rest runs against moto.
+"""Four moto 5.2 gaps the chalice-deploy path meets, filled so the rest runs against moto.
 
 1. API Gateway cannot import Chalice's API definition: `ImportRestApi` reads `info.description`
    (Chalice writes none: a KeyError, answered as HTTP 500) and `PutRestApi` refuses any Swagger
