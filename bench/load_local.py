@@ -159,8 +159,8 @@ class Client(threading.Thread):
 
     def _one(self) -> None:
         ops, weights = zip(*MIX, strict=True)
-        op = self.random.choices(ops, weights)[0]
-        ticket = self.random.choice(self.tickets)
+        op = self.random.choices(ops, weights)[0] if self.tickets else "create"
+        ticket = self.random.choice(self.tickets) if self.tickets else ""
         if op == "list":
             self._call(op, "GET", "/api/tickets?limit=20")
         elif op == "get":
@@ -194,6 +194,15 @@ class Client(threading.Thread):
         self.session.close()
 
 
+def own_tickets(url: str, token: str) -> list[str]:
+    """The ids of the tickets a requester sees (their own), first page."""
+    response = requests.get(
+        f"{url}/api/tickets?limit=20", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    response.raise_for_status()
+    return [item["id"] for item in response.json()["items"]]
+
+
 def run_load(
     url: str,
     credentials: dict[str, Any],
@@ -208,14 +217,12 @@ def run_load(
         for user in org["users"]:
             staff = user["role"] != "REQUESTER"
             token = login(url, org["id"], user)
-            users.append((token, staff, org_tickets))
+            # A requester reads and comments on their own tickets only (some have none yet).
+            users.append((token, staff, org_tickets if staff else own_tickets(url, token)))
     threads = []
     for number in range(clients):
-        token, staff, org_tickets = users[number % len(users)]
-        own = list(org_tickets)
-        if not staff:
-            own = own[:2]  # the requester's own demo tickets (the third is an agent's)
-        thread = Client(url, token, staff, own, stats, stop, seed=number)
+        token, staff, tickets = users[number % len(users)]
+        thread = Client(url, token, staff, list(tickets), stats, stop, seed=number)
         thread.start()
         threads.append(thread)
     return threads
