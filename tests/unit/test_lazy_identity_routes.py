@@ -52,3 +52,10 @@ def test_the_first_request_loads_the_models_its_route_uses() -> None:
         "assert json.loads(response.body) == {'status': 'ok', 'stage': 'test'}, response.body"
     )
     assert {"pydantic", "chalicelib.core.schemas"} <= modules
+
+
+def test_the_unsubscribe_route_is_the_path_the_mails_link_to() -> None:
+    from chalicelib.api.notifications import UNSUBSCRIBE_ROUTE
+    from chalicelib.notifications.unsubscribe import UNSUBSCRIBE_PATH
+
+    assert "/api" + UNSUBSCRIBE_ROUTE == UNSUBSCRIBE_PATH
